@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `make demo` until the end-to-end exchange lands: the GM crypto core driven through `baohan gm`,
+# every step printed with what it produced. Keys and certificates land in demo-output/gm/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=.venv/bin/baohan
+OUT=demo-output/gm
+rm -rf "$OUT" && mkdir -p "$OUT"
+
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+
+step "1. Generate an SM2 key pair (the platform's)" "baohan gm keygen --json"
+PAIR=$($B gm keygen --json); echo "$PAIR"
+PRIV=$(echo "$PAIR" | python3 -c 'import json,sys; print(json.load(sys.stdin)["private_key"])')
+PUB=$(echo "$PAIR" | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])')
+
+MSG='{"applicationId":"DEMO-0001","supplier":"某某建设有限公司","performanceBond":"125000.00"}'
+step "2. Encrypt an ELY101-style message for it, layout C1C2C3 without the 04 prefix (as sm-crypto sends)" \
+     "baohan gm sm2-encrypt --public-key \$PUB --layout c1c2c3 --no-prefix '$MSG'"
+CT=$($B gm sm2-encrypt --public-key "$PUB" --layout c1c2c3 --no-prefix "$MSG"); echo "$CT"
+
+step "3. Decrypt with --layout auto: the layout is found by the C3 digest" "baohan gm sm2-decrypt --private-key \$PRIV \$CT"
+$B gm sm2-decrypt --private-key "$PRIV" "$CT"
+
+step "4. Sign it (SM3withSM2, user ID 1234567812345678, DER, Base64)" "baohan gm sm2-sign --private-key \$PRIV '$MSG'"
+SIG=$($B gm sm2-sign --private-key "$PRIV" "$MSG"); echo "$SIG"
+
+step "5. Verify the signature, then a tampered message" "baohan gm sm2-verify --public-key \$PUB --signature \$SIG ..."
+$B gm sm2-verify --public-key "$PUB" --signature "$SIG" "$MSG"
+$B gm sm2-verify --public-key "$PUB" --signature "$SIG" "${MSG/125000/925000}" || echo "(exit $? for the tampered amount)"
+
+step "6. The procurement sign: sm3(data&reqtime&appkey&appsecret)" "baohan gm sm3 \"\$CT&20261123120000&demo-appkey&demo-appsecret\""
+$B gm sm3 "${CT}&20261123120000&demo-appkey&demo-appsecret"
+
+step "7. Seal a guarantee file in a digital envelope (spec 000 §9.3.3) and open it" \
+     "baohan gm envelope-seal --public-key \$PUB ... | baohan gm envelope-open --private-key \$PRIV -"
+ENV=$($B gm envelope-seal --public-key "$PUB" '{"guaranteeFileName":"保函文件DEMO.pdf"}'); echo "$ENV"
+echo "$ENV" | $B gm envelope-open --private-key "$PRIV" -
+
+step "8. A test CA and a bidder certificate (SM3withSM2 over an SM2 key)" \
+     "baohan gm cert make-ca ... && baohan gm cert issue ... && baohan gm cert verify ..."
+$B gm cert make-ca --subject "CN=baohan Demo CA,O=baohan,C=CN" --out-cert "$OUT/ca.pem" --out-key "$OUT/ca-key.pem"
+$B gm cert issue --ca-cert "$OUT/ca.pem" --ca-key "$OUT/ca-key.pem" --subject "CN=投标人甲建设有限公司,C=CN" \
+   --out-cert "$OUT/bidder.pem" --out-key "$OUT/bidder-key.pem"
+$B gm cert show "$OUT/bidder.pem"
+$B gm cert verify "$OUT/bidder.pem" --ca-cert "$OUT/ca.pem"
+
+step "9. Open an envelope sealed for the bidder's certificate (what the tender redirect page does)" \
+     "baohan gm envelope-seal --public-key $OUT/bidder.pem ... | baohan gm envelope-open --private-key $OUT/bidder-key.pem -"
+$B gm envelope-seal --public-key "$OUT/bidder.pem" '{"biddername":"投标人甲建设有限公司","bzjamount":"80000.00"}' \
+  | $B gm envelope-open --private-key "$OUT/bidder-key.pem" -
+
+printf '\nDone. Keys and certificates are in %s/ (private keys mode 0600).\n' "$OUT"

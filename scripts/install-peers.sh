@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the interoperability peers the tests run against: OpenSSL 3 CLI, Java 17 + Debian's
+# BouncyCastle 1.72 jars, Node + sm-crypto (pinned in tests/interop/node/package-lock.json).
+# Idempotent: installs only what is missing. Needs root (or sudo) for apt on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v openssl >/dev/null || missing+=(openssl)
+command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+[ -f /usr/share/java/bcprov.jar ] || missing+=(libbcprov-java)
+[ -f /usr/share/java/bcpkix.jar ] || missing+=(libbcpkix-java)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-peers: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d tests/interop/node/node_modules/sm-crypto ]; then
+  npm ci --prefix tests/interop/node --no-audit --no-fund --loglevel=error
+fi
+echo "install-peers: $(openssl version | cut -d' ' -f1-2), $(javac -version 2>&1), node $(node --version), bcprov $(ls /usr/share/java/bcprov-*.jar | sed 's/.*bcprov-//; s/.jar//')"

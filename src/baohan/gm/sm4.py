@@ -1,0 +1,140 @@
+"""SM4 (GB/T 32907) in ECB and CBC with PKCS#7 padding or none, one-shot and streaming."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import BinaryIO
+
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+
+from baohan.gm.errors import DecryptionError, GMError
+
+BLOCK = 16
+KEY_SIZE = 16
+_CHUNK = 1 << 20
+
+
+class SM4Mode(StrEnum):
+    """Block modes the protocols use; ECB is the procurement envelope's default."""
+
+    ECB = "ecb"
+    CBC = "cbc"
+
+
+def _cipher(key: bytes, mode: SM4Mode | str, iv: bytes | None) -> Cipher[modes.CBC] | Cipher[modes.ECB]:
+    mode = SM4Mode(mode)
+    if len(key) != KEY_SIZE:
+        raise GMError(f"SM4 key must be {KEY_SIZE} bytes, got {len(key)}")
+    if mode is SM4Mode.CBC:
+        if iv is None or len(iv) != BLOCK:
+            raise GMError(f"SM4-CBC needs a {BLOCK}-byte iv")
+        return Cipher(algorithms.SM4(key), modes.CBC(iv))
+    if iv is not None:
+        raise GMError("SM4-ECB takes no iv")
+    return Cipher(algorithms.SM4(key), modes.ECB())  # noqa: S305 - the protocols mandate ECB
+
+
+class SM4Encryptor:
+    """Streaming encryption: ``update`` any number of chunks, then ``finalize`` once."""
+
+    def __init__(
+        self, key: bytes, mode: SM4Mode | str = SM4Mode.ECB, iv: bytes | None = None, *, pad: bool = True
+    ) -> None:
+        self._ctx: CipherContext = _cipher(key, mode, iv).encryptor()
+        self._padder = padding.PKCS7(BLOCK * 8).padder() if pad else None
+
+    def update(self, data: bytes) -> bytes:
+        """Ciphertext for as many whole blocks as are now available."""
+        if self._padder is not None:
+            data = self._padder.update(data)
+        return self._ctx.update(data)
+
+    def finalize(self) -> bytes:
+        """The last block(s); without padding, the input must have been whole blocks."""
+        tail = self._padder.finalize() if self._padder is not None else b""
+        try:
+            return self._ctx.update(tail) + self._ctx.finalize()
+        except ValueError:
+            raise GMError("SM4 without padding needs input in whole 16-byte blocks") from None
+
+
+class SM4Decryptor:
+    """Streaming decryption with strict PKCS#7 removal at ``finalize``."""
+
+    def __init__(
+        self, key: bytes, mode: SM4Mode | str = SM4Mode.ECB, iv: bytes | None = None, *, pad: bool = True
+    ) -> None:
+        self._ctx: CipherContext = _cipher(key, mode, iv).decryptor()
+        self._unpadder = padding.PKCS7(BLOCK * 8).unpadder() if pad else None
+
+    def update(self, data: bytes) -> bytes:
+        """Plaintext decrypted so far, less the final block held back for unpadding."""
+        out = self._ctx.update(data)
+        return self._unpadder.update(out) if self._unpadder is not None else out
+
+    def finalize(self) -> bytes:
+        """The remaining plaintext; DecryptionError for a truncated input or bad padding."""
+        try:
+            out = self._ctx.finalize()
+        except ValueError:
+            raise DecryptionError("SM4 ciphertext is not a whole number of 16-byte blocks") from None
+        if self._unpadder is None:
+            return out
+        try:
+            return self._unpadder.update(out) + self._unpadder.finalize()
+        except ValueError:
+            raise DecryptionError(
+                "SM4 decryption failed: bad padding (wrong key or corrupted data)"
+            ) from None
+
+
+def sm4_encrypt(
+    key: bytes, data: bytes, mode: SM4Mode | str = SM4Mode.ECB, iv: bytes | None = None, *, pad: bool = True
+) -> bytes:
+    """SM4 ciphertext of ``data``."""
+    enc = SM4Encryptor(key, mode, iv, pad=pad)
+    return enc.update(data) + enc.finalize()
+
+
+def sm4_decrypt(
+    key: bytes, data: bytes, mode: SM4Mode | str = SM4Mode.ECB, iv: bytes | None = None, *, pad: bool = True
+) -> bytes:
+    """Plaintext of SM4 ``data``; DecryptionError for a wrong key, bad padding or a partial block."""
+    if not data and pad:
+        raise DecryptionError("SM4 ciphertext is empty")
+    dec = SM4Decryptor(key, mode, iv, pad=pad)
+    return dec.update(data) + dec.finalize()
+
+
+def _pump(ctx: SM4Encryptor | SM4Decryptor, source: BinaryIO, sink: BinaryIO, chunk_size: int) -> int:
+    written = 0
+    while chunk := source.read(chunk_size):
+        written += sink.write(ctx.update(chunk))
+    return written + sink.write(ctx.finalize())
+
+
+def sm4_encrypt_stream(
+    key: bytes,
+    source: BinaryIO,
+    sink: BinaryIO,
+    mode: SM4Mode | str = SM4Mode.CBC,
+    iv: bytes | None = None,
+    *,
+    chunk_size: int = _CHUNK,
+) -> int:
+    """Encrypt ``source`` into ``sink`` in constant memory; returns the bytes written."""
+    return _pump(SM4Encryptor(key, mode, iv), source, sink, chunk_size)
+
+
+def sm4_decrypt_stream(
+    key: bytes,
+    source: BinaryIO,
+    sink: BinaryIO,
+    mode: SM4Mode | str = SM4Mode.CBC,
+    iv: bytes | None = None,
+    *,
+    chunk_size: int = _CHUNK,
+) -> int:
+    """Decrypt ``source`` into ``sink`` in constant memory; returns the bytes written."""
+    return _pump(SM4Decryptor(key, mode, iv), source, sink, chunk_size)
