@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the interoperability peers the tests run against: OpenSSL 3 CLI, Java 17 + Debian's
-# BouncyCastle 1.72 jars, Node + sm-crypto (pinned in tests/interop/node/package-lock.json).
+# BouncyCastle 1.72 jars, Node + sm-crypto (pinned in tests/interop/node/package-lock.json), the
+# PostgreSQL server binaries for the integration tests, and a CJK font for guarantee documents.
 # Idempotent: installs only what is missing. Needs root (or sudo) for apt on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
 [ -f /usr/share/java/bcpkix.jar ] || missing+=(libbcpkix-java)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+fc-list 2>/dev/null | grep -qi "WenQuanYi Zen Hei" || missing+=(fonts-wqy-zenhei fontconfig)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-peers: installing ${missing[*]}"

@@ -1,0 +1,1 @@
+"""Adapters to the outside: database, outbox delivery, documents, files, payment, invoices."""

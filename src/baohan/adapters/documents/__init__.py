@@ -1,0 +1,1 @@
+"""Guarantee documents: PDF letters, their SM2 signatures and verification."""

@@ -1,0 +1,1 @@
+"""Domain model: applications, guarantees, claims and their state machines. Pure Python."""
