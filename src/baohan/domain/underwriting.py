@@ -1,0 +1,102 @@
+"""Underwriting (核保): premium, limits and the decision to approve, refuse or send to manual review."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+CENT = Decimal("0.01")
+
+
+class Outcome(StrEnum):
+    """What the rules decide."""
+
+    APPROVE = "approve"
+    REFUSE = "refuse"
+    REVIEW = "review"  # the rules cannot decide; an operator must
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """A guarantee product's pricing and limits (per institution, per counterparty if needed)."""
+
+    code: str
+    name: str
+    rate: Decimal  # premium per unit of guaranteed amount, e.g. 0.005 for 千分之五
+    minimum_premium: Decimal
+    min_amount: Decimal = Decimal("0.01")
+    max_amount: Decimal = Decimal("100000000.00")
+    max_term_months: int = 60
+    auto_approve_up_to: Decimal = Decimal("5000000.00")
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.minimum_premium < 0 or self.min_amount > self.max_amount:
+            raise ValueError(f"product {self.code}: rate must be positive and the amount limits ordered")
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The institution's underwriting rules."""
+
+    products: Mapping[str, Product]
+    default_product: str
+    blocked_suppliers: frozenset[str] = field(default_factory=frozenset)
+
+    def product(self, code: str | None = None) -> Product:
+        """The named product, or the default one."""
+        return self.products[code or self.default_product]
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What an application tells the underwriter."""
+
+    supplier_code: str
+    amount: Decimal  # the guaranteed amount: the performance bond (履约保证金)
+    term_months: int
+    contract_amount: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome, the premium it would cost, and the reasons (each a sentence)."""
+
+    outcome: Outcome
+    premium: Decimal
+    rate: Decimal
+    reasons: tuple[str, ...]
+
+
+def premium(product: Product, amount: Decimal) -> Decimal:
+    """``amount × rate`` rounded half-up to the cent, never below the product's minimum premium."""
+    return max(product.minimum_premium, (amount * product.rate).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def underwrite(rules: Rules, facts: Facts, product_code: str | None = None) -> Decision:
+    """Apply the rules: any refusal reason refuses; otherwise any review reason reviews; else approve."""
+    product = rules.product(product_code)
+    refuse: list[str] = []
+    review: list[str] = []
+    if facts.supplier_code in rules.blocked_suppliers:
+        refuse.append(f"supplier {facts.supplier_code} is on the blocked list")
+    if facts.amount < product.min_amount:
+        refuse.append(f"amount {facts.amount} is below the product minimum {product.min_amount}")
+    if facts.amount > product.max_amount:
+        refuse.append(f"amount {facts.amount} exceeds the product limit {product.max_amount}")
+    if facts.term_months < 1 or facts.term_months > product.max_term_months:
+        refuse.append(f"term of {facts.term_months} months is outside 1–{product.max_term_months}")
+    if facts.amount > product.auto_approve_up_to:
+        review.append(
+            f"amount {facts.amount} is above the automatic approval limit {product.auto_approve_up_to}"
+        )
+    if facts.contract_amount is not None and facts.amount > facts.contract_amount:
+        review.append(f"performance bond {facts.amount} exceeds the contract amount {facts.contract_amount}")
+    if refuse:
+        outcome, reasons = Outcome.REFUSE, refuse
+    elif review:
+        outcome, reasons = Outcome.REVIEW, review
+    else:
+        outcome, reasons = Outcome.APPROVE, ["within the automatic approval rules"]
+    return Decision(outcome, premium(product, facts.amount), product.rate, tuple(reasons))

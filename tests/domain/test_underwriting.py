@@ -1,0 +1,74 @@
+"""Underwriting: premium arithmetic in Decimal, limits, blocked suppliers, manual review."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from baohan.domain.underwriting import Facts, Outcome, Product, Rules, premium, underwrite
+
+PRODUCT = Product(
+    "PERF",
+    "履约保函",
+    rate=Decimal("0.005"),
+    minimum_premium=Decimal("200.00"),
+    max_amount=Decimal("10000000.00"),
+    max_term_months=36,
+    auto_approve_up_to=Decimal("1000000.00"),
+)
+RULES = Rules({"PERF": PRODUCT}, "PERF", frozenset({"91110000BLOCKED001"}))
+
+
+def facts(amount: str = "125000.00", term: int = 24, supplier: str = "91110000MA01ABCD1X") -> Facts:
+    return Facts(supplier_code=supplier, amount=Decimal(amount), term_months=term)
+
+
+def test_premium_is_rate_times_amount_rounded_half_up() -> None:
+    assert premium(PRODUCT, Decimal("125000.00")) == Decimal("625.00")
+    assert premium(PRODUCT, Decimal("100001.00")) == Decimal("500.01")  # 500.005 rounds up
+    assert premium(PRODUCT, Decimal("1000.00")) == Decimal("200.00")  # the minimum premium
+
+
+@given(st.decimals(min_value=Decimal("0.01"), max_value=Decimal("10000000"), places=2))
+def test_premium_is_never_below_minimum_and_always_cents(amount: Decimal) -> None:
+    value = premium(PRODUCT, amount)
+    assert value >= PRODUCT.minimum_premium
+    assert value == value.quantize(Decimal("0.01"))
+    assert abs(value - max(PRODUCT.minimum_premium, amount * PRODUCT.rate)) <= Decimal("0.005")
+
+
+def test_within_the_rules_is_approved() -> None:
+    decision = underwrite(RULES, facts())
+    assert decision.outcome is Outcome.APPROVE and decision.premium == Decimal("625.00")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"supplier": "91110000BLOCKED001"}, "blocked list"),
+        ({"amount": "20000000.00"}, "exceeds the product limit"),
+        ({"term": 48}, "outside 1–36"),
+        ({"term": 0}, "outside 1–36"),
+    ],
+)
+def test_refusals_say_why(kwargs: dict[str, object], reason: str) -> None:
+    decision = underwrite(RULES, facts(**kwargs))  # type: ignore[arg-type]
+    assert decision.outcome is Outcome.REFUSE and any(reason in r for r in decision.reasons)
+
+
+def test_large_amounts_go_to_manual_review() -> None:
+    decision = underwrite(RULES, facts(amount="2000000.00"))
+    assert decision.outcome is Outcome.REVIEW and "automatic approval limit" in decision.reasons[0]
+
+
+def test_refusal_wins_over_review() -> None:
+    decision = underwrite(RULES, facts(amount="2000000.00", supplier="91110000BLOCKED001"))
+    assert decision.outcome is Outcome.REFUSE
+
+
+def test_bad_products_are_refused() -> None:
+    with pytest.raises(ValueError, match="rate must be positive"):
+        Product("X", "x", rate=Decimal(0), minimum_premium=Decimal(0))
