@@ -10,6 +10,8 @@ from hypothesis import HealthCheck, settings
 
 from tests.peers import LinePeer, start_bouncycastle, start_sm_crypto
 
+pytest_plugins = ["tests.db.fixtures"]
+
 settings.register_profile(
     "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

@@ -1,0 +1,153 @@
+"""Migrations and the engine on SQLite and PostgreSQL: upgrade, idempotence, models agree with revisions."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, inspect, select, text
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from baohan.adapters import outbox  # its tables join Base.metadata
+from baohan.adapters.db import migrate
+from baohan.adapters.db.engine import (
+    Base,
+    UTCDateTime,
+    make_engine,
+    make_session_factory,
+    normalize_url,
+    transaction,
+)
+from tests.db.postgres import PostgresCluster, PostgresUnavailable, start_cluster
+
+OUTBOX_TABLES = {"outbox_messages", "outbox_attempts"}
+
+
+def table_names(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_creates_the_tables_and_current_reports_head(empty_db_url: str) -> None:
+    assert table_names(empty_db_url) == set()
+    assert migrate.current(empty_db_url) is None
+    migrate.upgrade(empty_db_url)
+    assert OUTBOX_TABLES | {"alembic_version"} <= table_names(empty_db_url)
+    assert migrate.current(empty_db_url) == migrate.head()
+
+
+def test_upgrade_twice_is_a_no_op(db_url: str) -> None:
+    before = table_names(db_url)
+    migrate.upgrade(db_url)
+    assert table_names(db_url) == before
+    assert migrate.current(db_url) == migrate.head()
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM alembic_version")) == 1
+    finally:
+        engine.dispose()
+
+
+def test_processes_starting_together_migrate_once(empty_db_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            migrate.upgrade(empty_db_url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert migrate.current(empty_db_url) == migrate.head()
+
+
+def test_the_models_match_the_migrations(db_url: str) -> None:
+    assert migrate.diff(db_url) == []
+    assert set(Base.metadata.tables) >= OUTBOX_TABLES
+
+
+def test_a_plain_postgresql_url_uses_psycopg_3() -> None:
+    assert (
+        normalize_url("postgresql://u:p%40ss@db:5432/baohan")
+        == "postgresql+psycopg://u:p%40ss@db:5432/baohan"
+    )
+    assert normalize_url("postgres://u@db/baohan") == "postgresql+psycopg://u@db/baohan"
+    assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert make_engine("postgresql://u@db/baohan").dialect.driver == "psycopg"
+    with pytest.raises(ValueError, match="unsupported database"):
+        make_engine("mysql://u@db/baohan")
+
+
+def test_migrate_accepts_a_plain_postgresql_url(postgres_cluster: PostgresCluster) -> None:
+    name = postgres_cluster.create_database()
+    try:
+        plain = postgres_cluster.url(name).replace("postgresql+psycopg://", "postgresql://")
+        migrate.upgrade(plain)
+        assert migrate.current(plain) == migrate.head()
+    finally:
+        postgres_cluster.drop_database(name)
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/pragma.db")
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(text("PRAGMA journal_mode")) == "wal"
+            assert connection.scalar(text("PRAGMA foreign_keys")) == 1
+            assert connection.scalar(text("PRAGMA busy_timeout")) >= 5000
+    finally:
+        engine.dispose()
+
+
+def test_foreign_keys_are_enforced(db_url: str) -> None:
+    sessions = make_session_factory(engine := make_engine(db_url))
+    try:
+        now = datetime.now(UTC)
+        with pytest.raises(IntegrityError), transaction(sessions) as session:
+            session.add(outbox.OutboxAttempt(id="a1", message_id="missing", number=1, started_at=now))
+    finally:
+        engine.dispose()
+
+
+def test_transaction_commits_or_rolls_back_and_times_read_back_as_utc(tmp_path: Path) -> None:
+    metadata = MetaData()
+    table = Table("t", metadata, Column("id", Integer, primary_key=True), Column("at", UTCDateTime))
+    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+    metadata.create_all(engine)
+    sessions = make_session_factory(engine)
+    try:
+        shanghai = datetime(2024, 5, 1, 16, 0, tzinfo=timezone(timedelta(hours=8)))
+        with transaction(sessions) as session:
+            session.execute(table.insert().values(id=1, at=shanghai))
+
+        def insert_then_fail() -> None:
+            with transaction(sessions) as session:
+                session.execute(table.insert().values(id=2, at=shanghai))
+                raise KeyError("boom")
+
+        with pytest.raises(KeyError):
+            insert_then_fail()
+        with sessions() as session:
+            rows = session.execute(select(table.c.id, table.c.at)).all()
+        assert rows == [(1, datetime(2024, 5, 1, 8, 0, tzinfo=UTC))]
+        assert rows[0].at.tzinfo is UTC
+        with pytest.raises(StatementError, match="naive datetime"), transaction(sessions) as session:
+            session.execute(table.insert().values(id=3, at=datetime(2024, 5, 1, 8, 0)))
+    finally:
+        engine.dispose()
+
+
+def test_a_missing_server_is_reported_clearly(tmp_path: Path) -> None:
+    with pytest.raises(PostgresUnavailable, match=r"binaries missing .*initdb, pg_ctl, postgres, pg_isready"):
+        start_cluster(tmp_path)
