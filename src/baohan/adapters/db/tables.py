@@ -1,0 +1,168 @@
+"""Tables of the exchange: our keys, counterparties, applications and their history, claims, files, replays."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from baohan.adapters.db.engine import Base, JSONText, UTCDateTime, utcnow
+
+Money = Numeric(18, 2, asdecimal=True)
+
+
+class OwnKey(Base):
+    """One of our SM2 identities: the private key sealed at rest, its certificate and issuing CA."""
+
+    __tablename__ = "own_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_key_sealed: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[str] = mapped_column(String(130))
+    certificate_pem: Mapped[str | None] = mapped_column(Text)
+    ca_certificate_pem: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Counterparty(Base):
+    """A platform (for an issuer) or an institution (for a platform) we exchange messages with."""
+
+    __tablename__ = "counterparties"
+    __table_args__ = (UniqueConstraint("protocol", "appid"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    protocol: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(20))  # the counterparty's role: platform | institution
+    name: Mapped[str] = mapped_column(String(200))
+    appid: Mapped[str] = mapped_column(String(32))
+    appkey: Mapped[str] = mapped_column(String(64))
+    appsecret_sealed: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[str] = mapped_column(String(130))
+    own_key_name: Mapped[str] = mapped_column(ForeignKey("own_keys.name"))
+    endpoint_url: Mapped[str | None] = mapped_column(String(500))
+    per_transcode_paths: Mapped[bool] = mapped_column(Boolean, default=False)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StoredFile(Base):
+    """A file kept in the database (guarantee letters); the directory store keeps the same record."""
+
+    __tablename__ = "stored_files"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    sm3: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Application(Base):
+    """A guarantee application and, once issued, its guarantee; ``side`` says whose copy this is."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        UniqueConstraint("side", "counterparty_id", "application_id"),
+        UniqueConstraint("side", "guarantee_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    side: Mapped[str] = mapped_column(String(10))  # issuer | platform
+    counterparty_id: Mapped[str] = mapped_column(ForeignKey("counterparties.id"))
+    application_id: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(20), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict[str, Any]] = mapped_column(JSONText)
+    supplier_code: Mapped[str] = mapped_column(String(64), index=True)
+    supplier_name: Mapped[str] = mapped_column(String(256))
+    purchaser_code: Mapped[str] = mapped_column(String(64))
+    purchaser_name: Mapped[str] = mapped_column(String(256))
+    project_code: Mapped[str] = mapped_column(String(128), index=True)
+    project_name: Mapped[str] = mapped_column(String(256))
+    bid_code: Mapped[str] = mapped_column(String(256))
+    bid_name: Mapped[str] = mapped_column(String(256))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    term_months: Mapped[int] = mapped_column(Integer)
+    product: Mapped[str | None] = mapped_column(String(32))
+    premium: Mapped[Decimal | None] = mapped_column(Money)
+    rate: Mapped[Decimal | None] = mapped_column(Numeric(10, 6, asdecimal=True))
+    decision_reasons: Mapped[list[str]] = mapped_column(JSONText, default=list)
+    extends_id: Mapped[str | None] = mapped_column(ForeignKey("applications.id"))
+    guarantee_id: Mapped[str | None] = mapped_column(String(64))
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_amount: Mapped[Decimal | None] = mapped_column(Money)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pay_type: Mapped[str | None] = mapped_column(String(2))
+    fail_reason: Mapped[str | None] = mapped_column(String(255))
+    file_id: Mapped[str | None] = mapped_column(ForeignKey("stored_files.id"))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    verification: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    # Optimistic locking: two operators (or an operator and a notice) deciding at once cannot both win.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class ApplicationEvent(Base):
+    """The audit trail: every stage change with who caused it and why."""
+
+    __tablename__ = "application_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_pk: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    event: Mapped[str] = mapped_column(String(20))
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Claim(Base):
+    """A claim (索赔) on a guarantee and its outcome."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_pk: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10))  # open | paid | refused
+    request: Mapped[dict[str, Any]] = mapped_column(JSONText)
+    claim_amount: Mapped[Decimal] = mapped_column(Money)
+    paid_amount: Mapped[Decimal | None] = mapped_column(Money)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_reason: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProcessedRequest(Base):
+    """The answer given to each (appid, msgcode), so a repeat gets the same answer and no second effect."""
+
+    __tablename__ = "processed_requests"
+
+    appid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    msgcode: Mapped[str] = mapped_column(String(32), primary_key=True)
+    transcode: Mapped[str] = mapped_column(String(20))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(3))
+    message: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Switch(Base):
+    """Operator switches, e.g. ``paused`` (answered with 301 while on)."""
+
+    __tablename__ = "switches"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
