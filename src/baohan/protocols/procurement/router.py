@@ -22,7 +22,6 @@ from baohan.gm import sm3_hex
 from baohan.protocols.procurement.codes import MESSAGES, Code, ProtocolError
 from baohan.protocols.procurement.envelope import (
     Channel,
-    RequestFrame,
     check_clock,
     check_sign,
     encode_response,
@@ -77,9 +76,10 @@ class Endpoint(Protocol):
 Validator = Callable[[str, dict[str, Any]], Any]
 
 
-def fingerprint(frame: RequestFrame) -> str:
-    """Identity of a request's content, to tell a true retry from a reused msgcode."""
-    return sm3_hex(f"{frame.transcode}&{frame.data}&{frame.sign}".encode())
+def fingerprint(transcode: str, payload: dict[str, Any]) -> str:
+    """Identity of a request's decrypted content: a retry re-encrypts (SM2 is randomised) but says the same."""
+    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return sm3_hex(f"{transcode}&{canonical}".encode())
 
 
 def _reply(channel: Channel | None, transcode: str, answer: Answer) -> JSONResponse:
@@ -128,14 +128,16 @@ def process(
         envelope = frame.transcode in ENVELOPE_REQUESTS
         if not envelope:
             check_sign(frame, channel)
-        prior = endpoint.replayed(frame.appid, frame.msgcode, fingerprint(frame))
+        payload = open_request(frame, channel, envelope=envelope)
+        digest = fingerprint(frame.transcode, payload)
+        # A processed msgcode is answered as before, even once its reqtime has left the clock window.
+        prior = endpoint.replayed(frame.appid, frame.msgcode, digest)
         if prior is not None:
             return channel, transcode, prior
         check_clock(frame, channel.profile)
-        payload = open_request(frame, channel, envelope=envelope)
         message = validate(frame.transcode, payload)
         inbound = Inbound(
-            frame.appid, frame.msgcode, frame.transcode, frame.sent_at, fingerprint(frame), payload, message
+            frame.appid, frame.msgcode, frame.transcode, frame.sent_at, digest, payload, message
         )
         return channel, transcode, endpoint.handle(inbound)
     except ProtocolError as exc:

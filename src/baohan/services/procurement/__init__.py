@@ -1,0 +1,1 @@
+"""Procurement use cases: the issuer and the platform roles over one unit of work each."""

@@ -1,0 +1,647 @@
+"""The issuer role (出函机构) of the procurement protocol: receive, underwrite, issue, verify, pay claims.
+
+Every state change is written with the notice it causes (ELY102/106/108) in one transaction, through
+the outbox; the answer to each request is recorded in the same transaction for replays.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from baohan.adapters import outbox
+from baohan.adapters.db.engine import transaction, utcnow
+from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
+from baohan.adapters.documents.letter import GuaranteeLetter, render_letter_pdf
+from baohan.adapters.documents.pdf_signature import sign_pdf, verify_pdf
+from baohan.adapters.files import FileStore
+from baohan.domain.lifecycle import LIVE, Event, IllegalTransition, Stage, next_stage
+from baohan.domain.underwriting import Decision, Facts, Outcome, Rules, underwrite
+from baohan.gm import sm3_hex
+from baohan.protocols.fields import SHANGHAI
+from baohan.protocols.procurement import models as m
+from baohan.protocols.procurement.codes import Code, ProtocolError
+from baohan.protocols.procurement.router import Answer, Inbound
+from baohan.services.procurement import registry as reg
+from baohan.services.procurement.registry import Registry, SessionFactory
+
+log = logging.getLogger(__name__)
+SIDE = "issuer"
+SERVED = frozenset({"ELY101", "ELY103", "ELY104", "ELY105", "ELY107", "ELY109"})
+
+
+class OperatorError(Exception):
+    """An operator action that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerSettings:
+    """Who we are on the letters, and the underwriting rules."""
+
+    institution_name: str
+    rules: Rules
+    identity: str = "default"
+    notice_deadline: timedelta = timedelta(days=3)
+
+
+@dataclass(frozen=True, slots=True)
+class _Issued:
+    guarantee_no: str
+    valid_from: datetime
+    valid_to: datetime
+    issued_at: datetime
+    pdf: bytes
+    file_name: str
+
+
+def content_hash(payload: dict[str, Any]) -> str:
+    """A digest of a message's content, independent of key order."""
+    return sm3_hex(json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _wire_time(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    month = moment.month - 1 + months
+    year, month = moment.year + month // 12, month % 12 + 1
+    day = min(
+        moment.day,
+        [
+            31,
+            29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ][month - 1],
+    )
+    return moment.replace(year=year, month=month, day=day)
+
+
+class IssuerService:
+    """The issuer: serves the platform's requests (as a router Endpoint) and the operator's actions."""
+
+    served = SERVED
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        registry: Registry,
+        files: FileStore,
+        settings: IssuerSettings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._registry = registry
+        self._files = files
+        self._settings = settings
+        self._clock = clock
+
+    # -- the router's Endpoint -------------------------------------------------------------------------
+
+    def channel(self, appid: str) -> Any:
+        """The channel of the platform registered under ``appid``."""
+        peer = self._registry.peer_by_appid(appid)
+        return peer.channel if peer is not None else None
+
+    def paused(self) -> bool:
+        """True while the operator has paused the service."""
+        with self._sessions() as session:
+            return reg.is_paused(session)
+
+    def replayed(self, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
+        """The answer already given to ``msgcode``."""
+        with self._sessions() as session:
+            return reg.replayed(session, appid, msgcode, fingerprint)
+
+    def handle(self, request: Inbound) -> Answer:
+        """Process one request and record its answer, atomically; a concurrent twin gets the same answer."""
+        peer = self._registry.peer_by_appid(request.appid)
+        assert peer is not None  # the router only hands over requests from registered appids
+        handlers: dict[str, Callable[[Session, str, Any], Answer]] = {
+            "ELY101": self._receive_application,
+            "ELY103": self._fetch_file,
+            "ELY104": self._verify_file,
+            "ELY105": self._receive_claim,
+            "ELY107": self._invalidate,
+            "ELY109": self._cancel_or_surrender,
+        }
+        try:
+            with transaction(self._sessions) as session:
+                answer = handlers[request.transcode](session, peer.id, request.message)
+                reg.record_answer(
+                    session, request.appid, request.msgcode, request.transcode, request.fingerprint, answer
+                )
+        except IntegrityError:
+            # The same msgcode was processed by another worker in between: answer as it did.
+            prior = self.replayed(request.appid, request.msgcode, request.fingerprint)
+            if prior is None:
+                raise
+            return prior
+        return answer
+
+    # -- inbound transcodes ------------------------------------------------------------------------------
+
+    def _receive_application(self, session: Session, peer_id: str, msg: m.ELY101Request) -> Answer:
+        wire = m.to_wire(msg)
+        digest = content_hash(wire)
+        existing = session.scalars(
+            select(Application).where(
+                Application.side == SIDE,
+                Application.counterparty_id == peer_id,
+                Application.application_id == msg.applicationId,
+            )
+        ).first()
+        if existing is not None:
+            if existing.content_hash == digest:
+                return Answer()
+            raise ProtocolError(
+                Code.INVALID,
+                f"applicationId: {msg.applicationId} was already submitted with different content",
+            )
+        live = session.scalars(
+            select(Application).where(
+                Application.side == SIDE,
+                Application.counterparty_id == peer_id,
+                Application.project_code == msg.projectCode,
+                Application.bid_code == msg.bidCode,
+                Application.supplier_code == msg.socialCreditCode,
+                Application.stage.in_([s.value for s in LIVE]),
+            )
+        ).first()
+        app = Application(
+            id=str(uuid.uuid4()),
+            side=SIDE,
+            counterparty_id=peer_id,
+            application_id=msg.applicationId,
+            stage=Stage.REVIEW.value,
+            content_hash=digest,
+            request=wire,
+            supplier_code=msg.socialCreditCode,
+            supplier_name=msg.supplier,
+            purchaser_code=msg.purchaseSocCode,
+            purchaser_name=msg.purchaseName,
+            project_code=msg.projectCode,
+            project_name=msg.projectName,
+            bid_code=msg.bidCode,
+            bid_name=msg.bidName,
+            amount=msg.performanceBond,
+            term_months=int(msg.guaranteeDate),
+            extends_id=live.id if live is not None else None,
+        )
+        session.add(app)
+        session.flush()
+        self._log(session, app, None, "receive", "platform", {"extends": live.guarantee_id if live else None})
+        decision = underwrite(
+            self._settings.rules,
+            Facts(msg.socialCreditCode, msg.performanceBond, int(msg.guaranteeDate), msg.bidAmount),
+        )
+        self._apply_decision(session, app, decision, actor="rules")
+        return Answer()
+
+    def _apply_decision(self, session: Session, app: Application, decision: Decision, actor: str) -> None:
+        app.premium, app.rate, app.decision_reasons = decision.premium, decision.rate, list(decision.reasons)
+        app.product = self._settings.rules.default_product
+        if decision.outcome is Outcome.APPROVE:
+            self._move(session, app, Event.APPROVE, actor, {"premium": _money(decision.premium)})
+            self._notify_status(session, app, "01")
+        elif decision.outcome is Outcome.REFUSE:
+            app.fail_reason = "; ".join(decision.reasons)[:255]
+            self._move(session, app, Event.REJECT, actor, {"reasons": list(decision.reasons)})
+            self._notify_status(session, app, "02", failReason=app.fail_reason)
+
+    def _fetch_file(self, session: Session, peer_id: str, msg: m.ELY103Request) -> Answer:
+        app = self._by_application_id(session, peer_id, msg.applicationId)
+        if app.file_id is None:
+            raise ProtocolError(
+                Code.UNKNOWN_APPLICATION,
+                f"applicationId: {msg.applicationId} has no guarantee file (it is {app.stage})",
+            )
+        content = self._files.get(session, app.file_id)
+        return Answer(
+            data={
+                "guaranteeFileName": app.file_name,
+                "guaranteeFileContent": base64.b64encode(content).decode("ascii"),
+            }
+        )
+
+    def _verify_file(self, session: Session, peer_id: str, msg: m.ELY104Request) -> Answer:
+        self._by_guarantee_id(session, peer_id, msg.guaranteeId)
+        identity = self._registry.identity(self._settings.identity)
+        trusted = [c for c in (identity.certificate, identity.ca_certificate) if c is not None]
+        check = verify_pdf(bytes(msg.guaranteeData), trusted)
+        data: dict[str, Any] = {"guaranteeId": msg.guaranteeId, "status": "01" if check.valid else "02"}
+        if check.signer is not None:
+            data.update(
+                certNum=check.signer.serial,
+                certOwner=check.signer.subject_cn[:100],
+                certBeginTime=check.signer.not_before.astimezone(SHANGHAI).strftime("%Y-%m-%d"),
+                certEndTime=check.signer.not_after.astimezone(SHANGHAI).strftime("%Y-%m-%d"),
+                certAuthor=check.signer.issuer_cn[:100],
+            )
+        if check.signing_time is not None:
+            data["signTime"] = _wire_time(check.signing_time)
+        message = "验证成功" if check.valid else f"验证失败: {check.reason}"
+        return Answer(Code.OK, message[:200], data)
+
+    def _receive_claim(self, session: Session, peer_id: str, msg: m.ELY105Request) -> Answer:
+        app = self._by_guarantee_id(session, peer_id, msg.guaranteeId)
+        if msg.projectCode != app.project_code:
+            raise ProtocolError(
+                Code.UNKNOWN_PROJECT,
+                f"projectCode: {msg.projectCode} is not the project of guarantee {msg.guaranteeId}",
+            )
+        if msg.socialCreditCode != app.supplier_code:
+            raise ProtocolError(
+                Code.UNKNOWN_SUPPLIER,
+                f"socialCreditCode: {msg.socialCreditCode} is not the "
+                f"principal of guarantee {msg.guaranteeId}",
+            )
+        if msg.claimAmount > app.amount:
+            raise ProtocolError(
+                Code.INVALID,
+                f"claimAmount: {_money(msg.claimAmount)} exceeds the guaranteed amount {_money(app.amount)}",
+            )
+        self._move_or_refuse(
+            session, app, Event.OPEN_CLAIM, "platform", {"claimAmount": _money(msg.claimAmount)}
+        )
+        claim = Claim(
+            id=str(uuid.uuid4()),
+            application_pk=app.id,
+            status="open",
+            request=m.to_wire(msg),
+            claim_amount=msg.claimAmount,
+        )
+        session.add(claim)
+        session.flush()
+        self._notify(
+            session, app, "ELY106", {"guaranteeId": app.guarantee_id, "status": "00"}, f"{claim.id}:00"
+        )
+        return Answer()
+
+    def _invalidate(self, session: Session, peer_id: str, msg: m.ELY107Request) -> Answer:
+        app = self._by_guarantee_id(session, peer_id, msg.guaranteeId)
+        reason = "项目履约完成" if msg.invalidType.value == "0" else "保函文件格式错误"
+        self._move_or_refuse(
+            session,
+            app,
+            Event.INVALIDATE,
+            "platform",
+            {"invalidType": msg.invalidType.value, "remark": msg.remark},
+        )
+        now = self._clock()
+        notice = f"保函{app.guarantee_id}因{reason}于{_wire_time(now)}注销"
+        self._notify(
+            session,
+            app,
+            "ELY108",
+            {"guaranteeId": app.guarantee_id, "cancelDate": _wire_time(now), "cancelNotice": notice[:200]},
+            "ELY108",
+        )
+        return Answer()
+
+    def _cancel_or_surrender(self, session: Session, peer_id: str, msg: m.ELY109Request) -> Answer:
+        app = self._by_application_id(session, peer_id, msg.applicationId)
+        surrender = msg.applicationType.value == "01"
+        event, ok_status, fail_status = (
+            (Event.SURRENDER, "08", "09") if surrender else (Event.CANCEL, "07", "06")
+        )
+        detail = {"reason": msg.refundReason}
+        try:
+            self._move(session, app, event, "platform", detail)
+        except IllegalTransition as exc:
+            self._log(session, app, app.stage, f"{event.value}_refused", "rules", {"why": str(exc)})
+            self._notify_status(session, app, fail_status, failReason=str(exc)[:255], dedupe=uuid.uuid4().hex)
+            return Answer()
+        self._notify_status(session, app, ok_status)
+        return Answer()
+
+    # -- operator actions ------------------------------------------------------------------------------------
+
+    def approve(self, application_pk: str, actor: str) -> Application:
+        """Approve an application waiting in manual review (sends ELY102 01)."""
+        with transaction(self._sessions) as session:
+            app = self._get(session, application_pk)
+            self._operator_move(session, app, Event.APPROVE, actor, {})
+            self._notify_status(session, app, "01")
+            return app
+
+    def reject(self, application_pk: str, reason: str, actor: str) -> Application:
+        """Refuse an application waiting in manual review (sends ELY102 02 with the reason)."""
+        if not reason.strip():
+            raise OperatorError("a rejection needs a reason")
+        with transaction(self._sessions) as session:
+            app = self._get(session, application_pk)
+            app.fail_reason = reason[:255]
+            self._operator_move(session, app, Event.REJECT, actor, {"reason": reason})
+            self._notify_status(session, app, "02", failReason=app.fail_reason)
+            return app
+
+    def record_payment(
+        self, application_pk: str, amount: Decimal, paid_at: datetime, pay_type: str, actor: str
+    ) -> Application:
+        """Record the premium payment (ELY102 05) and issue the guarantee (ELY102 03, or 04 if issue fails)."""
+        if pay_type not in ("01", "02", "03", "04"):
+            raise OperatorError("pay_type must be 01 (bank transfer), 02 (WeChat), 03 (Alipay) or 04 (other)")
+        if paid_at.tzinfo is None:
+            raise OperatorError("paid_at must carry a time zone")
+        with transaction(self._sessions) as session:
+            app = self._get(session, application_pk)
+            if app.premium is not None and amount != app.premium:
+                raise OperatorError(
+                    f"payment {_money(amount)} does not match the premium {_money(app.premium)}"
+                )
+            app.paid_amount, app.paid_at, app.pay_type = amount, paid_at, pay_type
+            self._operator_move(
+                session, app, Event.PAY, actor, {"amount": _money(amount), "pay_type": pay_type}
+            )
+            self._notify_status(
+                session, app, "05", payTime=_wire_time(paid_at), payAmt=_money(amount), payType=pay_type
+            )
+        return self.issue(application_pk, actor)
+
+    def issue(self, application_pk: str, actor: str) -> Application:
+        """Render, sign and store the guarantee letter; ELY102 03 on success, 04 with the reason on failure."""
+        with transaction(self._sessions) as session:
+            app = self._get(session, application_pk)
+            if app.stage not in (Stage.PAID.value, Stage.ISSUE_FAILED.value):
+                self._operator_move(session, app, Event.ISSUE, actor, {})  # raises with the reason
+            try:
+                letter = self._render(app)
+            except Exception as exc:
+                log.exception("issuing application %s failed", app.id)
+                app.fail_reason = f"开函失败: {type(exc).__name__}"[:255]
+                if app.stage == Stage.PAID.value:
+                    self._move(session, app, Event.FAIL_ISSUE, actor, {"error": type(exc).__name__})
+                    self._notify_status(session, app, "04", failReason=app.fail_reason)
+                return app
+            app.guarantee_id, app.issued_at = letter.guarantee_no, letter.issued_at
+            app.valid_from, app.valid_to = letter.valid_from.astimezone(UTC), letter.valid_to.astimezone(UTC)
+            app.file_id = self._files.put(session, letter.file_name, letter.pdf)
+            app.file_name = letter.file_name
+            self._move(session, app, Event.ISSUE, actor, {"guaranteeId": app.guarantee_id})
+            self._notify_status(
+                session,
+                app,
+                "03",
+                guaranteeId=letter.guarantee_no,
+                guaranteeAmt=_money(app.amount),
+                validTimeStart=_wire_time(letter.valid_from),
+                validTimeEnd=_wire_time(letter.valid_to),
+                letterOfTime=_wire_time(letter.issued_at),
+                companyName=app.supplier_name[:256],
+            )
+            return app
+
+    def _render(self, app: Application) -> _Issued:
+        identity = self._registry.identity(self._settings.identity)
+        if identity.certificate is None:
+            raise OperatorError("our signing identity has no certificate")
+        now = self._clock()
+        start_text, end_text = app.request.get("guaranteeStartDate"), app.request.get("guaranteeEndDate")
+        start = (
+            datetime.strptime(start_text, "%Y%m%d").replace(tzinfo=SHANGHAI)
+            if start_text
+            else now.astimezone(SHANGHAI)
+        )
+        end = (
+            datetime.strptime(end_text, "%Y%m%d").replace(hour=23, minute=59, second=59, tzinfo=SHANGHAI)
+            if end_text
+            else _add_months(start, app.term_months)
+        )
+        guarantee_no = (
+            app.guarantee_id or f"BH{now.astimezone(SHANGHAI):%Y%m%d}{secrets.token_hex(5).upper()}"
+        )
+        letter = GuaranteeLetter(
+            guarantee_no=guarantee_no,
+            issuer_name=self._settings.institution_name,
+            beneficiary_name=app.purchaser_name,
+            beneficiary_code=app.purchaser_code,
+            principal_name=app.supplier_name,
+            principal_code=app.supplier_code,
+            amount=app.amount,
+            valid_from=start,
+            valid_to=end,
+            project_code=app.project_code,
+            project_name=app.project_name,
+            bid_code=app.bid_code,
+            bid_name=app.bid_name,
+            issued_at=now,
+            verification_code=sm3_hex(f"{guarantee_no}&{app.id}".encode())[:12].upper(),
+        )
+        chain = [identity.ca_certificate] if identity.ca_certificate is not None else []
+        signed = sign_pdf(
+            render_letter_pdf(letter), identity.key, identity.certificate, chain=chain, signing_time=now
+        )
+        return _Issued(guarantee_no, start, end, now, signed, f"保函文件{guarantee_no}.pdf")
+
+    def decide_claim(
+        self, claim_id: str, *, pay: bool, actor: str, amount: Decimal | None = None, reason: str = ""
+    ) -> Claim:
+        """Pay (ELY106 01, the guarantee is spent) or refuse (ELY106 02, it lives on) an open claim."""
+        with transaction(self._sessions) as session:
+            claim = session.get(Claim, claim_id)
+            if claim is None:
+                raise OperatorError(f"no claim {claim_id}")
+            if claim.status != "open":
+                raise OperatorError(f"claim {claim_id} was already decided ({claim.status})")
+            app = self._get(session, claim.application_pk)
+            now = self._clock()
+            claim.decided_at, claim.decision_reason = now, reason[:255] or None
+            if pay:
+                paid = amount if amount is not None else claim.claim_amount
+                if paid <= 0 or paid > app.amount:
+                    raise OperatorError(
+                        f"payment {_money(paid)} must be positive and within {_money(app.amount)}"
+                    )
+                claim.status, claim.paid_amount, claim.paid_at = "paid", paid, now
+                self._operator_move(session, app, Event.PAY_CLAIM, actor, {"amount": _money(paid)})
+                payload = {
+                    "guaranteeId": app.guarantee_id,
+                    "status": "01",
+                    "paymentMoney": _money(paid),
+                    "paymentBeneficiary": app.purchaser_name[:25],
+                    "paymentBeneficiarySocial": app.purchaser_code,
+                    "paymentTime": _wire_time(now),
+                }
+            else:
+                claim.status = "refused"
+                self._operator_move(session, app, Event.REFUSE_CLAIM, actor, {"reason": reason})
+                payload = {"guaranteeId": app.guarantee_id, "status": "02"}
+            self._notify(session, app, "ELY106", payload, f"{claim.id}:{payload['status']}")
+            return claim
+
+    def pause(self, paused: bool) -> None:
+        """Pause (301 to every request) or resume the service."""
+        reg.set_paused(self._sessions, paused)
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    def applications(self, stage: str | None = None) -> list[Application]:
+        """Our applications, newest first, optionally in one stage."""
+        with self._sessions() as session:
+            query = (
+                select(Application).where(Application.side == SIDE).order_by(Application.created_at.desc())
+            )
+            if stage:
+                query = query.where(Application.stage == stage)
+            return list(session.scalars(query))
+
+    def application(self, key: str) -> Application:
+        """An application by our id, its applicationId or its guaranteeId."""
+        with self._sessions() as session:
+            return self._get(session, key)
+
+    def claims(self, status: str | None = None) -> list[Claim]:
+        """Claims, newest first, optionally with one status."""
+        with self._sessions() as session:
+            query = select(Claim).order_by(Claim.created_at.desc())
+            if status:
+                query = query.where(Claim.status == status)
+            return list(session.scalars(query))
+
+    def history(self, key: str) -> list[ApplicationEvent]:
+        """The audit trail of one application."""
+        with self._sessions() as session:
+            app = self._get(session, key)
+            return list(
+                session.scalars(
+                    select(ApplicationEvent)
+                    .where(ApplicationEvent.application_pk == app.id)
+                    .order_by(ApplicationEvent.id)
+                )
+            )
+
+    def file(self, key: str) -> tuple[str, bytes]:
+        """The guarantee letter of an issued application."""
+        with self._sessions() as session:
+            app = self._get(session, key)
+            if app.file_id is None or app.file_name is None:
+                raise OperatorError(f"application {app.application_id} has no guarantee file")
+            return app.file_name, self._files.get(session, app.file_id)
+
+    # -- internals ----------------------------------------------------------------------------------------------
+
+    def _get(self, session: Session, key: str) -> Application:
+        app = session.get(Application, key)
+        if app is None or app.side != SIDE:
+            app = session.scalars(
+                select(Application).where(
+                    Application.side == SIDE,
+                    (Application.application_id == key) | (Application.guarantee_id == key),
+                )
+            ).first()
+        if app is None:
+            raise OperatorError(f"no application {key}")
+        return app
+
+    def _by_application_id(self, session: Session, peer_id: str, application_id: str) -> Application:
+        app = session.scalars(
+            select(Application).where(
+                Application.side == SIDE,
+                Application.counterparty_id == peer_id,
+                Application.application_id == application_id,
+            )
+        ).first()
+        if app is None:
+            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"applicationId: {application_id}")
+        return app
+
+    def _by_guarantee_id(self, session: Session, peer_id: str, guarantee_id: str) -> Application:
+        app = session.scalars(
+            select(Application).where(
+                Application.side == SIDE,
+                Application.counterparty_id == peer_id,
+                Application.guarantee_id == guarantee_id,
+            )
+        ).first()
+        if app is None:
+            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"guaranteeId: {guarantee_id}")
+        return app
+
+    def _move(
+        self, session: Session, app: Application, event: Event, actor: str, detail: dict[str, Any]
+    ) -> None:
+        before = app.stage
+        app.stage = next_stage(Stage(app.stage), event).value
+        self._log(session, app, before, event.value, actor, detail)
+
+    def _move_or_refuse(
+        self, session: Session, app: Application, event: Event, actor: str, detail: dict[str, Any]
+    ) -> None:
+        try:
+            self._move(session, app, event, actor, detail)
+        except IllegalTransition as exc:
+            raise ProtocolError(Code.INVALID, str(exc)) from None
+
+    def _operator_move(
+        self, session: Session, app: Application, event: Event, actor: str, detail: dict[str, Any]
+    ) -> None:
+        try:
+            self._move(session, app, event, actor, detail)
+        except IllegalTransition as exc:
+            raise OperatorError(str(exc)) from None
+
+    def _log(
+        self,
+        session: Session,
+        app: Application,
+        before: str | None,
+        event: str,
+        actor: str,
+        detail: dict[str, Any],
+    ) -> None:
+        session.add(
+            ApplicationEvent(
+                application_pk=app.id,
+                event=event,
+                from_stage=before,
+                to_stage=app.stage,
+                actor=actor,
+                detail=detail,
+            )
+        )
+
+    def _notify_status(
+        self, session: Session, app: Application, status: str, *, dedupe: str | None = None, **fields: str
+    ) -> None:
+        payload = {"applicationId": app.application_id, "applicationStatus": status, **fields}
+        m.parse_request("ELY102", payload)  # our own notices obey the spec we hold others to
+        self._notify(session, app, "ELY102", payload, f"ELY102:{status}:{dedupe or ''}")
+
+    def _notify(
+        self, session: Session, app: Application, kind: str, payload: dict[str, Any], key: str
+    ) -> None:
+        outbox.enqueue(
+            session,
+            destination=app.counterparty_id,
+            kind=kind,
+            payload=payload,
+            dedupe_key=f"{app.id}:{key}",
+            deadline=self._settings.notice_deadline,
+        )

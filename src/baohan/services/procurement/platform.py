@@ -1,0 +1,442 @@
+"""The platform role (政府采购金融服务平台) of the procurement protocol.
+
+It submits applications to institutions, follows each one from the notices they push (ELY102/106/108),
+fetches and verifies every issued guarantee file (ELY103 then ELY104), and relays claims (ELY105),
+invalidations (ELY107), cancellations and surrenders (ELY109). Outgoing messages go through the outbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from baohan.adapters import outbox
+from baohan.adapters.db.engine import transaction, utcnow
+from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
+from baohan.adapters.files import FileStore
+from baohan.domain.lifecycle import Event, IllegalTransition, Stage, next_stage
+from baohan.protocols.procurement import models as m
+from baohan.protocols.procurement.codes import Code, ProtocolError
+from baohan.protocols.procurement.router import Answer, Inbound
+from baohan.services.procurement import registry as reg
+from baohan.services.procurement.issuer import OperatorError, content_hash
+from baohan.services.procurement.registry import Registry, SessionFactory
+
+SIDE = "platform"
+SERVED = frozenset({"ELY102", "ELY106", "ELY108"})
+FETCH = "fetch-guarantee"  # an internal outbox job: ELY103 then ELY104, then store
+_STATUS_EVENTS = {
+    "01": Event.APPROVE,
+    "02": Event.REJECT,
+    "03": Event.ISSUE,
+    "04": Event.FAIL_ISSUE,
+    "05": Event.PAY,
+    "07": Event.CANCEL,
+    "08": Event.SURRENDER,
+}
+
+
+class PlatformService:
+    """The platform: serves institutions' notices (as a router Endpoint) and the operator's actions."""
+
+    served = SERVED
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        registry: Registry,
+        files: FileStore,
+        *,
+        deadline: timedelta = timedelta(days=3),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._registry = registry
+        self._files = files
+        self._deadline = deadline
+        self._clock = clock
+
+    # -- the router's Endpoint ----------------------------------------------------------------------------
+
+    def channel(self, appid: str) -> Any:
+        """The channel of the institution registered under ``appid``."""
+        peer = self._registry.peer_by_appid(appid)
+        return peer.channel if peer is not None else None
+
+    def paused(self) -> bool:
+        """True while the operator has paused the service."""
+        with self._sessions() as session:
+            return reg.is_paused(session)
+
+    def replayed(self, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
+        """The answer already given to ``msgcode``."""
+        with self._sessions() as session:
+            return reg.replayed(session, appid, msgcode, fingerprint)
+
+    def handle(self, request: Inbound) -> Answer:
+        """Apply one notice and record its answer, atomically."""
+        peer = self._registry.peer_by_appid(request.appid)
+        assert peer is not None
+        handlers: dict[str, Callable[[Session, str, Any], Answer]] = {
+            "ELY102": self._on_status,
+            "ELY106": self._on_claim_result,
+            "ELY108": self._on_cancellation,
+        }
+        try:
+            with transaction(self._sessions) as session:
+                answer = handlers[request.transcode](session, peer.id, request.message)
+                reg.record_answer(
+                    session, request.appid, request.msgcode, request.transcode, request.fingerprint, answer
+                )
+        except IntegrityError:
+            prior = self.replayed(request.appid, request.msgcode, request.fingerprint)
+            if prior is None:
+                raise
+            return prior
+        return answer
+
+    def _on_status(self, session: Session, peer_id: str, msg: m.ELY102Request) -> Answer:
+        app = session.scalars(
+            select(Application).where(
+                Application.side == SIDE,
+                Application.counterparty_id == peer_id,
+                Application.application_id == msg.applicationId,
+            )
+        ).first()
+        if app is None:
+            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"applicationId: {msg.applicationId}")
+        status = msg.applicationStatus.value
+        event = _STATUS_EVENTS.get(status)
+        detail: dict[str, Any] = {"applicationStatus": status}
+        if msg.failReason:
+            app.fail_reason = msg.failReason
+            detail["failReason"] = msg.failReason
+        if event is None:  # 06 cancel failed, 09 surrender failed: nothing moves, the reason is kept
+            self._log(session, app, app.stage, f"status_{status}", "institution", detail)
+            return Answer()
+        if status == "05":
+            app.paid_amount, app.pay_type = msg.payAmt, msg.payType.value if msg.payType else None
+            app.paid_at = msg.payTime
+        if status == "03":
+            app.guarantee_id, app.valid_from, app.valid_to = (
+                msg.guaranteeId,
+                msg.validTimeStart,
+                msg.validTimeEnd,
+            )
+            app.issued_at = msg.letterOfTime
+            detail["guaranteeId"] = msg.guaranteeId
+        try:
+            self._move(session, app, event, "institution", detail)
+        except IllegalTransition as exc:
+            raise ProtocolError(Code.INVALID, f"applicationStatus: {exc}") from None
+        if status == "03":
+            outbox.enqueue(
+                session,
+                destination=app.counterparty_id,
+                kind=FETCH,
+                payload={"application": app.id},
+                dedupe_key=f"{app.id}:{FETCH}",
+                deadline=self._deadline,
+            )
+        return Answer()
+
+    def _on_claim_result(self, session: Session, peer_id: str, msg: m.ELY106Request) -> Answer:
+        app = self._by_guarantee(session, peer_id, msg.guaranteeId)
+        claim = session.scalars(
+            select(Claim)
+            .where(Claim.application_pk == app.id, Claim.status.in_(["sent", "processing"]))
+            .order_by(Claim.created_at.desc())
+        ).first()
+        if claim is None:
+            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"guaranteeId: {msg.guaranteeId} has no open claim")
+        status = msg.status.value
+        if status == "00":
+            claim.status = "processing"
+            self._move_or_invalid(session, app, Event.OPEN_CLAIM, {"claim": claim.id})
+            return Answer()
+        claim.decided_at = self._clock()
+        if status == "01":
+            claim.status, claim.paid_amount, claim.paid_at = "paid", msg.paymentMoney, msg.paymentTime
+            self._move_or_invalid(session, app, Event.PAY_CLAIM, {"paymentMoney": str(msg.paymentMoney)})
+        else:
+            claim.status = "refused"
+            self._move_or_invalid(session, app, Event.REFUSE_CLAIM, {})
+        return Answer()
+
+    def _on_cancellation(self, session: Session, peer_id: str, msg: m.ELY108Request) -> Answer:
+        app = self._by_guarantee(session, peer_id, msg.guaranteeId)
+        self._move_or_invalid(
+            session,
+            app,
+            Event.INVALIDATE,
+            {"cancelDate": msg.cancelDate.isoformat(), "cancelNotice": msg.cancelNotice},
+        )
+        return Answer()
+
+    # -- operator actions -----------------------------------------------------------------------------------
+
+    def submit(self, institution_id: str, fields: dict[str, Any], actor: str) -> Application:
+        """Validate an ELY101 application and queue it for ``institution_id``; idempotent per applicationId."""
+        self._registry.peer(institution_id)
+        try:
+            msg = m.parse_request("ELY101", fields)
+        except m.MessageInvalid as exc:
+            raise OperatorError(str(exc)) from None
+        assert isinstance(msg, m.ELY101Request)
+        wire = m.to_wire(msg)
+        with transaction(self._sessions) as session:
+            existing = session.scalars(
+                select(Application).where(
+                    Application.side == SIDE,
+                    Application.counterparty_id == institution_id,
+                    Application.application_id == msg.applicationId,
+                )
+            ).first()
+            if existing is not None:
+                if existing.content_hash == content_hash(wire):
+                    return existing
+                raise OperatorError(
+                    f"applicationId {msg.applicationId} was already submitted with other content"
+                )
+            app = Application(
+                id=str(uuid.uuid4()),
+                side=SIDE,
+                counterparty_id=institution_id,
+                application_id=msg.applicationId,
+                stage=Stage.REVIEW.value,
+                content_hash=content_hash(wire),
+                request=wire,
+                supplier_code=msg.socialCreditCode,
+                supplier_name=msg.supplier,
+                purchaser_code=msg.purchaseSocCode,
+                purchaser_name=msg.purchaseName,
+                project_code=msg.projectCode,
+                project_name=msg.projectName,
+                bid_code=msg.bidCode,
+                bid_name=msg.bidName,
+                amount=msg.performanceBond,
+                term_months=int(msg.guaranteeDate),
+            )
+            session.add(app)
+            session.flush()
+            self._log(session, app, None, "submit", actor, {})
+            self._send(session, app, "ELY101", wire, "ELY101")
+            return app
+
+    def claim(self, key: str, fields: dict[str, Any], actor: str) -> Claim:
+        """Raise a claim (ELY105) on a live guarantee; the claim's remaining fields come from the guarantee."""
+        with transaction(self._sessions) as session:
+            app = self._get(session, key)
+            if app.guarantee_id is None or app.stage != Stage.ISSUED.value:
+                raise OperatorError(f"guarantee of {app.application_id} is not live (it is {app.stage})")
+            payload = {
+                "guaranteeId": app.guarantee_id,
+                "bidNum": app.bid_code,
+                "projectName": app.project_name,
+                "projectCode": app.project_code,
+                "companyName": app.supplier_name,
+                "socialCreditCode": app.supplier_code,
+                "purchaseName": app.purchaser_name,
+                "purchaseSocCode": app.purchaser_code,
+                **fields,
+            }
+            try:
+                msg = m.parse_request("ELY105", payload)
+            except m.MessageInvalid as exc:
+                raise OperatorError(str(exc)) from None
+            assert isinstance(msg, m.ELY105Request)
+            claim = Claim(
+                id=str(uuid.uuid4()),
+                application_pk=app.id,
+                status="sent",
+                request=m.to_wire(msg),
+                claim_amount=msg.claimAmount,
+            )
+            session.add(claim)
+            session.flush()
+            self._log(session, app, app.stage, "claim_sent", actor, {"claimAmount": str(msg.claimAmount)})
+            self._send(session, app, "ELY105", m.to_wire(msg), f"ELY105:{claim.id}")
+            return claim
+
+    def invalidate(self, key: str, invalid_type: str, remark: str | None, actor: str) -> Application:
+        """Tell the institution the guarantee is no longer needed (ELY107); ELY108 confirms the cancellation."""
+        with transaction(self._sessions) as session:
+            app = self._get(session, key)
+            if app.stage != Stage.ISSUED.value:
+                raise OperatorError(f"guarantee of {app.application_id} is not live (it is {app.stage})")
+            payload = {
+                "guaranteeId": app.guarantee_id,
+                "invalidTime": self._clock().astimezone(m.SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+                "invalidType": invalid_type,
+            }
+            if remark:
+                payload["remark"] = remark
+            try:
+                m.parse_request("ELY107", payload)
+            except m.MessageInvalid as exc:
+                raise OperatorError(str(exc)) from None
+            self._log(session, app, app.stage, "invalidation_sent", actor, {"invalidType": invalid_type})
+            self._send(session, app, "ELY107", payload, "ELY107")
+            return app
+
+    def refund(self, key: str, *, surrender: bool, reason: str | None, actor: str) -> Application:
+        """Ask for an order cancellation (ELY109 02) or a surrender (01); the answer comes as ELY102."""
+        with transaction(self._sessions) as session:
+            app = self._get(session, key)
+            payload = {"applicationId": app.application_id, "applicationType": "01" if surrender else "02"}
+            if reason:
+                payload["refundReason"] = reason
+            self._log(session, app, app.stage, "surrender_sent" if surrender else "cancel_sent", actor, {})
+            self._send(session, app, "ELY109", payload, f"ELY109:{uuid.uuid4().hex}")
+            return app
+
+    def store_verified_file(
+        self, application_pk: str, name: str, content: bytes, verification: dict[str, Any]
+    ) -> None:
+        """Keep a fetched guarantee file with its ELY104 verification result."""
+        with transaction(self._sessions) as session:
+            app = self._get(session, application_pk)
+            app.file_id = self._files.put(session, name, content)
+            app.file_name, app.verification = name, verification
+            self._log(
+                session,
+                app,
+                app.stage,
+                "file_verified" if verification.get("status") == "01" else "file_refused",
+                "fetcher",
+                verification,
+            )
+
+    def pause(self, paused: bool) -> None:
+        """Pause (301 to every notice) or resume."""
+        reg.set_paused(self._sessions, paused)
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def applications(self, stage: str | None = None) -> list[Application]:
+        """Applications we submitted, newest first."""
+        with self._sessions() as session:
+            query = (
+                select(Application).where(Application.side == SIDE).order_by(Application.created_at.desc())
+            )
+            if stage:
+                query = query.where(Application.stage == stage)
+            return list(session.scalars(query))
+
+    def application(self, key: str) -> Application:
+        """By our id, applicationId or guaranteeId."""
+        with self._sessions() as session:
+            return self._get(session, key)
+
+    def claims_of(self, key: str) -> list[Claim]:
+        """The claims raised on one guarantee."""
+        with self._sessions() as session:
+            app = self._get(session, key)
+            return list(
+                session.scalars(
+                    select(Claim).where(Claim.application_pk == app.id).order_by(Claim.created_at)
+                )
+            )
+
+    def history(self, key: str) -> list[ApplicationEvent]:
+        """The audit trail of one application."""
+        with self._sessions() as session:
+            app = self._get(session, key)
+            return list(
+                session.scalars(
+                    select(ApplicationEvent)
+                    .where(ApplicationEvent.application_pk == app.id)
+                    .order_by(ApplicationEvent.id)
+                )
+            )
+
+    def file(self, key: str) -> tuple[str, bytes]:
+        """The stored, verified guarantee file."""
+        with self._sessions() as session:
+            app = self._get(session, key)
+            if app.file_id is None or app.file_name is None:
+                raise OperatorError(f"no guarantee file stored for {app.application_id}")
+            return app.file_name, self._files.get(session, app.file_id)
+
+    # -- internals -------------------------------------------------------------------------------------------
+
+    def _get(self, session: Session, key: str) -> Application:
+        app = session.get(Application, key)
+        if app is None or app.side != SIDE:
+            app = session.scalars(
+                select(Application).where(
+                    Application.side == SIDE,
+                    (Application.application_id == key) | (Application.guarantee_id == key),
+                )
+            ).first()
+        if app is None:
+            raise OperatorError(f"no application {key}")
+        return app
+
+    def _by_guarantee(self, session: Session, peer_id: str, guarantee_id: str) -> Application:
+        app = session.scalars(
+            select(Application).where(
+                Application.side == SIDE,
+                Application.counterparty_id == peer_id,
+                Application.guarantee_id == guarantee_id,
+            )
+        ).first()
+        if app is None:
+            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"guaranteeId: {guarantee_id}")
+        return app
+
+    def _move(
+        self, session: Session, app: Application, event: Event, actor: str, detail: dict[str, Any]
+    ) -> None:
+        before = app.stage
+        app.stage = next_stage(Stage(app.stage), event).value
+        self._log(session, app, before, event.value, actor, detail)
+
+    def _move_or_invalid(
+        self, session: Session, app: Application, event: Event, detail: dict[str, Any]
+    ) -> None:
+        try:
+            self._move(session, app, event, "institution", detail)
+        except IllegalTransition as exc:
+            raise ProtocolError(Code.INVALID, str(exc)) from None
+
+    def _log(
+        self,
+        session: Session,
+        app: Application,
+        before: str | None,
+        event: str,
+        actor: str,
+        detail: dict[str, Any],
+    ) -> None:
+        session.add(
+            ApplicationEvent(
+                application_pk=app.id,
+                event=event,
+                from_stage=before,
+                to_stage=app.stage,
+                actor=actor,
+                detail=_jsonable(detail),
+            )
+        )
+
+    def _send(self, session: Session, app: Application, kind: str, payload: dict[str, Any], key: str) -> None:
+        outbox.enqueue(
+            session,
+            destination=app.counterparty_id,
+            kind=kind,
+            payload=payload,
+            dedupe_key=f"{app.id}:{key}",
+            deadline=self._deadline,
+        )
+
+
+def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Decimal | datetime) else v) for k, v in detail.items()}
