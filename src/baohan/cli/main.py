@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from baohan.cli import gm
+from baohan.cli import gm, procurement, sandbox
 
 app = typer.Typer(
     name="baohan",
@@ -17,6 +17,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(gm.app, name="gm")
+app.add_typer(procurement.issuer_app, name="issuer")
+app.add_typer(procurement.platform_app, name="platform")
+app.add_typer(sandbox.app, name="sandbox")
 
 
 def main() -> None:

@@ -1,0 +1,207 @@
+"""ELY101 throughput through the issuer's ASGI app against the crypto-only cost of the same messages.
+
+    .venv/bin/python bench/procurement.py [--requests 1500] [--db sqlite|URL]
+
+Full path: frame checks, sign verify, SM2 decrypt, validation, underwriting, persistence (application,
+audit trail, outbox notice, replay record) and the answer, driven straight through the ASGI app. Crypto
+only: sign verify and SM2 decrypt of the very same requests. Required: full ≥ 60% of crypto-only.
+Then p50/p99 latency of the same requests over real HTTP on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from baohan.adapters.keystore import SecretBox
+from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
+from baohan.protocols.procurement.envelope import (
+    Channel,
+    check_sign,
+    encode_request,
+    open_request,
+    parse_frame,
+)
+from baohan.services.procurement.runtime import open_runtime
+from baohan.web.procurement import create_app
+
+APPID, APPKEY, APPSECRET = "BENCH001", "bench-appkey", "bench-appsecret-0001"
+
+
+def fields(i: int) -> dict[str, str]:
+    return {
+        "applicationId": f"BENCH-{i:07d}",
+        "supplier": "某某建设工程有限公司",
+        "socialCreditCode": "91110108MA01ABCD1X",
+        "legalName": "张三",
+        "legalIdNo": "110101198001011234",
+        "supplierAddress": "北京市海淀区中关村大街1号",
+        "performanceBond": "125000.00",
+        "contacts": "李四",
+        "contactsWay": "13800138000",
+        "contractCerNo": "110101199001011234",
+        "needPaper": "0",
+        "projectCode": f"ZB-2026-{i:05d}",
+        "projectName": "某市第一中学教学楼改造工程",
+        "bidCode": f"ZB-2026-{i:05d}-01",
+        "bidName": "第一标段",
+        "purchaseNature": "工程类",
+        "bidDate": "20261101",
+        "bidAmount": "2500000.00",
+        "purchaseName": "某市第一中学",
+        "purchaseSocCode": "12110000400000000X",
+        "guaranteeDate": "12",
+    }
+
+
+async def asgi_post(app: Any, path: str, body: bytes) -> dict[str, Any]:
+    """One POST straight through the ASGI interface (no HTTP client in the way)."""
+    chunks: list[bytes] = []
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, send)
+    return json.loads(b"".join(chunks))  # type: ignore[no-any-return]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--db", default="sqlite", help="sqlite (a temp file) or a database URL")
+    args = parser.parse_args()
+    n = args.requests
+    workdir = Path(tempfile.mkdtemp(prefix="baohan-bench-"))
+    db = f"sqlite:///{workdir}/bench.db" if args.db == "sqlite" else args.db
+
+    box = SecretBox("benchmark passphrase")
+    runtime = open_runtime("issuer", db, box)
+    ca_key, issuer_key, platform_key = (
+        SM2PrivateKey.generate(),
+        SM2PrivateKey.generate(),
+        SM2PrivateKey.generate(),
+    )
+    ca = make_ca("CN=Bench CA", ca_key)
+    runtime.registry.add_identity(
+        "default", issuer_key, issue_certificate(ca, ca_key, "CN=Bench", issuer_key.public_key), ca
+    )
+    runtime.registry.add_counterparty(
+        name="bench platform",
+        role="platform",
+        appid=APPID,
+        appkey=APPKEY,
+        appsecret=APPSECRET,
+        public_key=platform_key.public_key,
+        endpoint_url="http://127.0.0.1:9/unused",
+    )
+    sender = Channel(APPID, APPKEY, APPSECRET, platform_key, issuer_key.public_key)
+    receiver = Channel(APPID, APPKEY, APPSECRET, issuer_key, platform_key.public_key)
+    app = create_app(runtime, admin_token="bench", run_dispatcher=False)
+
+    print(f"preparing {2 * n} encrypted ELY101 requests ...", file=sys.stderr)
+    wires = [encode_request(sender, "ELY101", fields(i)) for i in range(2 * n)]
+    bodies = [json.dumps(w).encode() for w in wires]
+    path = "/zcdservice/v1/lg/ELYApi"
+
+    # Crypto only: what every request costs before any business or storage.
+    start = time.perf_counter()
+    for wire in wires[:n]:
+        frame = parse_frame(wire)
+        check_sign(frame, receiver)
+        open_request(frame, receiver)
+    crypto_rate = n / (time.perf_counter() - start)
+
+    async def drive(batch: list[bytes]) -> float:
+        await asgi_post(app, path, bodies[-1])  # warm up (and register the last one)
+        began = time.perf_counter()
+        for body in batch:
+            answer = await asgi_post(app, path, body)
+            if answer["code"] != "000":
+                raise SystemExit(f"unexpected answer {answer}")
+        return len(batch) / (time.perf_counter() - began)
+
+    full_rate = asyncio.run(drive(bodies[:n]))
+    ratio = full_rate / crypto_rate
+
+    # Latency over real HTTP on loopback, same kind of requests, one client with keep-alive.
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime, admin_token="bench", run_dispatcher=False),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    latencies: list[float] = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        for body in bodies[n : 2 * n - 1]:
+            began = time.perf_counter()
+            reply = client.post(path, content=body, headers={"content-type": "application/json"})
+            latencies.append((time.perf_counter() - began) * 1000)
+            if reply.json()["code"] != "000":
+                raise SystemExit(f"unexpected answer {reply.text}")
+    server.should_exit = True
+    thread.join()
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+
+    backend = "SQLite" if args.db == "sqlite" else args.db.split(":")[0]
+    print(f"ELY101, {n} requests, {backend}")
+    print(f"  crypto only (verify + decrypt)      {crypto_rate:8.0f} req/s")
+    print(f"  full path through the ASGI app      {full_rate:8.0f} req/s   ({ratio:.0%} of crypto only)")
+    print(
+        f"  over HTTP on loopback               p50 {p50:.2f} ms   p99 {p99:.2f} ms   ({len(latencies)} requests)"
+    )
+    passed = ratio >= 0.60
+    print(("PASS  " if passed else "FAIL  ") + f"full path {ratio:.0%} of crypto-only (need >= 60%)")
+    runtime.stop()
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+"""``baohan issuer …`` and ``baohan platform …``: every operator action of the procurement roles, on the database."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from baohan.adapters.keystore import KeyStoreError, SecretBox
+from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.gm import SM2PublicKey
+from baohan.protocols.profile import Profile
+from baohan.services.procurement.issuer import IssuerService, OperatorError
+from baohan.services.procurement.platform import PlatformService
+from baohan.services.procurement.runtime import RoleRuntime, open_runtime
+from baohan.web.procurement import application_view, claim_view, event_view
+
+issuer_app = typer.Typer(
+    help="Operate the issuer role (出函机构) of the procurement protocol.", no_args_is_help=True
+)
+platform_app = typer.Typer(
+    help="Operate the platform role of the procurement protocol.", no_args_is_help=True
+)
+
+Db = Annotated[
+    str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL (sqlite:///… or postgresql://…).")
+]
+
+
+def _runtime(role: str, db: str) -> RoleRuntime:
+    try:
+        return open_runtime(role, db, SecretBox.from_env())
+    except KeyStoreError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _print(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise CLIError(f"--amount {text!r} is not an amount like 625.00") from None
+    if value < 0 or value != value.quantize(Decimal("0.01")):
+        raise CLIError("--amount must be non-negative with at most two decimals")
+    return value.quantize(Decimal("0.01"))
+
+
+def _run(role: str, db: str, action: Any) -> Any:
+    runtime = _runtime(role, db)
+    try:
+        return action(runtime)
+    except OperatorError as exc:
+        raise CLIError(str(exc)) from None
+    finally:
+        runtime.stop()
+
+
+def _issuer(runtime: RoleRuntime) -> IssuerService:
+    assert isinstance(runtime.service, IssuerService)
+    return runtime.service
+
+
+def _platform(runtime: RoleRuntime) -> PlatformService:
+    assert isinstance(runtime.service, PlatformService)
+    return runtime.service
+
+
+def _read_json(path: str) -> dict[str, Any]:
+    text = Path(path).read_text(encoding="utf-8") if path != "-" else sys.stdin.read()
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise CLIError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise CLIError(f"{path}: must hold a JSON object")
+    return value
+
+
+def _common(app: typer.Typer, role: str) -> None:
+    @app.command("applications")
+    @one_line_errors
+    def applications(
+        db: Db, stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None
+    ) -> None:
+        """List applications, newest first."""
+        _print(_run(role, db, lambda rt: [application_view(a) for a in rt.service.applications(stage)]))
+
+    @app.command("show")
+    @one_line_errors
+    def show(key: str, db: Db) -> None:
+        """One application (by id, applicationId or guaranteeId) with its history."""
+        _print(
+            _run(
+                role,
+                db,
+                lambda rt: {
+                    **application_view(rt.service.application(key)),
+                    "history": [event_view(e) for e in rt.service.history(key)],
+                },
+            )
+        )
+
+    @app.command("file")
+    @one_line_errors
+    def file(
+        key: str, db: Db, out: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")]
+    ) -> None:
+        """Write an application's guarantee letter to a file."""
+        name, content = _run(role, db, lambda rt: rt.service.file(key))
+        out.write_bytes(content)
+        typer.echo(f"{name} written to {out} ({len(content)} bytes)")
+
+    @app.command("pause")
+    @one_line_errors
+    def pause(db: Db, off: Annotated[bool, typer.Option("--off", help="Resume instead.")] = False) -> None:
+        """Pause the protocol endpoints (they answer 301) or, with --off, resume them."""
+        _run(role, db, lambda rt: rt.service.pause(not off))
+        typer.echo("resumed" if off else "paused")
+
+    @app.command("dead-letters")
+    @one_line_errors
+    def dead_letters(db: Db) -> None:
+        """Messages that kept failing past their deadline."""
+        _print(
+            _run(
+                role,
+                db,
+                lambda rt: [
+                    {"id": d.id, "kind": d.kind, "attempts": d.attempts, "last_error": d.last_error}
+                    for d in rt.dead_letters()
+                ],
+            )
+        )
+
+    @app.command("retry")
+    @one_line_errors
+    def retry(message_id: str, db: Db) -> None:
+        """Put a dead letter back in the queue."""
+        _run(role, db, lambda rt: rt.retry_dead(message_id))
+        typer.echo(f"{message_id} queued again")
+
+    @app.command("deliver")
+    @one_line_errors
+    def deliver(db: Db) -> None:
+        """Deliver what is due in the outbox now (a running server does this continuously)."""
+        count = _run(role, db, lambda rt: rt.dispatcher.run_once(500))
+        typer.echo(f"{count} message(s) attempted")
+
+
+_common(issuer_app, "issuer")
+_common(platform_app, "platform")
+
+
+@issuer_app.command("approve")
+@one_line_errors
+def approve(key: str, db: Db, actor: Annotated[str, typer.Option(help="Who decides.")] = "cli") -> None:
+    """Approve an application in manual review (sends ELY102 01)."""
+    _print(
+        _run(
+            "issuer",
+            db,
+            lambda rt: application_view(_issuer(rt).approve(_issuer(rt).application(key).id, actor)),
+        )
+    )
+
+
+@issuer_app.command("reject")
+@one_line_errors
+def reject(
+    key: str,
+    db: Db,
+    reason: Annotated[str, typer.Option(help="Why (sent to the platform).")],
+    actor: Annotated[str, typer.Option(help="Who decides.")] = "cli",
+) -> None:
+    """Refuse an application in manual review (sends ELY102 02)."""
+    _print(
+        _run(
+            "issuer",
+            db,
+            lambda rt: application_view(_issuer(rt).reject(_issuer(rt).application(key).id, reason, actor)),
+        )
+    )
+
+
+@issuer_app.command("pay")
+@one_line_errors
+def pay(
+    key: str,
+    db: Db,
+    amount: Annotated[str, typer.Option(help="The premium received, e.g. 625.00.")],
+    paid_at: Annotated[str, typer.Option(help="ISO time with zone.")] = "",
+    pay_type: Annotated[str, typer.Option(help="01 bank, 02 WeChat, 03 Alipay, 04 other.")] = "01",
+    actor: Annotated[str, typer.Option(help="Who records it.")] = "cli",
+) -> None:
+    """Record the premium payment; the guarantee is issued at once (ELY102 05, then 03)."""
+    when = datetime.now().astimezone() if not paid_at else datetime.fromisoformat(paid_at)
+    if when.tzinfo is None:
+        raise CLIError("--paid-at must carry a time zone, e.g. 2026-11-23T10:00:00+08:00")
+    _print(
+        _run(
+            "issuer",
+            db,
+            lambda rt: application_view(
+                _issuer(rt).record_payment(
+                    _issuer(rt).application(key).id, _amount(amount), when, pay_type, actor
+                )
+            ),
+        )
+    )
+
+
+@issuer_app.command("issue")
+@one_line_errors
+def issue(key: str, db: Db, actor: Annotated[str, typer.Option(help="Who issues.")] = "cli") -> None:
+    """Issue again after a failed issue."""
+    _print(
+        _run(
+            "issuer",
+            db,
+            lambda rt: application_view(_issuer(rt).issue(_issuer(rt).application(key).id, actor)),
+        )
+    )
+
+
+@issuer_app.command("claims")
+@one_line_errors
+def claims(db: Db, status: Annotated[str | None, typer.Option(help="open, paid or refused.")] = None) -> None:
+    """List claims."""
+    _print(_run("issuer", db, lambda rt: [claim_view(c) for c in _issuer(rt).claims(status)]))
+
+
+@issuer_app.command("decide-claim")
+@one_line_errors
+def decide_claim(
+    claim_id: str,
+    db: Db,
+    pay: Annotated[bool, typer.Option("--pay/--refuse", help="Pay or refuse the claim.")],
+    amount: Annotated[str | None, typer.Option(help="Amount paid (default: as claimed).")] = None,
+    reason: Annotated[str, typer.Option(help="Why.")] = "",
+    actor: Annotated[str, typer.Option(help="Who decides.")] = "cli",
+) -> None:
+    """Pay (ELY106 01) or refuse (ELY106 02) an open claim."""
+    value = _amount(amount) if amount is not None else None
+    _print(
+        _run(
+            "issuer",
+            db,
+            lambda rt: claim_view(
+                _issuer(rt).decide_claim(claim_id, pay=pay, amount=value, reason=reason, actor=actor)
+            ),
+        )
+    )
+
+
+@platform_app.command("add-institution")
+@one_line_errors
+def add_institution(
+    db: Db,
+    name: Annotated[str, typer.Option(help="Institution name.")],
+    appid: Annotated[str, typer.Option(help="The appid we assign.")],
+    appkey: Annotated[str, typer.Option(help="The appkey we assign.")],
+    appsecret: Annotated[str, typer.Option(help="The appsecret we assign.")],
+    public_key: Annotated[str, typer.Option(help="Its SM2 public key (hex or PEM file).")],
+    url: Annotated[str, typer.Option(help="Its endpoint URL.")],
+    profile: Annotated[str, typer.Option(help="Profile JSON.")] = "{}",
+) -> None:
+    """Register an institution we send applications to."""
+    key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
+    settings = Profile.from_dict(json.loads(profile))
+    peer = _run(
+        "platform",
+        db,
+        lambda rt: rt.registry.add_counterparty(
+            name=name,
+            role="institution",
+            appid=appid,
+            appkey=appkey,
+            appsecret=appsecret,
+            public_key=SM2PublicKey.load(key_text),
+            endpoint_url=url,
+            profile=settings,
+        ),
+    )
+    _print({"id": peer.id, "name": peer.name, "appid": appid})
+
+
+@platform_app.command("submit")
+@one_line_errors
+def submit(
+    db: Db,
+    institution: Annotated[str, typer.Option(help="Institution id.")],
+    fields: Annotated[str, typer.Argument(help="JSON file with the ELY101 fields, or - for stdin.")],
+    actor: Annotated[str, typer.Option(help="Who submits.")] = "cli",
+) -> None:
+    """Queue an application (ELY101) for an institution."""
+    body = _read_json(fields)
+    _print(_run("platform", db, lambda rt: application_view(_platform(rt).submit(institution, body, actor))))
+
+
+@platform_app.command("claim")
+@one_line_errors
+def claim(
+    key: str,
+    db: Db,
+    fields: Annotated[str, typer.Argument(help="JSON file with the claim fields.")],
+    actor: Annotated[str, typer.Option(help="Who claims.")] = "cli",
+) -> None:
+    """Raise a claim (ELY105) on a live guarantee."""
+    body = _read_json(fields)
+    _print(_run("platform", db, lambda rt: claim_view(_platform(rt).claim(key, body, actor))))
+
+
+@platform_app.command("invalidate")
+@one_line_errors
+def invalidate(
+    key: str,
+    db: Db,
+    invalid_type: Annotated[str, typer.Option("--type", help="0 fulfilled, 1 bad file.")] = "0",
+    remark: Annotated[str | None, typer.Option(help="Remark.")] = None,
+    actor: Annotated[str, typer.Option(help="Who.")] = "cli",
+) -> None:
+    """Invalidate a live guarantee (ELY107); the institution confirms with ELY108."""
+    _print(
+        _run(
+            "platform",
+            db,
+            lambda rt: application_view(_platform(rt).invalidate(key, invalid_type, remark, actor)),
+        )
+    )
+
+
+@platform_app.command("cancel")
+@one_line_errors
+def cancel(
+    key: str,
+    db: Db,
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    actor: Annotated[str, typer.Option(help="Who.")] = "cli",
+) -> None:
+    """Ask to cancel an order not yet issued (ELY109 02)."""
+    _print(
+        _run(
+            "platform",
+            db,
+            lambda rt: application_view(
+                _platform(rt).refund(key, surrender=False, reason=reason, actor=actor)
+            ),
+        )
+    )
+
+
+@platform_app.command("surrender")
+@one_line_errors
+def surrender(
+    key: str,
+    db: Db,
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    actor: Annotated[str, typer.Option(help="Who.")] = "cli",
+) -> None:
+    """Ask to surrender a live guarantee (ELY109 01)."""
+    _print(
+        _run(
+            "platform",
+            db,
+            lambda rt: application_view(
+                _platform(rt).refund(key, surrender=True, reason=reason, actor=actor)
+            ),
+        )
+    )

@@ -1,0 +1,197 @@
+"""Two real roles on loopback: an issuer and a platform, each its own database and uvicorn server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from baohan.adapters.keystore import SecretBox
+from baohan.adapters.outbox import RetryPolicy
+from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
+from baohan.services.procurement.runtime import RoleRuntime, open_runtime
+from baohan.web.procurement import create_app
+
+T = TypeVar("T")
+PASSPHRASE = "integration test passphrase"
+ADMIN = "admin-token-for-tests"
+APPID, APPKEY, APPSECRET = "BANK0001", "appkey-0001", "appsecret-of-bank-0001"
+FAST = RetryPolicy(
+    base=timedelta(milliseconds=50), factor=2, max_delay=timedelta(milliseconds=400), jitter=0.5
+)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A uvicorn server in a thread on 127.0.0.1:``port``."""
+
+    def __init__(self, app: FastAPI, port: int) -> None:
+        self.port = port
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"server on port {port} did not start")
+            time.sleep(0.02)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+
+
+def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 20.0) -> T:
+    """Poll ``probe`` until it returns something truthy; AssertionError naming ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Pair:
+    """The issuer and platform roles wired to each other, with admin clients."""
+
+    issuer: RoleRuntime
+    platform: RoleRuntime
+    issuer_server: Server
+    platform_server: Server
+    issuer_admin: httpx.Client
+    platform_admin: httpx.Client
+    institution_id: str
+    issuer_key: SM2PrivateKey
+    platform_key: SM2PrivateKey
+    ca: SM2Certificate
+    issuer_cert: SM2Certificate
+
+    @property
+    def issuer_endpoint(self) -> str:
+        return f"{self.issuer_server.url}/zcdservice/v1/lg/ELYApi"
+
+    def restart_platform(self) -> None:
+        """Serve the platform again on the same port (after ``platform_server.stop()``)."""
+        self.platform_server = Server(create_app(self.platform, admin_token=ADMIN), self.platform_server.port)
+
+    def issuer_app(self, key: str) -> dict[str, Any]:
+        reply = self.issuer_admin.get(f"/admin/applications/{key}")
+        return reply.json() if reply.status_code == 200 else {}  # type: ignore[no-any-return]
+
+    def platform_app(self, key: str) -> dict[str, Any]:
+        reply = self.platform_admin.get(f"/admin/applications/{key}")
+        return reply.json() if reply.status_code == 200 else {}  # type: ignore[no-any-return]
+
+
+@contextmanager
+def running_pair(issuer_db: str, platform_db: str) -> Iterator[Pair]:
+    """Start both roles on fresh databases, register each with the other, and tear everything down."""
+    box = SecretBox(PASSPHRASE)
+    ca_key, issuer_key, platform_key = (
+        SM2PrivateKey.generate(),
+        SM2PrivateKey.generate(),
+        SM2PrivateKey.generate(),
+    )
+    ca = make_ca("CN=baohan Test CA,O=baohan,C=CN", ca_key)
+    issuer_cert = issue_certificate(
+        ca, ca_key, "CN=示范担保有限公司,O=示范担保有限公司,C=CN", issuer_key.public_key
+    )
+    issuer = open_runtime("issuer", issuer_db, box, policy=FAST, lease=timedelta(seconds=5), timeout=5)
+    platform = open_runtime("platform", platform_db, box, policy=FAST, lease=timedelta(seconds=5), timeout=5)
+    issuer.registry.add_identity("default", issuer_key, issuer_cert, ca)
+    platform.registry.add_identity("default", platform_key)
+    issuer_port, platform_port = free_port(), free_port()
+    issuer.registry.add_counterparty(
+        name="示范政府采购金融服务平台",
+        role="platform",
+        appid=APPID,
+        appkey=APPKEY,
+        appsecret=APPSECRET,
+        public_key=platform_key.public_key,
+        endpoint_url=f"http://127.0.0.1:{platform_port}/zcdservice/v1/lg/ELYApi",
+    )
+    institution = platform.registry.add_counterparty(
+        name="示范担保有限公司",
+        role="institution",
+        appid=APPID,
+        appkey=APPKEY,
+        appsecret=APPSECRET,
+        public_key=issuer_key.public_key,
+        endpoint_url=f"http://127.0.0.1:{issuer_port}/zcdservice/v1/lg/ELYApi",
+    )
+    issuer_server = Server(create_app(issuer, admin_token=ADMIN), issuer_port)
+    platform_server = Server(create_app(platform, admin_token=ADMIN), platform_port)
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    pair = Pair(
+        issuer,
+        platform,
+        issuer_server,
+        platform_server,
+        httpx.Client(base_url=issuer_server.url, headers=headers, timeout=30),
+        httpx.Client(base_url=platform_server.url, headers=headers, timeout=30),
+        institution.id,
+        issuer_key,
+        platform_key,
+        ca,
+        issuer_cert,
+    )
+    try:
+        yield pair
+    finally:
+        pair.issuer_admin.close()
+        pair.platform_admin.close()
+        pair.platform_server.stop()
+        issuer_server.stop()
+
+
+def application_fields(application_id: str, **overrides: str) -> dict[str, str]:
+    """A realistic ELY101 application, by wire names."""
+    fields = {
+        "applicationId": application_id,
+        "supplier": "某某建设工程有限公司",
+        "socialCreditCode": "91110108MA01ABCD1X",
+        "legalName": "张三",
+        "legalIdNo": "110101198001011234",
+        "supplierAddress": "北京市海淀区中关村大街1号",
+        "performanceBond": "125000.00",
+        "contacts": "李四",
+        "contactsWay": "13800138000",
+        "contractCerNo": "110101199001011234",
+        "needPaper": "0",
+        "projectCode": "ZB-2026-0001",
+        "projectName": "某市第一中学教学楼改造工程",
+        "bidCode": "ZB-2026-0001-01",
+        "bidName": "第一标段",
+        "purchaseNature": "工程类",
+        "bidDate": "20261101",
+        "bidAmount": "2500000.00",
+        "purchaseName": "某市第一中学",
+        "purchaseSocCode": "12110000400000000X",
+        "guaranteeDate": "12",
+    }
+    fields.update(overrides)
+    return fields

@@ -1,0 +1,197 @@
+"""Every §11.1 code, earned by a real request over HTTP; and ELY104 refusing a tampered guarantee."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from baohan.adapters.db.tables import StoredFile
+from baohan.gm import SM2PrivateKey
+from baohan.protocols.procurement.client import ProcurementClient
+from baohan.protocols.procurement.envelope import Channel, Response
+from tests.procurement.harness import (
+    APPID,
+    APPKEY,
+    APPSECRET,
+    Pair,
+    application_fields,
+    running_pair,
+    wait_for,
+)
+from tests.procurement.test_lifecycle import approve_and_issue
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    # One pair for the module: each test earns its code without disturbing the others.
+    root: Path = tmp_path_factory.mktemp("codes")
+    with running_pair(f"sqlite:///{root}/issuer.db", f"sqlite:///{root}/platform.db") as running:
+        approve_and_issue(running, "LIVE-1")
+        yield running
+
+
+def as_platform(pair: Pair, **change: object) -> ProcurementClient:
+    """A client speaking to the issuer with the platform's identity (or a corrupted copy of it)."""
+    fields: dict[str, object] = {
+        "appid": APPID,
+        "appkey": APPKEY,
+        "appsecret": APPSECRET,
+        "own_key": pair.platform_key,
+        "peer_key": pair.issuer_key.public_key,
+    }
+    fields.update(change)
+    return ProcurementClient(pair.issuer_endpoint, Channel(**fields))  # type: ignore[arg-type]
+
+
+def claim(pair: Pair, **overrides: str) -> dict[str, str]:
+    live = pair.issuer_app("LIVE-1")
+    fields = {
+        "guaranteeId": live["guarantee_id"],
+        "bidNum": live["bid_code"],
+        "projectName": live["project_name"],
+        "projectCode": live["project_code"],
+        "companyName": live["supplier_name"],
+        "socialCreditCode": live["supplier_code"],
+        "purchaseName": live["purchaser_name"],
+        "purchaseSocCode": live["purchaser_code"],
+        "claimAmount": "1000.00",
+        "claimReason": "未履约",
+        "openBank": "工商银行",
+        "bankAccount": "6222000000000000",
+        "contract": "王五",
+        "contractWay": "13900139000",
+        "contractCertCode": "110101198501011234",
+    }
+    fields.update(overrides)
+    return fields
+
+
+def code_of(answer: Response) -> str:
+    return answer.code.value
+
+
+def test_000_for_a_good_request(pair: Pair) -> None:
+    answer = as_platform(pair).send("ELY103", {"applicationId": "LIVE-1"})
+    assert code_of(answer) == "000" and answer.data is not None
+    assert base64.b64decode(answer.data["guaranteeFileContent"]).startswith(b"%PDF")
+
+
+def test_101_sign_mismatch(pair: Pair) -> None:
+    answer = as_platform(pair, appsecret="not the shared secret").send("ELY101", application_fields("X-101"))
+    assert code_of(answer) == "101" and "sign" in answer.message
+    stranger = as_platform(pair, appid="UNKNOWN1").send("ELY101", application_fields("X-101"))
+    assert code_of(stranger) == "101" and "appid" in stranger.message
+
+
+def test_102_undecryptable(pair: Pair) -> None:
+    answer = as_platform(pair, peer_key=SM2PrivateKey.generate().public_key).send(
+        "ELY101", application_fields("X-102")
+    )
+    assert code_of(answer) == "102"
+
+
+def test_103_validation_names_the_field(pair: Pair) -> None:
+    fields = application_fields("X-103")
+    del fields["legalIdNo"]
+    answer = as_platform(pair).send("ELY101", fields)
+    assert code_of(answer) == "103" and "legalIdNo: required" in answer.message
+    answer = as_platform(pair).send("ELY101", application_fields("X-103", needPaper="1"))
+    assert code_of(answer) == "103" and "mailAddress" in answer.message
+    answer = as_platform(pair).send("ELY101", application_fields("X-103", performanceBond="12.5"))
+    assert code_of(answer) == "103" and "performanceBond" in answer.message
+
+
+def test_103_for_an_illegal_transition_says_why(pair: Pair) -> None:
+    submitted = as_platform(pair).send("ELY101", application_fields("X-103B"))
+    assert code_of(submitted) == "000"
+    wait_for(lambda: pair.issuer_app("X-103B").get("stage") == "approved", "approved")
+    invalidated = as_platform(pair).send(
+        "ELY107",
+        {
+            "guaranteeId": pair.issuer_app("LIVE-1")["guarantee_id"],
+            "invalidTime": "2026-11-23 10:00:00",
+            "invalidType": "9",
+        },
+    )
+    assert code_of(invalidated) == "103" and "invalidType" in invalidated.message
+
+
+def test_201_unknown_project(pair: Pair) -> None:
+    answer = as_platform(pair).send("ELY105", claim(pair, projectCode="ZB-NO-SUCH"))
+    assert code_of(answer) == "201" and "projectCode" in answer.message
+
+
+def test_203_unknown_application_or_guarantee(pair: Pair) -> None:
+    assert code_of(as_platform(pair).send("ELY103", {"applicationId": "NO-SUCH-APP"})) == "203"
+    assert code_of(as_platform(pair).send("ELY105", claim(pair, guaranteeId="BH-NO-SUCH"))) == "203"
+    approved = as_platform(pair).send("ELY103", {"applicationId": "X-103B"})
+    assert code_of(approved) == "203" and "no guarantee file" in approved.message
+
+
+def test_204_unknown_supplier(pair: Pair) -> None:
+    answer = as_platform(pair).send("ELY105", claim(pair, socialCreditCode="91110000000000000X"))
+    assert code_of(answer) == "204" and "socialCreditCode" in answer.message
+
+
+def test_301_while_paused(pair: Pair) -> None:
+    assert pair.issuer_admin.post("/admin/pause", json={"paused": True}).status_code == 200
+    try:
+        assert code_of(as_platform(pair).send("ELY103", {"applicationId": "LIVE-1"})) == "301"
+    finally:
+        pair.issuer_admin.post("/admin/pause", json={"paused": False})
+    assert code_of(as_platform(pair).send("ELY103", {"applicationId": "LIVE-1"})) == "000"
+
+
+def test_302_unexpected_error_reveals_nothing(pair: Pair, caplog: pytest.LogCaptureFixture) -> None:
+    # Corrupt the stored letter behind the issuer's back: reading it fails its digest check.
+    file_id = pair.issuer.service.application("LIVE-1").file_id
+    with pair.issuer.sessions() as session:
+        original = session.get(StoredFile, file_id).content  # type: ignore[union-attr]
+        session.execute(update(StoredFile).where(StoredFile.id == file_id).values(content=b"%PDF-garbage"))
+        session.commit()
+    try:
+        answer = as_platform(pair).send("ELY103", {"applicationId": "LIVE-1"}, msgcode="c0ffee" * 5 + "00")
+        assert (code_of(answer), answer.message) == ("302", "服务器异常")
+        assert "c0ffee" * 5 + "00" in caplog.text
+    finally:
+        with pair.issuer.sessions() as session:
+            session.execute(update(StoredFile).where(StoredFile.id == file_id).values(content=original))
+            session.commit()
+
+
+def test_a_repeated_msgcode_is_answered_without_a_second_effect(pair: Pair) -> None:
+    client = as_platform(pair)
+    first = client.send("ELY101", application_fields("X-REPLAY"), msgcode="ab" * 16)
+    again = client.send("ELY101", application_fields("X-REPLAY"), msgcode="ab" * 16)
+    assert code_of(first) == code_of(again) == "000"
+    assert len(pair.issuer.service.history("X-REPLAY")) == 2  # receive + approve, once
+
+
+def test_ely104_refuses_a_tampered_guarantee(pair: Pair) -> None:
+    pdf = pair.issuer_admin.get("/admin/applications/LIVE-1/file").content
+    guarantee_id = pair.issuer_app("LIVE-1")["guarantee_id"]
+    good = as_platform(pair).send(
+        "ELY104", {"guaranteeId": guarantee_id, "guaranteeData": base64.b64encode(pdf).decode()}
+    )
+    assert code_of(good) == "000" and good.data is not None and good.data["status"] == "01"
+    assert good.data["certNum"] == pair.issuer_cert.info().serial
+    position = pdf.find(b"/Contents") - 200  # a byte inside the signed range
+    tampered = pdf[:position] + bytes([pdf[position] ^ 0x01]) + pdf[position + 1 :]
+    bad = as_platform(pair).send(
+        "ELY104", {"guaranteeId": guarantee_id, "guaranteeData": base64.b64encode(tampered).decode()}
+    )
+    assert code_of(bad) == "000" and bad.data is not None and bad.data["status"] == "02"
+    assert "验证失败" in bad.message
+
+
+def test_the_platform_answers_203_for_a_notice_about_an_unknown_application(pair: Pair) -> None:
+    client = ProcurementClient(
+        f"{pair.platform_server.url}/zcdservice/v1/lg/ELYApi",
+        Channel(APPID, APPKEY, APPSECRET, pair.issuer_key, pair.platform_key.public_key),
+    )
+    answer = client.send("ELY102", {"applicationId": "NEVER-SUBMITTED", "applicationStatus": "01"})
+    assert code_of(answer) == "203"
