@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make demo` until the end-to-end exchange lands: the GM crypto core driven through `baohan gm`,
-# every step printed with what it produced. Keys and certificates land in demo-output/gm/.
+# `make demo`: the GM crypto core driven through `baohan gm`, then the procurement protocol end to end
+# (ELY101–ELY109 between our platform and our issuer). Everything lands in demo-output/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=.venv/bin/baohan
@@ -50,4 +50,8 @@ step "9. Open an envelope sealed for the bidder's certificate (what the tender r
 $B gm envelope-seal --public-key "$OUT/bidder.pem" '{"biddername":"投标人甲建设有限公司","bzjamount":"80000.00"}' \
   | $B gm envelope-open --private-key "$OUT/bidder-key.pem" -
 
-printf '\nDone. Keys and certificates are in %s/ (private keys mode 0600).\n' "$OUT"
+printf '\nKeys and certificates are in %s/ (private keys mode 0600).\n' "$OUT"
+
+step "10. The procurement protocol end to end: our platform and our issuer on loopback, SQLite, real HTTP" \
+     "baohan demo procurement --out demo-output/procurement"
+$B demo procurement --out demo-output/procurement

@@ -72,3 +72,67 @@ def test_refusal_wins_over_review() -> None:
 def test_bad_products_are_refused() -> None:
     with pytest.raises(ValueError, match="rate must be positive"):
         Product("X", "x", rate=Decimal(0), minimum_premium=Decimal(0))
+
+
+def test_rules_load_from_json() -> None:
+    import json
+
+    from baohan.domain.underwriting import rules_from_dict
+
+    rules = rules_from_dict(
+        json.loads("""{"default_product": "P", "blocked_suppliers": ["91X"],
+        "products": [{"code": "P", "name": "履约", "rate": "0.004", "minimum_premium": "100.00",
+                      "max_term_months": 24}]}""")
+    )
+    assert rules.product().rate == Decimal("0.004") and rules.product().max_term_months == 24
+    assert underwrite(rules, Facts("91X", Decimal("1000.00"), 12)).outcome is Outcome.REFUSE
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ([], "rules: must be a JSON object"),
+        ({"products": []}, "rules.products"),
+        (
+            {"products": [{"code": "P", "name": "n", "rate": 0.005, "minimum_premium": "1"}]},
+            "rules.products[0].rate",
+        ),
+        ({"products": [{"code": "P", "name": "n", "rate": "x", "minimum_premium": "1"}]}, "not a number"),
+        (
+            {
+                "products": [
+                    {"code": "P", "name": "n", "rate": "0.1", "minimum_premium": "1", "colour": "red"}
+                ]
+            },
+            "colour",
+        ),
+        ({"products": [{"code": "P", "name": "n", "rate": "0.1"}]}, "minimum_premium"),
+        (
+            {
+                "products": [
+                    {"code": "P", "name": "n", "rate": "0.1", "minimum_premium": "1", "max_term_months": 0}
+                ]
+            },
+            "max_term_months",
+        ),
+        (
+            {
+                "default_product": "Q",
+                "products": [{"code": "P", "name": "n", "rate": "0.1", "minimum_premium": "1"}],
+            },
+            "default_product",
+        ),
+        (
+            {
+                "blocked_suppliers": "91X",
+                "products": [{"code": "P", "name": "n", "rate": "0.1", "minimum_premium": "1"}],
+            },
+            "blocked_suppliers",
+        ),
+    ],
+)
+def test_bad_rules_name_the_setting(data: object, where: str) -> None:
+    from baohan.domain.underwriting import rules_from_dict
+
+    with pytest.raises(ValueError, match=where.replace("[", r"\[").replace("]", r"\]")):
+        rules_from_dict(data)

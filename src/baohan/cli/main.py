@@ -2,30 +2,43 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 import typer
 
-from baohan.cli import gm, procurement, sandbox
+# Each command group loads only when asked for: `baohan gm sm3` should not pay for the web stack.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "gm": ("baohan.cli.gm", "app"),
+    "issuer": ("baohan.cli.procurement", "issuer_app"),
+    "platform": ("baohan.cli.procurement", "platform_app"),
+    "sandbox": ("baohan.cli.sandbox", "app"),
+    "serve": ("baohan.cli.serve", "app"),
+    "demo": ("baohan.cli.demo", "app"),
+}
 
-app = typer.Typer(
-    name="baohan",
-    help="baohan: electronic guarantees (电子保函) over the procurement and tender protocols.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.add_typer(gm.app, name="gm")
-app.add_typer(procurement.issuer_app, name="issuer")
-app.add_typer(procurement.platform_app, name="platform")
-app.add_typer(sandbox.app, name="sandbox")
+
+def build(argv: list[str]) -> typer.Typer:
+    """The CLI with the group named in ``argv`` (or, for help and errors, every group)."""
+    app = typer.Typer(
+        name="baohan",
+        help="baohan: electronic guarantees (电子保函) over the procurement and tender protocols.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    wanted = argv[1] if len(argv) > 1 and argv[1] in COMMANDS else None
+    for name, (module, attribute) in COMMANDS.items():
+        if wanted in (None, name):
+            app.add_typer(getattr(importlib.import_module(module), attribute), name=name)
+    return app
 
 
 def main() -> None:
     """Run the CLI; a usage error is one ``error: …`` line on stderr with exit status 2."""
     try:
-        result = app(standalone_mode=False)
+        result = build(sys.argv)(standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
         typer.echo(exc.format_message())
         sys.exit(2)

@@ -375,3 +375,91 @@ def surrender(
             ),
         )
     )
+
+
+def _identity(
+    role: str, db: str, key: str | None, cert: str | None, ca_cert: str | None, test_ca: bool
+) -> None:
+    from baohan.cli.inputs import private_key
+    from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
+
+    own = private_key(key) if key else SM2PrivateKey.generate()
+    certificate = SM2Certificate.load(Path(cert).read_bytes()) if cert else None
+    ca = SM2Certificate.load(Path(ca_cert).read_bytes()) if ca_cert else None
+    if test_ca:
+        if certificate is not None:
+            raise CLIError("--test-ca makes a certificate; do not pass --cert too")
+        ca_key = SM2PrivateKey.generate()
+        ca = make_ca("CN=baohan Test CA (not for production),O=baohan,C=CN", ca_key)
+        certificate = issue_certificate(ca, ca_key, "CN=baohan test issuer,C=CN", own.public_key)
+    if certificate is not None and certificate.public_key != own.public_key:
+        raise CLIError("--cert does not certify --key")
+    if role == "issuer" and certificate is None:
+        raise CLIError("an issuer signs its letters: give --cert (and --ca-cert), or --test-ca for a trial")
+    _run(role, db, lambda rt: rt.registry.add_identity("default", own, certificate, ca))
+    _print(
+        {
+            "public_key": own.public_key.to_hex(),
+            "certificate_serial": certificate.info().serial if certificate else None,
+        }
+    )
+
+
+KeyOpt = Annotated[
+    str | None,
+    typer.Option("--key", help="Our SM2 private key (hex, Base64 or PEM file); generated when absent."),
+]
+
+
+@issuer_app.command("set-identity")
+@one_line_errors
+def issuer_identity(
+    db: Db,
+    key: KeyOpt = None,
+    cert: Annotated[str | None, typer.Option(help="Our signing certificate (PEM/DER file).")] = None,
+    ca_cert: Annotated[str | None, typer.Option(help="Its CA certificate (PEM/DER file).")] = None,
+    test_ca: Annotated[bool, typer.Option("--test-ca", help="Make a throwaway CA and certificate.")] = False,
+) -> None:
+    """Store our SM2 key (sealed under $BAOHAN_KEY_PASSPHRASE) and the certificate our letters are signed with."""
+    _identity("issuer", db, key, cert, ca_cert, test_ca)
+
+
+@platform_app.command("set-identity")
+@one_line_errors
+def platform_identity(db: Db, key: KeyOpt = None) -> None:
+    """Store our SM2 key (sealed under $BAOHAN_KEY_PASSPHRASE); prints the public key to give institutions."""
+    _identity("platform", db, key, None, None, False)
+
+
+@issuer_app.command("add-platform")
+@one_line_errors
+def add_platform(
+    db: Db,
+    name: Annotated[str, typer.Option(help="Platform name.")],
+    appid: Annotated[str, typer.Option(help="The appid the platform assigned us.")],
+    appkey: Annotated[str, typer.Option(help="The appkey it assigned.")],
+    appsecret: Annotated[str, typer.Option(help="The appsecret it assigned.")],
+    public_key: Annotated[str, typer.Option(help="Its SM2 public key (hex or PEM file).")],
+    url: Annotated[str, typer.Option(help="Its endpoint, e.g. https://…/zcdservice/v1/lg/ELYApi.")],
+    profile: Annotated[str, typer.Option(help="Profile JSON.")] = "{}",
+    per_transcode_paths: Annotated[bool, typer.Option(help="Post to {url}/ELY102 … instead.")] = False,
+) -> None:
+    """Register the platform that sends us applications and receives our notices."""
+    key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
+    settings = Profile.from_dict(json.loads(profile))
+    peer = _run(
+        "issuer",
+        db,
+        lambda rt: rt.registry.add_counterparty(
+            name=name,
+            role="platform",
+            appid=appid,
+            appkey=appkey,
+            appsecret=appsecret,
+            public_key=SM2PublicKey.load(key_text),
+            endpoint_url=url,
+            profile=settings,
+            per_transcode_paths=per_transcode_paths,
+        ),
+    )
+    _print({"id": peer.id, "name": peer.name, "appid": appid})

@@ -100,3 +100,71 @@ def underwrite(rules: Rules, facts: Facts, product_code: str | None = None) -> D
     else:
         outcome, reasons = Outcome.APPROVE, ["within the automatic approval rules"]
     return Decision(outcome, premium(product, facts.amount), product.rate, tuple(reasons))
+
+
+def rules_from_dict(data: object) -> Rules:
+    """Rules from a JSON object; ValueError naming the offending setting.
+
+    ``{"default_product": "PERF", "blocked_suppliers": ["9111…"], "products": [{"code": "PERF",
+    "name": "履约保函", "rate": "0.005", "minimum_premium": "200.00", "max_amount": "50000000.00",
+    "max_term_months": 60, "auto_approve_up_to": "5000000.00"}]}``; amounts are strings, never floats.
+    """
+    from decimal import InvalidOperation
+
+    if not isinstance(data, dict):
+        raise ValueError("rules: must be a JSON object")
+
+    def money(where: str, value: object) -> Decimal:
+        if not isinstance(value, str):
+            raise ValueError(f'{where}: must be a string like "200.00" (money is never a float)')
+        try:
+            parsed = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"{where}: {value!r} is not a number") from None
+        if not parsed.is_finite() or parsed < 0:
+            raise ValueError(f"{where}: must be a non-negative number")
+        return parsed
+
+    products: dict[str, Product] = {}
+    raw_products = data.get("products")
+    if not isinstance(raw_products, list) or not raw_products:
+        raise ValueError("rules.products: must be a non-empty list")
+    for i, raw in enumerate(raw_products):
+        where = f"rules.products[{i}]"
+        if not isinstance(raw, dict):
+            raise ValueError(f"{where}: must be an object")
+        unknown = set(raw) - {
+            "code",
+            "name",
+            "rate",
+            "minimum_premium",
+            "min_amount",
+            "max_amount",
+            "max_term_months",
+            "auto_approve_up_to",
+        }
+        if unknown:
+            raise ValueError(f"{where}: unknown settings {', '.join(sorted(unknown))}")
+        code, name = raw.get("code"), raw.get("name")
+        if not isinstance(code, str) or not code or not isinstance(name, str) or not name:
+            raise ValueError(f"{where}: needs a code and a name")
+        kwargs: dict[str, object] = {
+            key: money(f"{where}.{key}", raw[key])
+            for key in ("rate", "minimum_premium", "min_amount", "max_amount", "auto_approve_up_to")
+            if key in raw
+        }
+        if "rate" not in kwargs or "minimum_premium" not in kwargs:
+            raise ValueError(f"{where}: needs rate and minimum_premium")
+        if "max_term_months" in raw:
+            term = raw["max_term_months"]
+            if not isinstance(term, int) or isinstance(term, bool) or term < 1:
+                raise ValueError(f"{where}.max_term_months: must be a whole number of months ≥ 1")
+            kwargs["max_term_months"] = term
+        products[code] = Product(code=code, name=name, **kwargs)  # type: ignore[arg-type]
+    default = data.get("default_product", next(iter(products)))
+    if default not in products:
+        raise ValueError(f"rules.default_product: {default!r} is not one of the products")
+    blocked = data.get("blocked_suppliers", [])
+    if not isinstance(blocked, list) or not all(isinstance(b, str) for b in blocked):
+        raise ValueError("rules.blocked_suppliers: must be a list of social credit codes")
+    return Rules(products, default, frozenset(blocked))

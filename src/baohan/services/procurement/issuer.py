@@ -24,8 +24,6 @@ from sqlalchemy.orm import Session
 from baohan.adapters import outbox
 from baohan.adapters.db.engine import transaction, utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
-from baohan.adapters.documents.letter import GuaranteeLetter, render_letter_pdf
-from baohan.adapters.documents.pdf_signature import sign_pdf, verify_pdf
 from baohan.adapters.files import FileStore
 from baohan.domain.lifecycle import LIVE, Event, IllegalTransition, Stage, next_stage
 from baohan.domain.underwriting import Decision, Facts, Outcome, Rules, underwrite
@@ -35,7 +33,7 @@ from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.router import Answer, Inbound
 from baohan.services.procurement import registry as reg
-from baohan.services.procurement.registry import Registry, SessionFactory
+from baohan.services.procurement.registry import Identity, Registry, SessionFactory
 
 log = logging.getLogger(__name__)
 SIDE = "issuer"
@@ -151,6 +149,7 @@ class IssuerService:
             "ELY107": self._invalidate,
             "ELY109": self._cancel_or_surrender,
         }
+        self._registry.identity(self._settings.identity)  # loaded (and cached) outside the transaction
         try:
             with transaction(self._sessions) as session:
                 answer = handlers[request.transcode](session, peer.id, request.message)
@@ -251,6 +250,8 @@ class IssuerService:
         )
 
     def _verify_file(self, session: Session, peer_id: str, msg: m.ELY104Request) -> Answer:
+        from baohan.adapters.documents.pdf_signature import verify_pdf
+
         self._by_guarantee_id(session, peer_id, msg.guaranteeId)
         identity = self._registry.identity(self._settings.identity)
         trusted = [c for c in (identity.certificate, identity.ca_certificate) if c is not None]
@@ -387,12 +388,13 @@ class IssuerService:
 
     def issue(self, application_pk: str, actor: str) -> Application:
         """Render, sign and store the guarantee letter; ELY102 03 on success, 04 with the reason on failure."""
+        identity = self._registry.identity(self._settings.identity)  # before the transaction: see Registry
         with transaction(self._sessions) as session:
             app = self._get(session, application_pk)
             if app.stage not in (Stage.PAID.value, Stage.ISSUE_FAILED.value):
                 self._operator_move(session, app, Event.ISSUE, actor, {})  # raises with the reason
             try:
-                letter = self._render(app)
+                letter = self._render(app, identity)
             except Exception as exc:
                 log.exception("issuing application %s failed", app.id)
                 app.fail_reason = f"开函失败: {type(exc).__name__}"[:255]
@@ -418,8 +420,11 @@ class IssuerService:
             )
             return app
 
-    def _render(self, app: Application) -> _Issued:
-        identity = self._registry.identity(self._settings.identity)
+    def _render(self, app: Application, identity: Identity) -> _Issued:
+        # Imported here: pyHanko and reportlab cost most of a second at start-up, and most runs never sign.
+        from baohan.adapters.documents.letter import GuaranteeLetter, render_letter_pdf
+        from baohan.adapters.documents.pdf_signature import sign_pdf
+
         if identity.certificate is None:
             raise OperatorError("our signing identity has no certificate")
         now = self._clock()

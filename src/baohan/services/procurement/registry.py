@@ -51,7 +51,12 @@ class Peer:
 
 
 class Registry:
-    """Reads and writes our identities and counterparties; opened secrets are cached per process."""
+    """Reads and writes our identities and counterparties; opened secrets are cached per process.
+
+    Never call it inside an open transaction: on SQLite every session takes the write lock at BEGIN, so a
+    second session in the same thread waits for the first forever (until busy_timeout). Resolve peers and
+    identities first, then open the transaction.
+    """
 
     def __init__(self, sessions: SessionFactory, box: SecretBox) -> None:
         self._sessions = sessions
@@ -168,11 +173,12 @@ class Registry:
             cached = self._peers_by_id.get(counterparty_id)
         if cached is not None:
             return cached
+        # Close the session before loading: _load opens its own, and SQLite sessions hold the write lock.
         with self._sessions() as session:
             row = session.get(Counterparty, counterparty_id)
-            if row is None or not row.active:
-                raise KeyError(f"no counterparty {counterparty_id}")
-            return self._load(row)
+        if row is None or not row.active:
+            raise KeyError(f"no counterparty {counterparty_id}")
+        return self._load(row)
 
     def peer_by_appid(self, appid: str) -> Peer | None:
         """The active counterparty registered under ``appid``, or None."""
@@ -184,7 +190,7 @@ class Registry:
             row = session.scalars(
                 select(Counterparty).where(Counterparty.protocol == PROTOCOL, Counterparty.appid == appid)
             ).first()
-            return self._load(row) if row is not None and row.active else None
+        return self._load(row) if row is not None and row.active else None
 
     def peers(self) -> list[Peer]:
         """Every active counterparty."""

@@ -1,0 +1,288 @@
+"""``baohan demo procurement``: a platform and an issuer on loopback, every procurement flow over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from baohan.adapters.keystore import SecretBox
+from baohan.adapters.outbox import RetryPolicy
+from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
+from baohan.services.procurement.runtime import open_runtime
+from baohan.web.procurement import create_app
+
+app = typer.Typer(help="Demonstrations on loopback.", no_args_is_help=True)
+PREFIX = "/zcdservice/v1/lg/ELYApi"
+
+
+class Transcript:
+    """ASGI middleware keeping every protocol request and answer exactly as they crossed the wire."""
+
+    def __init__(self, inner: ASGIApp, side: str, lines: list[dict[str, Any]]) -> None:
+        self.inner, self.side, self.lines = inner, side, lines
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/zcdservice/"):
+            await self.inner(scope, receive, send)
+            return
+        body, answer = b"", b""
+
+        async def recv() -> Message:
+            nonlocal body
+            message = await receive()
+            body += message.get("body", b"")
+            return message
+
+        async def snd(message: Message) -> None:
+            nonlocal answer
+            if message["type"] == "http.response.body":
+                answer += message.get("body", b"")
+            await send(message)
+
+        await self.inner(scope, recv, snd)
+        request = json.loads(body or b"{}")
+        self.lines.append(
+            {
+                "to": self.side,
+                "transcode": request.get("transcode"),
+                "msgcode": request.get("msgcode"),
+                "request": request,
+                "answer": json.loads(answer or b"{}"),
+            }
+        )
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(web: ASGIApp, port: int) -> uvicorn.Server:
+    server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    return server
+
+
+def _wait(probe: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise CLIError(f"the demo stalled waiting for {what}")
+
+
+APPLICATION = {
+    "supplier": "示范建设工程有限公司",
+    "socialCreditCode": "91110108MA01DEMO1X",
+    "legalName": "张三",
+    "legalIdNo": "110101198001011234",
+    "supplierAddress": "北京市海淀区中关村大街1号",
+    "performanceBond": "125000.00",
+    "contacts": "李四",
+    "contactsWay": "13800138000",
+    "contractCerNo": "110101199001011234",
+    "needPaper": "0",
+    "projectCode": "ZB-2026-DEMO",
+    "projectName": "示范市第一中学教学楼改造工程",
+    "bidCode": "ZB-2026-DEMO-01",
+    "bidName": "第一标段",
+    "purchaseNature": "工程类",
+    "bidDate": "20261101",
+    "bidAmount": "2500000.00",
+    "purchaseName": "示范市第一中学",
+    "purchaseSocCode": "12110000400000000X",
+    "guaranteeDate": "12",
+}
+
+
+@app.command("procurement")
+@one_line_errors
+def procurement(
+    out: Annotated[Path, typer.Option(help="Folder for the PDFs, transcript and report.")] = Path(
+        "demo-output/procurement"
+    ),
+) -> None:
+    """Run every procurement interface between our platform and our issuer, and print what happened."""
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*"):
+        if old.is_file():
+            old.unlink()
+    box = SecretBox(secrets.token_urlsafe(24))
+    fast = RetryPolicy(base=timedelta(milliseconds=100), max_delay=timedelta(seconds=2))
+    issuer = open_runtime("issuer", f"sqlite:///{out}/issuer.db", box, policy=fast)
+    platform = open_runtime("platform", f"sqlite:///{out}/platform.db", box, policy=fast)
+    ca_key, issuer_key, platform_key = (
+        SM2PrivateKey.generate(),
+        SM2PrivateKey.generate(),
+        SM2PrivateKey.generate(),
+    )
+    ca = make_ca("CN=baohan Demo CA,O=baohan,C=CN", ca_key)
+    cert = issue_certificate(
+        ca, ca_key, "CN=baohan 示范担保有限公司,O=baohan 示范担保有限公司,C=CN", issuer_key.public_key
+    )
+    issuer.registry.add_identity("default", issuer_key, cert, ca)
+    platform.registry.add_identity("default", platform_key)
+    (out / "ca.pem").write_text(ca.to_pem())
+    (out / "issuer-certificate.pem").write_text(cert.to_pem())
+    ip, pp = _port(), _port()
+    appid, appkey, appsecret = "DEMO0001", secrets.token_hex(8), secrets.token_hex(16)
+    issuer.registry.add_counterparty(
+        name="示范政府采购金融服务平台",
+        role="platform",
+        public_key=platform_key.public_key,
+        endpoint_url=f"http://127.0.0.1:{pp}{PREFIX}",
+        appid=appid,
+        appkey=appkey,
+        appsecret=appsecret,
+    )
+    bank = platform.registry.add_counterparty(
+        name="baohan 示范担保有限公司",
+        role="institution",
+        public_key=issuer_key.public_key,
+        endpoint_url=f"http://127.0.0.1:{ip}{PREFIX}",
+        appid=appid,
+        appkey=appkey,
+        appsecret=appsecret,
+    )
+    token = secrets.token_urlsafe(16)
+    wire: list[dict[str, Any]] = []
+    servers = [
+        _serve(Transcript(create_app(issuer, admin_token=token), "issuer", wire), ip),
+        _serve(Transcript(create_app(platform, admin_token=token), "platform", wire), pp),
+    ]
+    auth = {"Authorization": f"Bearer {token}"}
+    report: list[tuple[str, str]] = []
+    try:
+        with (
+            httpx.Client(base_url=f"http://127.0.0.1:{ip}/admin", headers=auth, timeout=60) as bank_api,
+            httpx.Client(base_url=f"http://127.0.0.1:{pp}/admin", headers=auth, timeout=60) as platform_api,
+        ):
+            _flows(bank_api, platform_api, bank.id, out, report)
+    finally:
+        for server in servers:
+            server.should_exit = True
+        time.sleep(0.5)
+        issuer.stop()
+        platform.stop()
+    with open(out / "transcript.jsonl", "w", encoding="utf-8") as handle:
+        for line in wire:
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    width = max(len(step) for step, _ in report)
+    typer.echo("\nbaohan procurement demo: platform and issuer on loopback, SQLite, real HTTP\n")
+    for step, result in report:
+        typer.echo(f"  {step.ljust(width)}  {result}")
+    counts: dict[str, int] = {}
+    for line in wire:
+        counts[line["transcode"]] = counts.get(line["transcode"], 0) + 1
+    typer.echo(f"\n  wire messages: {', '.join(f'{k}×{v}' for k, v in sorted(counts.items()))}")
+    typer.echo(
+        f"  files in {out}/: signed guarantee PDFs, transcript.jsonl (every request and answer as sent),"
+        " ca.pem, issuer-certificate.pem, both databases"
+    )
+
+
+def _flows(
+    bank: httpx.Client, platform: httpx.Client, institution: str, out: Path, report: list[tuple[str, str]]
+) -> None:
+    def submit(app_id: str, **changes: str) -> None:
+        reply = platform.post(
+            "/applications",
+            json={
+                "institution_id": institution,
+                "fields": {**APPLICATION, "applicationId": app_id, **changes},
+            },
+        )
+        if reply.status_code != 202:
+            raise CLIError(f"submit {app_id}: {reply.text}")
+
+    def stage(api: httpx.Client, key: str) -> str:
+        reply = api.get(f"/applications/{key}")
+        return str(reply.json().get("stage")) if reply.status_code == 200 else ""
+
+    def both(key: str, wanted: str) -> bool:
+        return stage(bank, key) == wanted and stage(platform, key) == wanted
+
+    def issue(app_id: str) -> dict[str, Any]:
+        submit(app_id)
+        _wait(lambda: both(app_id, "approved"), f"{app_id} approved")
+        premium = bank.get(f"/applications/{app_id}").json()["premium"]
+        bank.post(
+            f"/applications/{app_id}/payments",
+            json={"amount": premium, "paid_at": "2026-11-23T10:00:00+08:00", "pay_type": "01"},
+        ).raise_for_status()
+        return dict(
+            _wait(
+                lambda: (a := platform.get(f"/applications/{app_id}").json()).get("verification") and a,
+                f"{app_id} verified",
+            )
+        )
+
+    issued = issue("DEMO-001")
+    pdf = platform.get("/applications/DEMO-001/file").content
+    (out / issued["file_name"]).write_bytes(pdf)
+    v = issued["verification"]
+    report += [
+        ("ELY101 apply → ELY102 01", "approved by the rules, premium 625.00 (0.5%)"),
+        ("payment → ELY102 05, 03", f"issued {issued['guarantee_id']}, valid to {issued['valid_to'][:10]}"),
+        (
+            "ELY103 fetch, ELY104 verify",
+            f"status {v['status']}: signed by {v['certOwner']} (cert {v['certNum']}) at {v['signTime']}",
+        ),
+    ]
+    platform.post(
+        "/applications/DEMO-001/claims",
+        json={
+            "claimAmount": "50000.00",
+            "claimReason": "供应商未按合同约定履约",
+            "openBank": "中国工商银行示范支行",
+            "bankAccount": "0200001234567890123",
+            "contract": "王五",
+            "contractWay": "13900139000",
+            "contractCertCode": "110101198501011234",
+        },
+    ).raise_for_status()
+    claims = _wait(lambda: bank.get("/claims", params={"status": "open"}).json(), "the claim")
+    bank.post(
+        f"/claims/{claims[0]['id']}/decision", json={"pay": True, "reason": "见索即付"}
+    ).raise_for_status()
+    _wait(lambda: both("DEMO-001", "paid_out"), "the claim paid")
+    report.append(("ELY105 claim → ELY106 00, 01", "claim of 50000.00 paid on first demand"))
+
+    issue("DEMO-002")
+    platform.post("/applications/DEMO-002/invalidate", json={"invalid_type": "0"}).raise_for_status()
+    _wait(lambda: both("DEMO-002", "discharged"), "the invalidation")
+    report.append(("ELY107 invalidate → ELY108", "contract fulfilled; the guarantee is cancelled (注销)"))
+
+    issue("DEMO-003")
+    platform.post("/applications/DEMO-003/surrender", json={"reason": "项目终止"}).raise_for_status()
+    _wait(lambda: both("DEMO-003", "surrendered"), "the surrender")
+    report.append(("ELY109 surrender → ELY102 08", "surrendered (退保)"))
+
+    submit("DEMO-004")
+    _wait(lambda: both("DEMO-004", "approved"), "DEMO-004 approved")
+    platform.post("/applications/DEMO-004/cancel", json={"reason": "不再需要"}).raise_for_status()
+    _wait(lambda: both("DEMO-004", "cancelled"), "the cancellation")
+    report.append(("ELY109 cancel → ELY102 07", "order cancelled before issue"))
+
+    submit("DEMO-005", guaranteeDate="120")
+    _wait(lambda: both("DEMO-005", "rejected"), "the refusal")
+    reason = platform.get("/applications/DEMO-005").json()["fail_reason"]
+    report.append(("ELY101 → ELY102 02", f"refused: {reason}"))

@@ -1,0 +1,139 @@
+"""The operator's day through the CLI, beside a real `baohan serve` process on the same database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from baohan.gm import SM2PrivateKey, SM2PublicKey
+from baohan.protocols.procurement.client import ProcurementClient
+from baohan.protocols.procurement.envelope import Channel
+from tests.procurement.harness import application_fields, free_port, wait_for
+
+ENV = {**os.environ, "BAOHAN_KEY_PASSPHRASE": "operator cli passphrase", "BAOHAN_ADMIN_TOKEN": "t" * 24}
+PLATFORM_KEY = SM2PrivateKey.generate()
+
+
+def baohan(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "baohan.cli.main", *args], capture_output=True, text=True, env=ENV, timeout=120
+    )
+
+
+def ok(*args: str) -> Any:
+    result = baohan(*args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.lstrip().startswith(("{", "[")) else result.stdout
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    db = f"sqlite:///{tmp_path}/issuer.db"
+    identity = ok("issuer", "set-identity", "--db", db, "--test-ca")
+    ok(
+        "issuer",
+        "add-platform",
+        "--db",
+        db,
+        "--name",
+        "测试平台",
+        "--appid",
+        "CLI00001",
+        "--appkey",
+        "ak",
+        "--appsecret",
+        "cli-appsecret-001",
+        "--public-key",
+        PLATFORM_KEY.public_key.to_hex(),
+        "--url",
+        f"http://127.0.0.1:{free_port()}/zcdservice/v1/lg/ELYApi",
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "baohan.cli.main",
+            "serve",
+            "procurement",
+            "--role",
+            "issuer",
+            "--db",
+            db,
+            "--port",
+            str(port),
+        ],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_for(lambda: _up(port), "baohan serve to answer", timeout=30)
+    yield {"db": db, "port": port, "public_key": identity["public_key"]}
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _up(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        time.sleep(0.1)
+        return False
+
+
+def test_review_approve_pay_issue_and_refusals(served: dict[str, Any], tmp_path: Path) -> None:
+    channel = Channel(
+        "CLI00001", "ak", "cli-appsecret-001", PLATFORM_KEY, SM2PublicKey.load(served["public_key"])
+    )
+    client = ProcurementClient(f"http://127.0.0.1:{served['port']}/zcdservice/v1/lg/ELYApi", channel)
+    assert client.send("ELY101", application_fields("CLI-1", performanceBond="6000000.00")).ok
+    db = served["db"]
+    waiting = ok("issuer", "applications", "--db", db, "--stage", "review")
+    assert [a["application_id"] for a in waiting] == ["CLI-1"] and waiting[0]["premium"] == "30000.00"
+
+    assert ok("issuer", "approve", "CLI-1", "--db", db, "--actor", "张经理")["stage"] == "approved"
+    refused = baohan("issuer", "reject", "CLI-1", "--db", db, "--reason", "late")
+    assert refused.returncode == 2 and "cannot reject an application that is approved" in refused.stderr
+    wrong = baohan("issuer", "pay", "CLI-1", "--db", db, "--amount", "100.00")
+    assert wrong.returncode == 2 and "does not match the premium 30000.00" in wrong.stderr
+    issued = ok(
+        "issuer", "pay", "CLI-1", "--db", db, "--amount", "30000.00", "--paid-at", "2026-11-23T10:00:00+08:00"
+    )
+    assert issued["stage"] == "issued" and issued["guarantee_id"].startswith("BH")
+
+    out = tmp_path / "letter.pdf"
+    assert "written to" in ok("issuer", "file", "CLI-1", "--db", db, "--out", str(out))
+    assert out.read_bytes().startswith(b"%PDF")
+    shown = ok("issuer", "show", issued["guarantee_id"], "--db", db)
+    assert [e["event"] for e in shown["history"]] == ["receive", "approve", "pay", "issue"]
+    assert shown["history"][1]["actor"] == "张经理"
+    # The platform's URL is not served: the notices wait in the outbox, none is lost or dead yet.
+    assert ok("issuer", "dead-letters", "--db", db) == []
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/x.db"
+    missing = baohan("issuer", "approve", "NOPE", "--db", db)
+    assert missing.returncode == 2 and missing.stderr.strip() == "error: no application NOPE"
+    no_cert = baohan("issuer", "set-identity", "--db", db)
+    assert no_cert.returncode == 2 and "--test-ca" in no_cert.stderr
+    no_pass = subprocess.run(
+        [sys.executable, "-m", "baohan.cli.main", "issuer", "applications", "--db", db],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in ENV.items() if k != "BAOHAN_KEY_PASSPHRASE"},
+    )
+    assert no_pass.returncode == 2 and "BAOHAN_KEY_PASSPHRASE is not set" in no_pass.stderr
+    bad_rules = tmp_path / "rules.json"
+    bad_rules.write_text('{"products": [{"code": "P", "name": "n", "rate": 0.005, "minimum_premium": "1"}]}')
+    served = baohan("serve", "procurement", "--role", "issuer", "--db", db, "--rules", str(bad_rules))
+    assert served.returncode == 2 and "rate" in served.stderr and "never a float" in served.stderr

@@ -1,0 +1,91 @@
+"""Notices survive a receiver that is down, and secrets never reach a log line or a database column in clear."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from baohan.adapters.db.tables import ApplicationEvent
+from baohan.adapters.outbox import OutboxAttempt, OutboxMessage, OutboxStatus
+from tests.procurement.harness import APPSECRET, PASSPHRASE, Pair, running_pair, wait_for
+from tests.procurement.test_lifecycle import approve_and_issue, submit
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Pair]:
+    with running_pair(f"sqlite:///{tmp_path}/issuer.db", f"sqlite:///{tmp_path}/platform.db") as running:
+        yield running
+
+
+def test_notices_wait_for_a_receiver_that_is_down_and_arrive_once(pair: Pair) -> None:
+    submit(pair, "DOWN-1", performanceBond="6000000.00")  # manual review: nothing is sent back yet
+    wait_for(lambda: pair.issuer_app("DOWN-1").get("stage") == "review", "in review")
+    pair.platform_server.stop()
+    assert pair.issuer_admin.post("/admin/applications/DOWN-1/approve").status_code == 200
+
+    def failed_attempts() -> int:
+        with pair.issuer.sessions() as session:
+            return len(session.scalars(select(OutboxAttempt).where(OutboxAttempt.ok.is_(False))).all())
+
+    wait_for(lambda: failed_attempts() >= 2, "failed delivery attempts while the platform is down")
+    assert pair.issuer.pending() == 1
+    pair.restart_platform()
+    wait_for(lambda: pair.platform_app("DOWN-1").get("stage") == "approved", "the notice after the restart")
+    wait_for(lambda: pair.issuer.pending() == 0, "the outbox drained")
+    with pair.platform.sessions() as session:
+        approvals = session.scalars(select(ApplicationEvent).where(ApplicationEvent.event == "approve")).all()
+    assert len(approvals) == 1  # delivered once, however many attempts it took
+    with pair.issuer.sessions() as session:
+        message = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ELY102")).one()
+        assert message.status is OutboxStatus.DELIVERED and message.attempts >= 3
+
+
+def test_a_lost_answer_is_retried_and_applied_once(pair: Pair) -> None:
+    """Deliver the same notice twice (as when an answer is lost): the receiver applies it once."""
+    submit(pair, "TWICE-1")
+    wait_for(lambda: pair.platform_app("TWICE-1").get("stage") == "approved", "approved")
+    with pair.issuer.sessions() as session:
+        message = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ELY102")).one()
+    pair.issuer.courier(message)  # a second delivery of the very same message
+    history = [e["event"] for e in pair.platform_admin.get("/admin/applications/TWICE-1/history").json()]
+    assert history.count("approve") == 1
+
+
+def test_no_secret_reaches_a_log_line(pair: Pair, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        approve_and_issue(pair, "LOG-1")
+        pair.platform_server.stop()  # failures get logged too
+        pair.issuer_admin.post("/admin/pause", json={"paused": False})
+        submit_reply = pair.issuer_admin.get("/admin/applications/LOG-1")
+        assert submit_reply.status_code == 200
+        pair.restart_platform()
+    secrets = [
+        pair.issuer_key.to_hex(),
+        pair.platform_key.to_hex(),
+        pair.issuer_key.to_hex().upper(),
+        APPSECRET,
+        PASSPHRASE,
+    ]
+    for record in caplog.records:
+        line = record.getMessage() + (record.exc_text or "")
+        for secret in secrets:
+            assert secret not in line, f"a secret leaked into a log line: {record.name}"
+    assert caplog.records  # the run did log something
+
+
+def test_keys_and_appsecrets_are_encrypted_at_rest(pair: Pair) -> None:
+    for runtime, key in ((pair.issuer, pair.issuer_key), (pair.platform, pair.platform_key)):
+        with runtime.engine.connect() as connection:
+            dump = " ".join(
+                str(value)
+                for table in ("own_keys", "counterparties")
+                for row in connection.execute(text(f"SELECT * FROM {table}"))  # noqa: S608 - fixed table names
+                for value in row
+            )
+        assert key.to_hex() not in dump and key.to_hex().upper() not in dump
+        assert APPSECRET not in dump
+        assert "bh1$" in dump  # sealed, not missing
