@@ -156,8 +156,7 @@ class RetryPolicy:
         return self.ceiling(attempt) * (1 - self.jitter * rng.random())
 
 
-def enqueue(
-    session: Session,
+def message_values(
     *,
     destination: str,
     kind: str,
@@ -165,17 +164,14 @@ def enqueue(
     dedupe_key: str | None = None,
     deadline: timedelta = DEFAULT_DEADLINE,
     now: datetime | None = None,
-) -> str:
-    """Add a message to the caller's transaction and return its id.
-
-    With a ``dedupe_key`` already used, nothing is added and the existing message's id is returned.
-    """
+) -> dict[str, Any]:
+    """The row of a new pending message; for :func:`enqueue` and for batched inserts alike."""
     if not destination or not kind:
         raise ValueError("an outbox message needs a destination and a kind")
     if deadline <= timedelta(0):
         raise ValueError("deadline must be positive")
     now = now or utcnow()
-    values: dict[str, Any] = {
+    return {
         "id": str(uuid.uuid4()),
         "destination": destination,
         "kind": kind,
@@ -190,6 +186,25 @@ def enqueue(
         "created_at": now,
         "delivered_at": None,
     }
+
+
+def enqueue(
+    session: Session,
+    *,
+    destination: str,
+    kind: str,
+    payload: dict[str, Any],
+    dedupe_key: str | None = None,
+    deadline: timedelta = DEFAULT_DEADLINE,
+    now: datetime | None = None,
+) -> str:
+    """Add a message to the caller's transaction and return its id.
+
+    With a ``dedupe_key`` already used, nothing is added and the existing message's id is returned.
+    """
+    values = message_values(
+        destination=destination, kind=kind, payload=payload, dedupe_key=dedupe_key, deadline=deadline, now=now
+    )
     if dedupe_key is None:
         session.execute(insert(OutboxMessage).values(values))
         return str(values["id"])

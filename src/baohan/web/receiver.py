@@ -42,7 +42,10 @@ class NoticeRecorder:
         return prior[1]
 
     def handle(self, request: Inbound) -> Answer:
-        """Keep the notice and acknowledge it."""
+        """Keep the notice and acknowledge it (once per msgcode)."""
+        prior = self.replayed(request.appid, request.msgcode, request.fingerprint)
+        if prior is not None:
+            return prior
         answer = Answer()
         with self._lock:
             self._answers[request.msgcode] = (request.fingerprint, answer)

@@ -46,6 +46,9 @@ class Recorder:
         return prior[1]
 
     def handle(self, request: Inbound) -> Answer:
+        prior = self.replayed(request.appid, request.msgcode, request.fingerprint)
+        if prior is not None:
+            return prior
         if self.fail_with is not None:
             raise self.fail_with
         self.effects.append(request)

@@ -7,9 +7,13 @@ role behind it (an :class:`Endpoint`) owns the business, and the replay record t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import threading
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -67,10 +71,13 @@ class Endpoint(Protocol):
         """True while an operator has paused the service (answered with 301)."""
 
     def replayed(self, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
-        """The stored answer to an already processed ``msgcode``; ProtocolError(103) if it differed."""
+        """The stored answer to an already processed ``msgcode``; ProtocolError(103) if it differed.
+
+        The router asks only for requests outside the clock window; fresh ones go straight to handle.
+        """
 
     def handle(self, request: Inbound) -> Answer:
-        """Process the request and record its answer for replays, in one transaction."""
+        """Answer a processed msgcode as before, or process the request and record its answer: atomically."""
 
 
 Validator = Callable[[str, dict[str, Any]], Any]
@@ -96,14 +103,35 @@ def _failure(exc: ProtocolError) -> Answer:
     return Answer(exc.code, exc.message)
 
 
-def process(
+_Prepared = tuple[Channel | None, str, "Inbound | Answer"]
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _checks_pool() -> ThreadPoolExecutor:
+    """One worker per core for the wire checks: SM2 and SM3 run in C with the GIL released, so they use
+    the cores the event loop and the database writer leave idle; more threads would only contend."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="wire-checks")
+        return _POOL
+
+
+def _unexpected(transcode: str, msgcode: str) -> Answer:
+    # The answer says nothing of the internals; the log has the trace, keyed by msgcode.
+    log.exception("procurement %s msgcode=%s failed unexpectedly", transcode, msgcode)
+    return Answer(Code.SERVER_ERROR, MESSAGES[Code.SERVER_ERROR])
+
+
+def prepare(
     endpoint: Endpoint,
     validate: Validator,
     served: Collection[str],
     body: bytes,
     expected_transcode: str | None = None,
-) -> tuple[Channel | None, str, Answer]:
-    """Run one request through the wire checks and the role; never raises (302 for the unexpected)."""
+) -> _Prepared:
+    """The wire checks of one request: an Inbound for the role, or already the Answer; never raises."""
     channel: Channel | None = None
     transcode = expected_transcode or "?"
     msgcode = "?"
@@ -130,22 +158,72 @@ def process(
             check_sign(frame, channel)
         payload = open_request(frame, channel, envelope=envelope)
         digest = fingerprint(frame.transcode, payload)
-        # A processed msgcode is answered as before, even once its reqtime has left the clock window.
-        prior = endpoint.replayed(frame.appid, frame.msgcode, digest)
-        if prior is not None:
+        try:
+            check_clock(frame, channel.profile)
+        except ProtocolError:
+            # A processed msgcode is answered as before, even once its reqtime has left the clock window.
+            prior = endpoint.replayed(frame.appid, frame.msgcode, digest)
+            if prior is None:
+                raise
             return channel, transcode, prior
-        check_clock(frame, channel.profile)
         message = validate(frame.transcode, payload)
-        inbound = Inbound(
-            frame.appid, frame.msgcode, frame.transcode, frame.sent_at, digest, payload, message
+        return (
+            channel,
+            transcode,
+            Inbound(frame.appid, frame.msgcode, frame.transcode, frame.sent_at, digest, payload, message),
         )
-        return channel, transcode, endpoint.handle(inbound)
     except ProtocolError as exc:
         return channel, transcode, _failure(exc)
     except Exception:
-        # The answer says nothing of the internals; the log has the trace, keyed by msgcode.
-        log.exception("procurement %s msgcode=%s failed unexpectedly", transcode, msgcode)
-        return channel, transcode, Answer(Code.SERVER_ERROR, MESSAGES[Code.SERVER_ERROR])
+        return channel, transcode, _unexpected(transcode, msgcode)
+
+
+def process(
+    endpoint: Endpoint,
+    validate: Validator,
+    served: Collection[str],
+    body: bytes,
+    expected_transcode: str | None = None,
+) -> tuple[Channel | None, str, Answer]:
+    """Run one request through the wire checks and the role, in this thread; never raises."""
+    channel, transcode, step = prepare(endpoint, validate, served, body, expected_transcode)
+    if isinstance(step, Answer):
+        return channel, transcode, step
+    try:
+        return channel, transcode, endpoint.handle(step)
+    except ProtocolError as exc:
+        return channel, transcode, _failure(exc)
+    except Exception:
+        return channel, transcode, _unexpected(transcode, step.msgcode)
+
+
+async def process_async(
+    endpoint: Endpoint,
+    validate: Validator,
+    served: Collection[str],
+    body: bytes,
+    expected_transcode: str | None = None,
+) -> tuple[Channel | None, str, Answer]:
+    """As :func:`process`, for the event loop: the checks run here (short CPU work), and the role's
+    blocking work runs in a worker thread, or is awaited when the role offers ``handle_async``.
+    """
+    loop = asyncio.get_running_loop()
+    channel, transcode, step = await loop.run_in_executor(
+        _checks_pool(), prepare, endpoint, validate, served, body, expected_transcode
+    )
+    if isinstance(step, Answer):
+        return channel, transcode, step
+    handle_async = getattr(endpoint, "handle_async", None)
+    try:
+        if handle_async is not None:
+            answer = await handle_async(step)
+        else:
+            answer = await run_in_threadpool(endpoint.handle, step)
+    except ProtocolError as exc:
+        return channel, transcode, _failure(exc)
+    except Exception:
+        return channel, transcode, _unexpected(transcode, step.msgcode)
+    return channel, transcode, answer
 
 
 def procurement_router(
@@ -158,7 +236,7 @@ def procurement_router(
     @router.post("/ELYApi", summary="All transcodes on one endpoint (dispatch on transcode)")
     async def single(request: Request) -> JSONResponse:
         body = await request.body()
-        channel, transcode, answer = await run_in_threadpool(process, endpoint, validate, served, body)
+        channel, transcode, answer = await process_async(endpoint, validate, served, body)
         return _reply(channel, transcode, answer)
 
     for code in sorted(served):
@@ -166,9 +244,7 @@ def procurement_router(
         def make(expected: str) -> Callable[[Request], Any]:
             async def one(request: Request) -> JSONResponse:
                 body = await request.body()
-                channel, transcode, answer = await run_in_threadpool(
-                    process, endpoint, validate, served, body, expected
-                )
+                channel, transcode, answer = await process_async(endpoint, validate, served, body, expected)
                 return _reply(channel, transcode, answer)
 
             return one

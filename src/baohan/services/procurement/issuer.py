@@ -6,8 +6,8 @@ the outbox; the answer to each request is recorded in the same transaction for r
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import json
 import logging
 import secrets
 import uuid
@@ -25,14 +25,16 @@ from baohan.adapters import outbox
 from baohan.adapters.db.engine import transaction, utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
 from baohan.adapters.files import FileStore
-from baohan.domain.lifecycle import LIVE, Event, IllegalTransition, Stage, next_stage
-from baohan.domain.underwriting import Decision, Facts, Outcome, Rules, underwrite
+from baohan.domain.lifecycle import Event, IllegalTransition, Stage, next_stage
+from baohan.domain.underwriting import Rules
 from baohan.gm import sm3_hex
 from baohan.protocols.fields import SHANGHAI
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.router import Answer, Inbound
 from baohan.services.procurement import registry as reg
+from baohan.services.procurement.intake import Intake
+from baohan.services.procurement.notices import money, notice_key, status_key, status_notice, wire_time
 from baohan.services.procurement.registry import Identity, Registry, SessionFactory
 
 log = logging.getLogger(__name__)
@@ -62,19 +64,6 @@ class _Issued:
     issued_at: datetime
     pdf: bytes
     file_name: str
-
-
-def content_hash(payload: dict[str, Any]) -> str:
-    """A digest of a message's content, independent of key order."""
-    return sm3_hex(json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode())
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
-def _wire_time(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _add_months(moment: datetime, months: int) -> datetime:
@@ -119,6 +108,12 @@ class IssuerService:
         self._files = files
         self._settings = settings
         self._clock = clock
+        self._switch = reg.PauseSwitch(sessions)
+        self._intake = Intake(sessions, settings.rules, notice_deadline=settings.notice_deadline, clock=clock)
+
+    def close(self) -> None:
+        """Stop the intake writer (work already queued is finished)."""
+        self._intake.close()
 
     # -- the router's Endpoint -------------------------------------------------------------------------
 
@@ -129,29 +124,40 @@ class IssuerService:
 
     def paused(self) -> bool:
         """True while the operator has paused the service."""
-        with self._sessions() as session:
-            return reg.is_paused(session)
+        return self._switch.paused()
 
     def replayed(self, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
         """The answer already given to ``msgcode``."""
         with self._sessions() as session:
             return reg.replayed(session, appid, msgcode, fingerprint)
 
+    async def handle_async(self, request: Inbound) -> Answer:
+        """As :meth:`handle` for the event loop: ELY101 awaits the intake's group commit, the rest a thread."""
+        if request.transcode == "ELY101":
+            peer = self._registry.peer_by_appid(request.appid)
+            assert peer is not None
+            return await asyncio.wait_for(asyncio.wrap_future(self._intake.submit(request, peer.id)), 120)
+        return await asyncio.to_thread(self.handle, request)
+
     def handle(self, request: Inbound) -> Answer:
         """Process one request and record its answer, atomically; a concurrent twin gets the same answer."""
         peer = self._registry.peer_by_appid(request.appid)
         assert peer is not None  # the router only hands over requests from registered appids
         handlers: dict[str, Callable[[Session, str, Any], Answer]] = {
-            "ELY101": self._receive_application,
             "ELY103": self._fetch_file,
             "ELY104": self._verify_file,
             "ELY105": self._receive_claim,
             "ELY107": self._invalidate,
             "ELY109": self._cancel_or_surrender,
         }
+        if request.transcode == "ELY101":
+            return self._intake.receive(request, peer.id)
         self._registry.identity(self._settings.identity)  # loaded (and cached) outside the transaction
         try:
             with transaction(self._sessions) as session:
+                prior = reg.replayed(session, request.appid, request.msgcode, request.fingerprint)
+                if prior is not None:
+                    return prior
                 answer = handlers[request.transcode](session, peer.id, request.message)
                 reg.record_answer(
                     session, request.appid, request.msgcode, request.transcode, request.fingerprint, answer
@@ -165,74 +171,6 @@ class IssuerService:
         return answer
 
     # -- inbound transcodes ------------------------------------------------------------------------------
-
-    def _receive_application(self, session: Session, peer_id: str, msg: m.ELY101Request) -> Answer:
-        wire = m.to_wire(msg)
-        digest = content_hash(wire)
-        existing = session.scalars(
-            select(Application).where(
-                Application.side == SIDE,
-                Application.counterparty_id == peer_id,
-                Application.application_id == msg.applicationId,
-            )
-        ).first()
-        if existing is not None:
-            if existing.content_hash == digest:
-                return Answer()
-            raise ProtocolError(
-                Code.INVALID,
-                f"applicationId: {msg.applicationId} was already submitted with different content",
-            )
-        live = session.scalars(
-            select(Application).where(
-                Application.side == SIDE,
-                Application.counterparty_id == peer_id,
-                Application.project_code == msg.projectCode,
-                Application.bid_code == msg.bidCode,
-                Application.supplier_code == msg.socialCreditCode,
-                Application.stage.in_([s.value for s in LIVE]),
-            )
-        ).first()
-        app = Application(
-            id=str(uuid.uuid4()),
-            side=SIDE,
-            counterparty_id=peer_id,
-            application_id=msg.applicationId,
-            stage=Stage.REVIEW.value,
-            content_hash=digest,
-            request=wire,
-            supplier_code=msg.socialCreditCode,
-            supplier_name=msg.supplier,
-            purchaser_code=msg.purchaseSocCode,
-            purchaser_name=msg.purchaseName,
-            project_code=msg.projectCode,
-            project_name=msg.projectName,
-            bid_code=msg.bidCode,
-            bid_name=msg.bidName,
-            amount=msg.performanceBond,
-            term_months=int(msg.guaranteeDate),
-            extends_id=live.id if live is not None else None,
-        )
-        session.add(app)
-        session.flush()
-        self._log(session, app, None, "receive", "platform", {"extends": live.guarantee_id if live else None})
-        decision = underwrite(
-            self._settings.rules,
-            Facts(msg.socialCreditCode, msg.performanceBond, int(msg.guaranteeDate), msg.bidAmount),
-        )
-        self._apply_decision(session, app, decision, actor="rules")
-        return Answer()
-
-    def _apply_decision(self, session: Session, app: Application, decision: Decision, actor: str) -> None:
-        app.premium, app.rate, app.decision_reasons = decision.premium, decision.rate, list(decision.reasons)
-        app.product = self._settings.rules.default_product
-        if decision.outcome is Outcome.APPROVE:
-            self._move(session, app, Event.APPROVE, actor, {"premium": _money(decision.premium)})
-            self._notify_status(session, app, "01")
-        elif decision.outcome is Outcome.REFUSE:
-            app.fail_reason = "; ".join(decision.reasons)[:255]
-            self._move(session, app, Event.REJECT, actor, {"reasons": list(decision.reasons)})
-            self._notify_status(session, app, "02", failReason=app.fail_reason)
 
     def _fetch_file(self, session: Session, peer_id: str, msg: m.ELY103Request) -> Answer:
         app = self._by_application_id(session, peer_id, msg.applicationId)
@@ -266,7 +204,7 @@ class IssuerService:
                 certAuthor=check.signer.issuer_cn[:100],
             )
         if check.signing_time is not None:
-            data["signTime"] = _wire_time(check.signing_time)
+            data["signTime"] = wire_time(check.signing_time)
         message = "验证成功" if check.valid else f"验证失败: {check.reason}"
         return Answer(Code.OK, message[:200], data)
 
@@ -286,10 +224,10 @@ class IssuerService:
         if msg.claimAmount > app.amount:
             raise ProtocolError(
                 Code.INVALID,
-                f"claimAmount: {_money(msg.claimAmount)} exceeds the guaranteed amount {_money(app.amount)}",
+                f"claimAmount: {money(msg.claimAmount)} exceeds the guaranteed amount {money(app.amount)}",
             )
         self._move_or_refuse(
-            session, app, Event.OPEN_CLAIM, "platform", {"claimAmount": _money(msg.claimAmount)}
+            session, app, Event.OPEN_CLAIM, "platform", {"claimAmount": money(msg.claimAmount)}
         )
         claim = Claim(
             id=str(uuid.uuid4()),
@@ -316,12 +254,12 @@ class IssuerService:
             {"invalidType": msg.invalidType.value, "remark": msg.remark},
         )
         now = self._clock()
-        notice = f"保函{app.guarantee_id}因{reason}于{_wire_time(now)}注销"
+        notice = f"保函{app.guarantee_id}因{reason}于{wire_time(now)}注销"
         self._notify(
             session,
             app,
             "ELY108",
-            {"guaranteeId": app.guarantee_id, "cancelDate": _wire_time(now), "cancelNotice": notice[:200]},
+            {"guaranteeId": app.guarantee_id, "cancelDate": wire_time(now), "cancelNotice": notice[:200]},
             "ELY108",
         )
         return Answer()
@@ -375,14 +313,14 @@ class IssuerService:
             app = self._get(session, application_pk)
             if app.premium is not None and amount != app.premium:
                 raise OperatorError(
-                    f"payment {_money(amount)} does not match the premium {_money(app.premium)}"
+                    f"payment {money(amount)} does not match the premium {money(app.premium)}"
                 )
             app.paid_amount, app.paid_at, app.pay_type = amount, paid_at, pay_type
             self._operator_move(
-                session, app, Event.PAY, actor, {"amount": _money(amount), "pay_type": pay_type}
+                session, app, Event.PAY, actor, {"amount": money(amount), "pay_type": pay_type}
             )
             self._notify_status(
-                session, app, "05", payTime=_wire_time(paid_at), payAmt=_money(amount), payType=pay_type
+                session, app, "05", payTime=wire_time(paid_at), payAmt=money(amount), payType=pay_type
             )
         return self.issue(application_pk, actor)
 
@@ -412,10 +350,10 @@ class IssuerService:
                 app,
                 "03",
                 guaranteeId=letter.guarantee_no,
-                guaranteeAmt=_money(app.amount),
-                validTimeStart=_wire_time(letter.valid_from),
-                validTimeEnd=_wire_time(letter.valid_to),
-                letterOfTime=_wire_time(letter.issued_at),
+                guaranteeAmt=money(app.amount),
+                validTimeStart=wire_time(letter.valid_from),
+                validTimeEnd=wire_time(letter.valid_to),
+                letterOfTime=wire_time(letter.issued_at),
                 companyName=app.supplier_name[:256],
             )
             return app
@@ -482,17 +420,17 @@ class IssuerService:
                 paid = amount if amount is not None else claim.claim_amount
                 if paid <= 0 or paid > app.amount:
                     raise OperatorError(
-                        f"payment {_money(paid)} must be positive and within {_money(app.amount)}"
+                        f"payment {money(paid)} must be positive and within {money(app.amount)}"
                     )
                 claim.status, claim.paid_amount, claim.paid_at = "paid", paid, now
-                self._operator_move(session, app, Event.PAY_CLAIM, actor, {"amount": _money(paid)})
+                self._operator_move(session, app, Event.PAY_CLAIM, actor, {"amount": money(paid)})
                 payload = {
                     "guaranteeId": app.guarantee_id,
                     "status": "01",
-                    "paymentMoney": _money(paid),
+                    "paymentMoney": money(paid),
                     "paymentBeneficiary": app.purchaser_name[:25],
                     "paymentBeneficiarySocial": app.purchaser_code,
-                    "paymentTime": _wire_time(now),
+                    "paymentTime": wire_time(now),
                 }
             else:
                 claim.status = "refused"
@@ -503,7 +441,7 @@ class IssuerService:
 
     def pause(self, paused: bool) -> None:
         """Pause (301 to every request) or resume the service."""
-        reg.set_paused(self._sessions, paused)
+        self._switch.set(paused)
 
     # -- reading -----------------------------------------------------------------------------------------------
 
@@ -635,9 +573,14 @@ class IssuerService:
     def _notify_status(
         self, session: Session, app: Application, status: str, *, dedupe: str | None = None, **fields: str
     ) -> None:
-        payload = {"applicationId": app.application_id, "applicationStatus": status, **fields}
-        m.parse_request("ELY102", payload)  # our own notices obey the spec we hold others to
-        self._notify(session, app, "ELY102", payload, f"ELY102:{status}:{dedupe or ''}")
+        outbox.enqueue(
+            session,
+            destination=app.counterparty_id,
+            kind="ELY102",
+            payload=status_notice(app.application_id, status, **fields),
+            dedupe_key=status_key(app.id, status, dedupe),
+            deadline=self._settings.notice_deadline,
+        )
 
     def _notify(
         self, session: Session, app: Application, kind: str, payload: dict[str, Any], key: str
@@ -647,6 +590,6 @@ class IssuerService:
             destination=app.counterparty_id,
             kind=kind,
             payload=payload,
-            dedupe_key=f"{app.id}:{key}",
+            dedupe_key=notice_key(app.id, key),
             deadline=self._settings.notice_deadline,
         )

@@ -26,7 +26,8 @@ from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.router import Answer, Inbound
 from baohan.services.procurement import registry as reg
-from baohan.services.procurement.issuer import OperatorError, content_hash
+from baohan.services.procurement.issuer import OperatorError
+from baohan.services.procurement.notices import content_hash
 from baohan.services.procurement.registry import Registry, SessionFactory
 
 SIDE = "platform"
@@ -62,6 +63,7 @@ class PlatformService:
         self._files = files
         self._deadline = deadline
         self._clock = clock
+        self._switch = reg.PauseSwitch(sessions)
 
     # -- the router's Endpoint ----------------------------------------------------------------------------
 
@@ -72,8 +74,7 @@ class PlatformService:
 
     def paused(self) -> bool:
         """True while the operator has paused the service."""
-        with self._sessions() as session:
-            return reg.is_paused(session)
+        return self._switch.paused()
 
     def replayed(self, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
         """The answer already given to ``msgcode``."""
@@ -91,6 +92,9 @@ class PlatformService:
         }
         try:
             with transaction(self._sessions) as session:
+                prior = reg.replayed(session, request.appid, request.msgcode, request.fingerprint)
+                if prior is not None:
+                    return prior
                 answer = handlers[request.transcode](session, peer.id, request.message)
                 reg.record_answer(
                     session, request.appid, request.msgcode, request.transcode, request.fingerprint, answer
@@ -316,7 +320,7 @@ class PlatformService:
 
     def pause(self, paused: bool) -> None:
         """Pause (301 to every notice) or resume."""
-        reg.set_paused(self._sessions, paused)
+        self._switch.set(paused)
 
     # -- reading ----------------------------------------------------------------------------------------------
 

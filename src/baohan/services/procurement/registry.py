@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -197,6 +198,39 @@ class Registry:
         with self._sessions() as session:
             ids = session.scalars(select(Counterparty.id).where(Counterparty.active.is_(True))).all()
         return [self.peer(cid) for cid in ids]
+
+
+class PauseSwitch:
+    """The operator's ``paused`` switch, read at most once a second per process.
+
+    Every request asks; a database read each time would cost more than the SM3 sign check. Setting it
+    here takes effect at once in this process and within ``ttl`` seconds in the others.
+    """
+
+    def __init__(self, sessions: SessionFactory, ttl: float = 1.0) -> None:
+        self._sessions = sessions
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._value = False
+        self._read_at = float("-inf")
+
+    def paused(self) -> bool:
+        """True while the switch is on."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._read_at < self._ttl:
+                return self._value
+        with self._sessions() as session:
+            value = is_paused(session)
+        with self._lock:
+            self._value, self._read_at = value, now
+        return value
+
+    def set(self, paused: bool) -> None:
+        """Turn the switch on or off."""
+        set_paused(self._sessions, paused)
+        with self._lock:
+            self._value, self._read_at = paused, time.monotonic()
 
 
 def is_paused(session: Session) -> bool:

@@ -71,6 +71,8 @@ class RoleRuntime:
             self._thread.join(timeout=30)
             self._thread = None
         self.courier.close()
+        if isinstance(self.service, IssuerService):
+            self.service.close()
         self.engine.dispose()
 
     def pending(self) -> int:

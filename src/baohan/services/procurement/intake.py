@@ -1,0 +1,421 @@
+"""ELY101 intake (受理保函申请) with group commit: concurrent applications share one transaction.
+
+Request threads hand their validated ELY101 to one writer thread and wait. The writer takes whatever has
+queued up, reads the replay records and the existing or live applications for the whole batch in two
+queries, decides each application in order (idempotent resubmission, conflict, extension, underwriting),
+and writes applications, audit trail, ELY102 notices and replay records with one ``executemany`` per table
+in one transaction. Nobody is answered before that commit. If the batch fails (say another process took an
+applicationId first), each application is retried alone, so one bad request never sinks the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from baohan.adapters import outbox
+from baohan.adapters.db.engine import transaction, utcnow
+from baohan.adapters.db.tables import Application, ApplicationEvent, ProcessedRequest
+from baohan.domain.lifecycle import LIVE, Event, Stage, next_stage
+from baohan.domain.underwriting import Facts, Outcome, Rules, underwrite
+from baohan.protocols.procurement import models as m
+from baohan.protocols.procurement.codes import Code, ProtocolError
+from baohan.protocols.procurement.router import Answer, Inbound
+from baohan.services.procurement.notices import content_hash, money, status_key, status_notice
+from baohan.services.procurement.registry import SessionFactory
+
+log = logging.getLogger(__name__)
+SIDE = "issuer"
+_WAIT_SECONDS = 120
+_ATTEMPTS = 3
+
+
+@dataclass
+class _Job:
+    request: Inbound
+    peer_id: str
+    future: Future[Answer] = field(default_factory=Future)
+
+
+@dataclass
+class _Batch:
+    """The rows one batch will write, and what each job is answered."""
+
+    applications: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    processed: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[Answer | ProtocolError] = field(default_factory=list)
+
+
+class Intake:
+    """Receives ELY101 applications for the issuer, many per transaction."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        rules: Rules,
+        *,
+        notice_deadline: timedelta,
+        clock: Callable[[], datetime] = utcnow,
+        max_batch: int = 64,
+        linger: float = 0.005,
+    ) -> None:
+        self._sessions = sessions
+        self._rules = rules
+        self._deadline = notice_deadline
+        self._clock = clock
+        self._max_batch = max_batch
+        self._linger = linger
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, request: Inbound, peer_id: str) -> Future[Answer]:
+        """Queue one application; the future resolves once its effects are committed (or to a ProtocolError)."""
+        self._ensure_running()
+        job = _Job(request, peer_id)
+        self._queue.put(job)
+        return job.future
+
+    def receive(self, request: Inbound, peer_id: str) -> Answer:
+        """Process one application, waiting for its commit."""
+        return self.submit(request, peer_id).result(timeout=_WAIT_SECONDS)
+
+    def close(self) -> None:
+        """Stop the writer after the work already queued."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=30)
+
+    def _ensure_running(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="ely101-intake", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        loaded = False
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            batch = [job]
+            stopping = self._drain(batch)
+            if loaded and not stopping and len(batch) < self._max_batch:
+                # Under load a short wait fills the batch: one commit then serves many requests. An idle
+                # writer does not wait, so a lone request pays nothing for it.
+                time.sleep(self._linger)
+                stopping = self._drain(batch)
+            loaded = len(batch) > 1
+            self._run(batch)
+            if stopping:
+                return
+
+    def _drain(self, batch: list[_Job]) -> bool:
+        """Move queued jobs into ``batch``; True when the stop marker was met."""
+        while len(batch) < self._max_batch:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if more is None:
+                return True
+            batch.append(more)
+        return False
+
+    def _run(self, jobs: list[_Job], attempt: int = 1) -> None:
+        try:
+            outcomes = self._commit(jobs)
+        except DBAPIError as exc:
+            if len(jobs) > 1:
+                log.info("ELY101 batch of %d failed (%s); retrying one by one", len(jobs), type(exc).__name__)
+                for job in jobs:
+                    self._run([job])
+                return
+            if isinstance(exc, IntegrityError) and attempt < _ATTEMPTS:
+                # Another writer committed the same application after we looked: look again, and the
+                # next attempt finds its row and answers idempotently.
+                self._run(jobs, attempt + 1)
+                return
+            jobs[0].future.set_exception(exc)
+            return
+        except Exception as exc:  # the futures carry it to the request threads, which answer 302
+            for job in jobs:
+                job.future.set_exception(exc)
+            return
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, Answer):
+                job.future.set_result(outcome)
+            else:
+                job.future.set_exception(outcome)
+
+    def _commit(self, jobs: list[_Job]) -> list[Answer | ProtocolError]:
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            connection = session.connection()
+            keys = [(j.request.appid, j.request.msgcode) for j in jobs]
+            replays = {
+                (row.appid, row.msgcode): row
+                for row in connection.execute(
+                    select(
+                        ProcessedRequest.appid,
+                        ProcessedRequest.msgcode,
+                        ProcessedRequest.fingerprint,
+                        ProcessedRequest.code,
+                        ProcessedRequest.message,
+                        ProcessedRequest.data,
+                    ).where(tuple_(ProcessedRequest.appid, ProcessedRequest.msgcode).in_(keys))
+                )
+            }
+            messages = [j.request.message for j in jobs]
+            peers = sorted({j.peer_id for j in jobs})
+            columns = (
+                Application.id,
+                Application.counterparty_id,
+                Application.application_id,
+                Application.content_hash,
+                Application.stage,
+                Application.project_code,
+                Application.bid_code,
+                Application.supplier_code,
+                Application.guarantee_id,
+            )
+            # Two lookups, each on its own index; one query OR-ing them would scan the whole table.
+            by_id = {
+                (r.counterparty_id, r.application_id): r
+                for r in connection.execute(
+                    select(*columns).where(
+                        Application.side == SIDE,
+                        Application.counterparty_id.in_(peers),
+                        Application.application_id.in_([msg.applicationId for msg in messages]),
+                    )
+                )
+            }
+            live = {
+                (r.counterparty_id, r.project_code, r.bid_code, r.supplier_code): r
+                for r in connection.execute(
+                    select(*columns).where(
+                        Application.project_code.in_([msg.projectCode for msg in messages]),
+                        Application.side == SIDE,
+                        Application.counterparty_id.in_(peers),
+                        Application.stage.in_([s.value for s in LIVE]),
+                    )
+                )
+            }
+            batch = _Batch()
+            for job in jobs:
+                self._decide(job, now, replays, by_id, live, batch)
+            for table, rows in (
+                (Application, batch.applications),
+                (ApplicationEvent, batch.events),
+                (outbox.OutboxMessage, batch.notices),
+                (ProcessedRequest, batch.processed),
+            ):
+                if rows:
+                    connection.execute(insert(table), rows)
+        return batch.outcomes
+
+    def _decide(
+        self,
+        job: _Job,
+        now: datetime,
+        replays: dict[tuple[str, str], Any],
+        by_id: dict[tuple[str, str], Any],
+        live: dict[Any, Any],
+        batch: _Batch,
+    ) -> None:
+        request, msg = job.request, job.request.message
+        assert isinstance(msg, m.ELY101Request)
+        prior = replays.get((request.appid, request.msgcode))
+        if prior is not None:
+            if prior.fingerprint != request.fingerprint:
+                batch.outcomes.append(
+                    ProtocolError(
+                        Code.INVALID, f"msgcode: {request.msgcode} was already used for a different request"
+                    )
+                )
+            else:
+                batch.outcomes.append(Answer(Code(prior.code), prior.message, prior.data))
+            return
+        wire = m.to_wire(msg)
+        digest = content_hash(wire)
+        existing = by_id.get((job.peer_id, msg.applicationId))
+        if existing is not None:
+            if existing.content_hash != digest:
+                batch.outcomes.append(
+                    ProtocolError(
+                        Code.INVALID,
+                        f"applicationId: {msg.applicationId} was already submitted with different content",
+                    )
+                )
+                return
+            self._answer(batch, request, Answer(), now)
+            return
+        extends = live.get((job.peer_id, msg.projectCode, msg.bidCode, msg.socialCreditCode))
+        decision = underwrite(
+            self._rules,
+            Facts(msg.socialCreditCode, msg.performanceBond, int(msg.guaranteeDate), msg.bidAmount),
+        )
+        pk = str(uuid.uuid4())
+        stage = Stage.REVIEW
+        self._event(
+            batch,
+            pk,
+            "receive",
+            None,
+            stage,
+            "platform",
+            {"extends": extends.guarantee_id if extends is not None else None},
+            now,
+        )
+        fail_reason = None
+        if decision.outcome is Outcome.APPROVE:
+            stage = next_stage(stage, Event.APPROVE)
+            self._event(
+                batch,
+                pk,
+                Event.APPROVE.value,
+                Stage.REVIEW,
+                stage,
+                "rules",
+                {"premium": money(decision.premium)},
+                now,
+            )
+            self._notice(
+                batch, job.peer_id, pk, status_notice(msg.applicationId, "01"), status_key(pk, "01"), now
+            )
+        elif decision.outcome is Outcome.REFUSE:
+            stage = next_stage(stage, Event.REJECT)
+            fail_reason = "; ".join(decision.reasons)[:255]
+            self._event(
+                batch,
+                pk,
+                Event.REJECT.value,
+                Stage.REVIEW,
+                stage,
+                "rules",
+                {"reasons": list(decision.reasons)},
+                now,
+            )
+            self._notice(
+                batch,
+                job.peer_id,
+                pk,
+                status_notice(msg.applicationId, "02", failReason=fail_reason),
+                status_key(pk, "02"),
+                now,
+            )
+        row = {
+            "id": pk,
+            "side": SIDE,
+            "counterparty_id": job.peer_id,
+            "application_id": msg.applicationId,
+            "stage": stage.value,
+            "content_hash": digest,
+            "request": wire,
+            "supplier_code": msg.socialCreditCode,
+            "supplier_name": msg.supplier,
+            "purchaser_code": msg.purchaseSocCode,
+            "purchaser_name": msg.purchaseName,
+            "project_code": msg.projectCode,
+            "project_name": msg.projectName,
+            "bid_code": msg.bidCode,
+            "bid_name": msg.bidName,
+            "amount": msg.performanceBond,
+            "term_months": int(msg.guaranteeDate),
+            "product": self._rules.default_product,
+            "premium": decision.premium,
+            "rate": decision.rate,
+            "decision_reasons": list(decision.reasons),
+            "extends_id": extends.id if extends is not None else None,
+            "guarantee_id": None,
+            "valid_from": None,
+            "valid_to": None,
+            "issued_at": None,
+            "paid_amount": None,
+            "paid_at": None,
+            "pay_type": None,
+            "fail_reason": fail_reason,
+            "file_id": None,
+            "file_name": None,
+            "verification": None,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        batch.applications.append(row)
+        # Later jobs in the same batch see this one, as they would after a commit.
+        by_id[(job.peer_id, msg.applicationId)] = _Seen(pk, digest)
+        self._answer(batch, request, Answer(), now)
+
+    def _answer(self, batch: _Batch, request: Inbound, answer: Answer, now: datetime) -> None:
+        batch.outcomes.append(answer)
+        batch.processed.append(
+            {
+                "appid": request.appid,
+                "msgcode": request.msgcode,
+                "transcode": request.transcode,
+                "fingerprint": request.fingerprint,
+                "code": answer.code.value,
+                "message": answer.message[:200],
+                "data": answer.data,
+                "created_at": now,
+            }
+        )
+
+    @staticmethod
+    def _event(
+        batch: _Batch,
+        pk: str,
+        event: str,
+        before: Stage | None,
+        after: Stage,
+        actor: str,
+        detail: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        batch.events.append(
+            {
+                "application_pk": pk,
+                "event": event,
+                "from_stage": before.value if before else None,
+                "to_stage": after.value,
+                "actor": actor,
+                "detail": detail,
+                "at": now,
+            }
+        )
+
+    def _notice(
+        self, batch: _Batch, peer_id: str, pk: str, payload: dict[str, Any], key: str, now: datetime
+    ) -> None:
+        batch.notices.append(
+            outbox.message_values(
+                destination=peer_id,
+                kind="ELY102",
+                payload=payload,
+                dedupe_key=key,
+                deadline=self._deadline,
+                now=now,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    id: str
+    content_hash: str

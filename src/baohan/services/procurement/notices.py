@@ -1,0 +1,44 @@
+"""What the issuer's notices say, and how their outbox keys are made: shared by every code path that sends them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from baohan.gm import sm3_hex
+from baohan.protocols.fields import SHANGHAI
+from baohan.protocols.procurement import models as m
+
+
+def content_hash(payload: dict[str, Any]) -> str:
+    """A digest of a message's content, independent of key order."""
+    return sm3_hex(json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode())
+
+
+def money(value: Decimal) -> str:
+    """An amount as the wire writes it: two decimals."""
+    return f"{value:.2f}"
+
+
+def wire_time(moment: datetime) -> str:
+    """``yyyy-MM-dd HH:mm:ss`` in Asia/Shanghai."""
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status_notice(application_id: str, status: str, **fields: str) -> dict[str, Any]:
+    """An ELY102 payload, checked against the spec we hold others to (MessageInvalid if we got it wrong)."""
+    payload = {"applicationId": application_id, "applicationStatus": status, **fields}
+    m.parse_request("ELY102", payload)
+    return payload
+
+
+def notice_key(application_pk: str, key: str) -> str:
+    """The outbox dedupe key of one notice about one application."""
+    return f"{application_pk}:{key}"
+
+
+def status_key(application_pk: str, status: str, dedupe: str | None = None) -> str:
+    """The outbox dedupe key of an ELY102 with ``status`` (``dedupe`` for notices that may repeat)."""
+    return notice_key(application_pk, f"ELY102:{status}:{dedupe or ''}")

@@ -1,0 +1,157 @@
+"""ELY101 group commit: batches answer each application as if it were alone, on both databases."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from baohan.adapters.db.engine import make_engine, make_session_factory
+from baohan.adapters.db.tables import Application, ApplicationEvent, ProcessedRequest
+from baohan.adapters.keystore import SecretBox
+from baohan.adapters.outbox import OutboxMessage
+from baohan.gm import SM2PrivateKey
+from baohan.protocols.procurement import models as m
+from baohan.protocols.procurement.codes import ProtocolError
+from baohan.protocols.procurement.router import Answer, Inbound, fingerprint
+from baohan.services.procurement.intake import Intake
+from baohan.services.procurement.registry import Registry
+from baohan.services.procurement.runtime import DEFAULT_RULES
+from tests.procurement.harness import application_fields
+
+
+def inbound(application_id: str, msgcode: str, **changes: str) -> Inbound:
+    payload = application_fields(application_id, **changes)
+    return Inbound(
+        "BANK0001",
+        msgcode,
+        "ELY101",
+        datetime.now(UTC),
+        fingerprint("ELY101", payload),
+        payload,
+        m.parse_request("ELY101", payload),
+    )
+
+
+@pytest.fixture
+def setup(db_url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(db_url)
+    sessions = make_session_factory(engine)
+    registry = Registry(sessions, SecretBox("intake test passphrase"))
+    registry.add_identity("default", SM2PrivateKey.generate())
+    peer = registry.add_counterparty(
+        name="p",
+        role="platform",
+        appid="BANK0001",
+        appkey="k",
+        appsecret="secret-1",
+        public_key=SM2PrivateKey.generate().public_key,
+    )
+    intakes: list[Intake] = []
+
+    def new_intake() -> Intake:
+        intake = Intake(
+            make_session_factory(make_engine(db_url)), DEFAULT_RULES, notice_deadline=timedelta(days=1)
+        )
+        intakes.append(intake)
+        return intake
+
+    yield sessions, peer.id, new_intake
+    for intake in intakes:
+        intake.close()
+    engine.dispose()
+
+
+def count(sessions, table) -> int:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(table)))
+
+
+def test_concurrent_applications_are_batched_and_each_answered(setup) -> None:  # type: ignore[no-untyped-def]
+    sessions, peer_id, new_intake = setup
+    intake = new_intake()
+    sizes: list[int] = []
+    original = intake._commit
+
+    def recording(jobs):  # type: ignore[no-untyped-def]
+        sizes.append(len(jobs))
+        return original(jobs)
+
+    intake._commit = recording  # type: ignore[method-assign]
+    requests = [inbound(f"B-{i:03d}", f"{i:032x}") for i in range(60)]
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        answers = list(pool.map(lambda r: intake.receive(r, peer_id), requests))
+    assert all(isinstance(a, Answer) and a.code.value == "000" for a in answers)
+    assert max(sizes) > 1, sizes  # some applications really did share a commit
+    assert count(sessions, Application) == 60
+    assert count(sessions, ProcessedRequest) == 60
+    assert count(sessions, OutboxMessage) == 60  # one ELY102 01 each
+    assert count(sessions, ApplicationEvent) == 120  # receive + approve each
+
+
+def test_duplicates_inside_one_batch(setup) -> None:  # type: ignore[no-untyped-def]
+    sessions, peer_id, new_intake = setup
+    intake = new_intake()
+    first = inbound("DUP-1", "a" * 32)
+    same = inbound("DUP-1", "b" * 32)
+    different = inbound("DUP-1", "c" * 32, performanceBond="1.00")
+    replay = inbound("DUP-1", "a" * 32)
+    reused = inbound("DUP-2", "a" * 32)
+    from baohan.services.procurement.intake import _Job
+
+    jobs = [_Job(r, peer_id) for r in (first, same, different)]
+    outcomes = intake._commit(jobs)
+    assert [type(o) for o in outcomes] == [Answer, Answer, ProtocolError]
+    assert "different content" in str(outcomes[2])
+    outcomes = intake._commit([_Job(replay, peer_id), _Job(reused, peer_id)])
+    assert isinstance(outcomes[0], Answer) and outcomes[0].code.value == "000"
+    assert isinstance(outcomes[1], ProtocolError) and "msgcode" in str(outcomes[1])
+    assert count(sessions, Application) == 1 and count(sessions, OutboxMessage) == 1
+
+
+def test_a_refusal_and_a_manual_review_in_the_same_batch(setup) -> None:  # type: ignore[no-untyped-def]
+    sessions, peer_id, new_intake = setup
+    intake = new_intake()
+    from baohan.services.procurement.intake import _Job
+
+    intake._commit(
+        [
+            _Job(inbound("R-1", "1" * 32, guaranteeDate="120"), peer_id),
+            _Job(inbound("R-2", "2" * 32, performanceBond="6000000.00"), peer_id),
+        ]
+    )
+    with sessions() as session:
+        stages = dict(session.execute(select(Application.application_id, Application.stage)).all())
+        notices = [row.payload for row in session.scalars(select(OutboxMessage))]
+    assert stages == {"R-1": "rejected", "R-2": "review"}
+    assert notices == [
+        {
+            "applicationId": "R-1",
+            "applicationStatus": "02",
+            "failReason": "term of 120 months is outside 1–60",
+        }
+    ]
+
+
+def test_two_writers_racing_on_the_same_applications(setup) -> None:  # type: ignore[no-untyped-def]
+    """As two processes would: each batch that loses a race is retried alone and answered idempotently."""
+    sessions, peer_id, new_intake = setup
+    a, b = new_intake(), new_intake()
+    requests = [inbound(f"RACE-{i:03d}", f"{i:032x}") for i in range(40)]
+    twins = [inbound(f"RACE-{i:03d}", f"{i + 1000:032x}") for i in range(40)]
+    start = threading.Barrier(2)
+
+    def run(intake: Intake, batch: list[Inbound]) -> list[Answer]:
+        start.wait()
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            return list(pool.map(lambda r: intake.receive(r, peer_id), batch))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(run, (a, b), (requests, twins)))
+    assert all(answer.code.value == "000" for answers in results for answer in answers)
+    assert count(sessions, Application) == 40  # each application once, whoever won
+    assert count(sessions, OutboxMessage) == 40
+    assert count(sessions, ProcessedRequest) == 80  # both msgcodes answered and remembered
