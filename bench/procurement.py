@@ -16,13 +16,11 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from baohan.adapters.keystore import SecretBox
 from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
@@ -35,6 +33,7 @@ from baohan.protocols.procurement.envelope import (
 )
 from baohan.services.procurement.runtime import open_runtime
 from baohan.web.procurement import create_app
+from baohan.web.serving import BackgroundServer, free_port
 
 APPID, APPKEY, APPSECRET = "BENCH001", "bench-appkey", "bench-appsecret-0001"
 
@@ -174,34 +173,18 @@ def main() -> int:
     strict = full_rate / crypto_parallel
 
     # Latency over real HTTP on loopback, same kind of requests, one client with keep-alive.
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime, admin_token="bench", run_dispatcher=False),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-        )
+    server = BackgroundServer(
+        create_app(runtime, admin_token="bench", run_dispatcher=False), free_port(), lifespan="off"
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
     latencies: list[float] = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+    with httpx.Client(base_url=server.url) as client:
         for body in bodies[n : 2 * n - 1]:
             began = time.perf_counter()
             reply = client.post(path, content=body, headers={"content-type": "application/json"})
             latencies.append((time.perf_counter() - began) * 1000)
             if reply.json()["code"] != "000":
                 raise SystemExit(f"unexpected answer {reply.text}")
-    server.should_exit = True
-    thread.join()
+    server.stop()
     latencies.sort()
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]

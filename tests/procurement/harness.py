@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,14 +10,13 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
 from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
 from baohan.services.procurement.runtime import RoleRuntime, open_runtime
 from baohan.web.procurement import create_app
+from baohan.web.serving import BackgroundServer, free_port
 
 T = TypeVar("T")
 PASSPHRASE = "integration test passphrase"
@@ -30,36 +27,7 @@ FAST = RetryPolicy(
 )
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """A uvicorn server in a thread on 127.0.0.1:``port``."""
-
-    def __init__(self, app: FastAPI, port: int) -> None:
-        self.port = port
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError(f"server on port {port} did not start")
-            time.sleep(0.02)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=15)
+Server = BackgroundServer
 
 
 def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 20.0) -> T:

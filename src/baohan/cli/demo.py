@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,7 +12,6 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from baohan.adapters.keystore import SecretBox
@@ -23,6 +20,7 @@ from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
 from baohan.services.procurement.runtime import open_runtime
 from baohan.web.procurement import create_app
+from baohan.web.serving import BackgroundServer, free_port
 
 app = typer.Typer(help="Demonstrations on loopback.", no_args_is_help=True)
 PREFIX = "/zcdservice/v1/lg/ELYApi"
@@ -63,20 +61,6 @@ class Transcript:
                 "answer": json.loads(answer or b"{}"),
             }
         )
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(web: ASGIApp, port: int) -> uvicorn.Server:
-    server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.02)
-    return server
 
 
 def _wait(probe: Callable[[], Any], what: str, timeout: float = 30) -> Any:
@@ -142,7 +126,7 @@ def procurement(
     platform.registry.add_identity("default", platform_key)
     (out / "ca.pem").write_text(ca.to_pem())
     (out / "issuer-certificate.pem").write_text(cert.to_pem())
-    ip, pp = _port(), _port()
+    ip, pp = free_port(), free_port()
     appid, appkey, appsecret = "DEMO0001", secrets.token_hex(8), secrets.token_hex(16)
     issuer.registry.add_counterparty(
         name="示范政府采购金融服务平台",
@@ -165,8 +149,8 @@ def procurement(
     token = secrets.token_urlsafe(16)
     wire: list[dict[str, Any]] = []
     servers = [
-        _serve(Transcript(create_app(issuer, admin_token=token), "issuer", wire), ip),
-        _serve(Transcript(create_app(platform, admin_token=token), "platform", wire), pp),
+        BackgroundServer(Transcript(create_app(issuer, admin_token=token), "issuer", wire), ip),
+        BackgroundServer(Transcript(create_app(platform, admin_token=token), "platform", wire), pp),
     ]
     auth = {"Authorization": f"Bearer {token}"}
     report: list[tuple[str, str]] = []
@@ -178,8 +162,7 @@ def procurement(
             _flows(bank_api, platform_api, bank.id, out, report)
     finally:
         for server in servers:
-            server.should_exit = True
-        time.sleep(0.5)
+            server.stop()
         issuer.stop()
         platform.stop()
     with open(out / "transcript.jsonl", "w", encoding="utf-8") as handle:

@@ -15,8 +15,9 @@ from baohan.adapters.keystore import KeyStoreError, SecretBox
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.gm import SM2PublicKey
 from baohan.protocols.profile import Profile
-from baohan.services.procurement.issuer import IssuerService, OperatorError
+from baohan.services.procurement.issuer import IssuerService
 from baohan.services.procurement.platform import PlatformService
+from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime, open_runtime
 from baohan.web.procurement import application_view, claim_view, event_view
 

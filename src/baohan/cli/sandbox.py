@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import secrets
 import signal
-import socket
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
-import uvicorn
 from fastapi import FastAPI
 
 from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
@@ -26,33 +23,17 @@ from baohan.protocols.profile import Profile
 from baohan.services.procurement.runtime import open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.receiver import NoticeRecorder, receiver_app
+from baohan.web.serving import BackgroundServer, free_port
 
 app = typer.Typer(help="Live counterparties for integrators, on loopback.", no_args_is_help=True)
 PREFIX = "/zcdservice/v1/lg/ELYApi"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Served:
-    """A uvicorn server on 127.0.0.1 in a thread."""
-
-    def __init__(self, web: FastAPI, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise CLIError(f"could not serve on 127.0.0.1:{port} (is the port free?)")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
+def _serve(web: FastAPI, port: int) -> BackgroundServer:
+    try:
+        return BackgroundServer(web, port)
+    except RuntimeError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _show_received(port: int) -> None:
@@ -119,11 +100,11 @@ def procurement(
     )
     profile = Profile()
     extra: dict[str, Any] = {}
-    servers: list[_Served] = []
+    servers: list[BackgroundServer] = []
     admin_token = secrets.token_urlsafe(24)
     web = create_app(runtime, admin_token=admin_token)
     if role == "issuer":
-        notify_port = _free_port()
+        notify_port = free_port()
         notify_url = f"http://127.0.0.1:{notify_port}{PREFIX}"
         runtime.registry.add_counterparty(
             name="Sandbox platform",
@@ -136,9 +117,7 @@ def procurement(
             profile=profile,
         )
         recorder = NoticeRecorder(Channel(appid, appkey, appsecret, client_key, own_key.public_key, profile))
-        servers.append(
-            _Served(receiver_app(recorder, frozenset({"ELY102", "ELY106", "ELY108"})), notify_port)
-        )
+        servers.append(_serve(receiver_app(recorder, frozenset({"ELY102", "ELY106", "ELY108"})), notify_port))
 
         @web.get("/sandbox/received", tags=["sandbox"])
         def received() -> list[dict[str, Any]]:
@@ -157,7 +136,7 @@ def procurement(
             profile=profile,
         )
         extra["institution_id"] = peer.id
-    servers.append(_Served(web, port))
+    servers.append(_serve(web, port))
     line = {
         "protocol": "procurement",
         "role": role,

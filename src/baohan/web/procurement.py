@@ -20,8 +20,9 @@ from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.router import procurement_router
 from baohan.protocols.profile import Profile
-from baohan.services.procurement.issuer import IssuerService, OperatorError
+from baohan.services.procurement.issuer import IssuerService
 from baohan.services.procurement.platform import PlatformService
+from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime
 
 

@@ -18,32 +18,27 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from baohan.adapters import outbox
 from baohan.adapters.db.engine import transaction, utcnow
-from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
+from baohan.adapters.db.tables import Application, Claim
 from baohan.adapters.files import FileStore
-from baohan.domain.lifecycle import Event, IllegalTransition, Stage, next_stage
+from baohan.domain.lifecycle import Event, IllegalTransition, Stage
 from baohan.domain.underwriting import Rules
 from baohan.gm import sm3_hex
 from baohan.protocols.fields import SHANGHAI
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.router import Answer, Inbound
-from baohan.services.procurement import registry as reg
 from baohan.services.procurement.intake import Intake
 from baohan.services.procurement.notices import money, notice_key, status_key, status_notice, wire_time
 from baohan.services.procurement.registry import Identity, Registry, SessionFactory
+from baohan.services.procurement.role import OperatorError, RoleService
 
 log = logging.getLogger(__name__)
 SIDE = "issuer"
 SERVED = frozenset({"ELY101", "ELY103", "ELY104", "ELY105", "ELY107", "ELY109"})
-
-
-class OperatorError(Exception):
-    """An operator action that cannot be done; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +84,10 @@ def _add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
-class IssuerService:
+class IssuerService(RoleService):
     """The issuer: serves the platform's requests (as a router Endpoint) and the operator's actions."""
 
+    side = SIDE
     served = SERVED
 
     def __init__(
@@ -103,12 +99,8 @@ class IssuerService:
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessions = sessions
-        self._registry = registry
-        self._files = files
+        super().__init__(sessions, registry, files, clock=clock)
         self._settings = settings
-        self._clock = clock
-        self._switch = reg.PauseSwitch(sessions)
         self._intake = Intake(sessions, settings.rules, notice_deadline=settings.notice_deadline, clock=clock)
 
     def close(self) -> None:
@@ -116,20 +108,6 @@ class IssuerService:
         self._intake.close()
 
     # -- the router's Endpoint -------------------------------------------------------------------------
-
-    def channel(self, appid: str) -> Any:
-        """The channel of the platform registered under ``appid``."""
-        peer = self._registry.peer_by_appid(appid)
-        return peer.channel if peer is not None else None
-
-    def paused(self) -> bool:
-        """True while the operator has paused the service."""
-        return self._switch.paused()
-
-    def replayed(self, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
-        """The answer already given to ``msgcode``."""
-        with self._sessions() as session:
-            return reg.replayed(session, appid, msgcode, fingerprint)
 
     async def handle_async(self, request: Inbound) -> Answer:
         """As :meth:`handle` for the event loop: ELY101 awaits the intake's group commit, the rest a thread."""
@@ -153,22 +131,7 @@ class IssuerService:
         if request.transcode == "ELY101":
             return self._intake.receive(request, peer.id)
         self._registry.identity(self._settings.identity)  # loaded (and cached) outside the transaction
-        try:
-            with transaction(self._sessions) as session:
-                prior = reg.replayed(session, request.appid, request.msgcode, request.fingerprint)
-                if prior is not None:
-                    return prior
-                answer = handlers[request.transcode](session, peer.id, request.message)
-                reg.record_answer(
-                    session, request.appid, request.msgcode, request.transcode, request.fingerprint, answer
-                )
-        except IntegrityError:
-            # The same msgcode was processed by another worker in between: answer as it did.
-            prior = self.replayed(request.appid, request.msgcode, request.fingerprint)
-            if prior is None:
-                raise
-            return prior
-        return answer
+        return self._transact(request, handlers[request.transcode])
 
     # -- inbound transcodes ------------------------------------------------------------------------------
 
@@ -439,26 +402,7 @@ class IssuerService:
             self._notify(session, app, "ELY106", payload, f"{claim.id}:{payload['status']}")
             return claim
 
-    def pause(self, paused: bool) -> None:
-        """Pause (301 to every request) or resume the service."""
-        self._switch.set(paused)
-
     # -- reading -----------------------------------------------------------------------------------------------
-
-    def applications(self, stage: str | None = None) -> list[Application]:
-        """Our applications, newest first, optionally in one stage."""
-        with self._sessions() as session:
-            query = (
-                select(Application).where(Application.side == SIDE).order_by(Application.created_at.desc())
-            )
-            if stage:
-                query = query.where(Application.stage == stage)
-            return list(session.scalars(query))
-
-    def application(self, key: str) -> Application:
-        """An application by our id, its applicationId or its guaranteeId."""
-        with self._sessions() as session:
-            return self._get(session, key)
 
     def claims(self, status: str | None = None) -> list[Claim]:
         """Claims, newest first, optionally with one status."""
@@ -468,107 +412,7 @@ class IssuerService:
                 query = query.where(Claim.status == status)
             return list(session.scalars(query))
 
-    def history(self, key: str) -> list[ApplicationEvent]:
-        """The audit trail of one application."""
-        with self._sessions() as session:
-            app = self._get(session, key)
-            return list(
-                session.scalars(
-                    select(ApplicationEvent)
-                    .where(ApplicationEvent.application_pk == app.id)
-                    .order_by(ApplicationEvent.id)
-                )
-            )
-
-    def file(self, key: str) -> tuple[str, bytes]:
-        """The guarantee letter of an issued application."""
-        with self._sessions() as session:
-            app = self._get(session, key)
-            if app.file_id is None or app.file_name is None:
-                raise OperatorError(f"application {app.application_id} has no guarantee file")
-            return app.file_name, self._files.get(session, app.file_id)
-
     # -- internals ----------------------------------------------------------------------------------------------
-
-    def _get(self, session: Session, key: str) -> Application:
-        app = session.get(Application, key)
-        if app is None or app.side != SIDE:
-            app = session.scalars(
-                select(Application).where(
-                    Application.side == SIDE,
-                    (Application.application_id == key) | (Application.guarantee_id == key),
-                )
-            ).first()
-        if app is None:
-            raise OperatorError(f"no application {key}")
-        return app
-
-    def _by_application_id(self, session: Session, peer_id: str, application_id: str) -> Application:
-        app = session.scalars(
-            select(Application).where(
-                Application.side == SIDE,
-                Application.counterparty_id == peer_id,
-                Application.application_id == application_id,
-            )
-        ).first()
-        if app is None:
-            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"applicationId: {application_id}")
-        return app
-
-    def _by_guarantee_id(self, session: Session, peer_id: str, guarantee_id: str) -> Application:
-        app = session.scalars(
-            select(Application).where(
-                Application.side == SIDE,
-                Application.counterparty_id == peer_id,
-                Application.guarantee_id == guarantee_id,
-            )
-        ).first()
-        if app is None:
-            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"guaranteeId: {guarantee_id}")
-        return app
-
-    def _move(
-        self, session: Session, app: Application, event: Event, actor: str, detail: dict[str, Any]
-    ) -> None:
-        before = app.stage
-        app.stage = next_stage(Stage(app.stage), event).value
-        self._log(session, app, before, event.value, actor, detail)
-
-    def _move_or_refuse(
-        self, session: Session, app: Application, event: Event, actor: str, detail: dict[str, Any]
-    ) -> None:
-        try:
-            self._move(session, app, event, actor, detail)
-        except IllegalTransition as exc:
-            raise ProtocolError(Code.INVALID, str(exc)) from None
-
-    def _operator_move(
-        self, session: Session, app: Application, event: Event, actor: str, detail: dict[str, Any]
-    ) -> None:
-        try:
-            self._move(session, app, event, actor, detail)
-        except IllegalTransition as exc:
-            raise OperatorError(str(exc)) from None
-
-    def _log(
-        self,
-        session: Session,
-        app: Application,
-        before: str | None,
-        event: str,
-        actor: str,
-        detail: dict[str, Any],
-    ) -> None:
-        session.add(
-            ApplicationEvent(
-                application_pk=app.id,
-                event=event,
-                from_stage=before,
-                to_stage=app.stage,
-                actor=actor,
-                detail=detail,
-            )
-        )
 
     def _notify_status(
         self, session: Session, app: Application, status: str, *, dedupe: str | None = None, **fields: str

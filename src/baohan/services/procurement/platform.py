@@ -10,25 +10,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from baohan.adapters import outbox
 from baohan.adapters.db.engine import transaction, utcnow
-from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
+from baohan.adapters.db.tables import Application, Claim
 from baohan.adapters.files import FileStore
-from baohan.domain.lifecycle import Event, IllegalTransition, Stage, next_stage
+from baohan.domain.lifecycle import Event, IllegalTransition, Stage
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.router import Answer, Inbound
-from baohan.services.procurement import registry as reg
-from baohan.services.procurement.issuer import OperatorError
 from baohan.services.procurement.notices import content_hash
 from baohan.services.procurement.registry import Registry, SessionFactory
+from baohan.services.procurement.role import OperatorError, RoleService
 
 SIDE = "platform"
 SERVED = frozenset({"ELY102", "ELY106", "ELY108"})
@@ -44,9 +41,10 @@ _STATUS_EVENTS = {
 }
 
 
-class PlatformService:
+class PlatformService(RoleService):
     """The platform: serves institutions' notices (as a router Endpoint) and the operator's actions."""
 
+    side = SIDE
     served = SERVED
 
     def __init__(
@@ -58,53 +56,19 @@ class PlatformService:
         deadline: timedelta = timedelta(days=3),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessions = sessions
-        self._registry = registry
-        self._files = files
+        super().__init__(sessions, registry, files, clock=clock)
         self._deadline = deadline
-        self._clock = clock
-        self._switch = reg.PauseSwitch(sessions)
 
     # -- the router's Endpoint ----------------------------------------------------------------------------
 
-    def channel(self, appid: str) -> Any:
-        """The channel of the institution registered under ``appid``."""
-        peer = self._registry.peer_by_appid(appid)
-        return peer.channel if peer is not None else None
-
-    def paused(self) -> bool:
-        """True while the operator has paused the service."""
-        return self._switch.paused()
-
-    def replayed(self, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
-        """The answer already given to ``msgcode``."""
-        with self._sessions() as session:
-            return reg.replayed(session, appid, msgcode, fingerprint)
-
     def handle(self, request: Inbound) -> Answer:
         """Apply one notice and record its answer, atomically."""
-        peer = self._registry.peer_by_appid(request.appid)
-        assert peer is not None
         handlers: dict[str, Callable[[Session, str, Any], Answer]] = {
             "ELY102": self._on_status,
             "ELY106": self._on_claim_result,
             "ELY108": self._on_cancellation,
         }
-        try:
-            with transaction(self._sessions) as session:
-                prior = reg.replayed(session, request.appid, request.msgcode, request.fingerprint)
-                if prior is not None:
-                    return prior
-                answer = handlers[request.transcode](session, peer.id, request.message)
-                reg.record_answer(
-                    session, request.appid, request.msgcode, request.transcode, request.fingerprint, answer
-                )
-        except IntegrityError:
-            prior = self.replayed(request.appid, request.msgcode, request.fingerprint)
-            if prior is None:
-                raise
-            return prior
-        return answer
+        return self._transact(request, handlers[request.transcode])
 
     def _on_status(self, session: Session, peer_id: str, msg: m.ELY102Request) -> Answer:
         app = session.scalars(
@@ -152,7 +116,7 @@ class PlatformService:
         return Answer()
 
     def _on_claim_result(self, session: Session, peer_id: str, msg: m.ELY106Request) -> Answer:
-        app = self._by_guarantee(session, peer_id, msg.guaranteeId)
+        app = self._by_guarantee_id(session, peer_id, msg.guaranteeId)
         claim = session.scalars(
             select(Claim)
             .where(Claim.application_pk == app.id, Claim.status.in_(["sent", "processing"]))
@@ -163,23 +127,26 @@ class PlatformService:
         status = msg.status.value
         if status == "00":
             claim.status = "processing"
-            self._move_or_invalid(session, app, Event.OPEN_CLAIM, {"claim": claim.id})
+            self._move_or_refuse(session, app, Event.OPEN_CLAIM, "institution", {"claim": claim.id})
             return Answer()
         claim.decided_at = self._clock()
         if status == "01":
             claim.status, claim.paid_amount, claim.paid_at = "paid", msg.paymentMoney, msg.paymentTime
-            self._move_or_invalid(session, app, Event.PAY_CLAIM, {"paymentMoney": str(msg.paymentMoney)})
+            self._move_or_refuse(
+                session, app, Event.PAY_CLAIM, "institution", {"paymentMoney": str(msg.paymentMoney)}
+            )
         else:
             claim.status = "refused"
-            self._move_or_invalid(session, app, Event.REFUSE_CLAIM, {})
+            self._move_or_refuse(session, app, Event.REFUSE_CLAIM, "institution", {})
         return Answer()
 
     def _on_cancellation(self, session: Session, peer_id: str, msg: m.ELY108Request) -> Answer:
-        app = self._by_guarantee(session, peer_id, msg.guaranteeId)
-        self._move_or_invalid(
+        app = self._by_guarantee_id(session, peer_id, msg.guaranteeId)
+        self._move_or_refuse(
             session,
             app,
             Event.INVALIDATE,
+            "institution",
             {"cancelDate": msg.cancelDate.isoformat(), "cancelNotice": msg.cancelNotice},
         )
         return Answer()
@@ -318,26 +285,7 @@ class PlatformService:
                 verification,
             )
 
-    def pause(self, paused: bool) -> None:
-        """Pause (301 to every notice) or resume."""
-        self._switch.set(paused)
-
     # -- reading ----------------------------------------------------------------------------------------------
-
-    def applications(self, stage: str | None = None) -> list[Application]:
-        """Applications we submitted, newest first."""
-        with self._sessions() as session:
-            query = (
-                select(Application).where(Application.side == SIDE).order_by(Application.created_at.desc())
-            )
-            if stage:
-                query = query.where(Application.stage == stage)
-            return list(session.scalars(query))
-
-    def application(self, key: str) -> Application:
-        """By our id, applicationId or guaranteeId."""
-        with self._sessions() as session:
-            return self._get(session, key)
 
     def claims_of(self, key: str) -> list[Claim]:
         """The claims raised on one guarantee."""
@@ -349,87 +297,7 @@ class PlatformService:
                 )
             )
 
-    def history(self, key: str) -> list[ApplicationEvent]:
-        """The audit trail of one application."""
-        with self._sessions() as session:
-            app = self._get(session, key)
-            return list(
-                session.scalars(
-                    select(ApplicationEvent)
-                    .where(ApplicationEvent.application_pk == app.id)
-                    .order_by(ApplicationEvent.id)
-                )
-            )
-
-    def file(self, key: str) -> tuple[str, bytes]:
-        """The stored, verified guarantee file."""
-        with self._sessions() as session:
-            app = self._get(session, key)
-            if app.file_id is None or app.file_name is None:
-                raise OperatorError(f"no guarantee file stored for {app.application_id}")
-            return app.file_name, self._files.get(session, app.file_id)
-
     # -- internals -------------------------------------------------------------------------------------------
-
-    def _get(self, session: Session, key: str) -> Application:
-        app = session.get(Application, key)
-        if app is None or app.side != SIDE:
-            app = session.scalars(
-                select(Application).where(
-                    Application.side == SIDE,
-                    (Application.application_id == key) | (Application.guarantee_id == key),
-                )
-            ).first()
-        if app is None:
-            raise OperatorError(f"no application {key}")
-        return app
-
-    def _by_guarantee(self, session: Session, peer_id: str, guarantee_id: str) -> Application:
-        app = session.scalars(
-            select(Application).where(
-                Application.side == SIDE,
-                Application.counterparty_id == peer_id,
-                Application.guarantee_id == guarantee_id,
-            )
-        ).first()
-        if app is None:
-            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"guaranteeId: {guarantee_id}")
-        return app
-
-    def _move(
-        self, session: Session, app: Application, event: Event, actor: str, detail: dict[str, Any]
-    ) -> None:
-        before = app.stage
-        app.stage = next_stage(Stage(app.stage), event).value
-        self._log(session, app, before, event.value, actor, detail)
-
-    def _move_or_invalid(
-        self, session: Session, app: Application, event: Event, detail: dict[str, Any]
-    ) -> None:
-        try:
-            self._move(session, app, event, "institution", detail)
-        except IllegalTransition as exc:
-            raise ProtocolError(Code.INVALID, str(exc)) from None
-
-    def _log(
-        self,
-        session: Session,
-        app: Application,
-        before: str | None,
-        event: str,
-        actor: str,
-        detail: dict[str, Any],
-    ) -> None:
-        session.add(
-            ApplicationEvent(
-                application_pk=app.id,
-                event=event,
-                from_stage=before,
-                to_stage=app.stage,
-                actor=actor,
-                detail=_jsonable(detail),
-            )
-        )
 
     def _send(self, session: Session, app: Application, kind: str, payload: dict[str, Any], key: str) -> None:
         outbox.enqueue(
@@ -440,7 +308,3 @@ class PlatformService:
             dedupe_key=f"{app.id}:{key}",
             deadline=self._deadline,
         )
-
-
-def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Decimal | datetime) else v) for k, v in detail.items()}

@@ -1,0 +1,217 @@
+"""What both procurement roles share: the router's Endpoint, the audit-logged lifecycle, reading applications."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from baohan.adapters.db.engine import transaction, utcnow
+from baohan.adapters.db.tables import Application, ApplicationEvent
+from baohan.adapters.files import FileStore
+from baohan.domain.lifecycle import Event, IllegalTransition, Stage, next_stage
+from baohan.protocols.procurement.codes import Code, ProtocolError
+from baohan.protocols.procurement.envelope import Channel
+from baohan.protocols.procurement.router import Answer, Inbound
+from baohan.services.procurement import registry as reg
+from baohan.services.procurement.registry import Registry, SessionFactory
+
+Handler = Callable[[Session, str, Any], Answer]
+
+
+class OperatorError(Exception):
+    """An operator action that cannot be done; the message says why."""
+
+
+def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Decimal | datetime) else v) for k, v in detail.items()}
+
+
+class RoleService:
+    """Base of the issuer and the platform: one side's copy of the applications (``side``)."""
+
+    side: ClassVar[str]
+    served: ClassVar[frozenset[str]]
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        registry: Registry,
+        files: FileStore,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._registry = registry
+        self._files = files
+        self._clock = clock
+        self._switch = reg.PauseSwitch(sessions)
+
+    # -- the router's Endpoint --------------------------------------------------------------------------
+
+    def channel(self, appid: str) -> Channel | None:
+        """The channel of the counterparty registered under ``appid``."""
+        peer = self._registry.peer_by_appid(appid)
+        return peer.channel if peer is not None else None
+
+    def paused(self) -> bool:
+        """True while the operator has paused the service."""
+        return self._switch.paused()
+
+    def pause(self, paused: bool) -> None:
+        """Pause (301 to every request) or resume."""
+        self._switch.set(paused)
+
+    def replayed(self, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
+        """The answer already given to ``msgcode``."""
+        with self._sessions() as session:
+            return reg.replayed(session, appid, msgcode, fingerprint)
+
+    def _transact(self, request: Inbound, handler: Handler) -> Answer:
+        """Answer a processed msgcode as before, or run ``handler`` and record its answer: atomically."""
+        peer = self._registry.peer_by_appid(request.appid)
+        assert peer is not None  # the router only hands over requests from registered appids
+        try:
+            with transaction(self._sessions) as session:
+                prior = reg.replayed(session, request.appid, request.msgcode, request.fingerprint)
+                if prior is not None:
+                    return prior
+                answer = handler(session, peer.id, request.message)
+                reg.record_answer(
+                    session, request.appid, request.msgcode, request.transcode, request.fingerprint, answer
+                )
+        except IntegrityError:
+            # The same msgcode was processed by another worker in between: answer as it did.
+            prior = self.replayed(request.appid, request.msgcode, request.fingerprint)
+            if prior is None:
+                raise
+            return prior
+        return answer
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def applications(self, stage: str | None = None) -> list[Application]:
+        """This side's applications, newest first, optionally in one stage."""
+        with self._sessions() as session:
+            query = (
+                select(Application)
+                .where(Application.side == self.side)
+                .order_by(Application.created_at.desc())
+            )
+            if stage:
+                query = query.where(Application.stage == stage)
+            return list(session.scalars(query))
+
+    def application(self, key: str) -> Application:
+        """An application by our id, its applicationId or its guaranteeId."""
+        with self._sessions() as session:
+            return self._get(session, key)
+
+    def history(self, key: str) -> list[ApplicationEvent]:
+        """The audit trail of one application."""
+        with self._sessions() as session:
+            app = self._get(session, key)
+            return list(
+                session.scalars(
+                    select(ApplicationEvent)
+                    .where(ApplicationEvent.application_pk == app.id)
+                    .order_by(ApplicationEvent.id)
+                )
+            )
+
+    def file(self, key: str) -> tuple[str, bytes]:
+        """The guarantee letter of an application (issued by us, or fetched and verified)."""
+        with self._sessions() as session:
+            app = self._get(session, key)
+            if app.file_id is None or app.file_name is None:
+                raise OperatorError(f"application {app.application_id} has no guarantee file")
+            return app.file_name, self._files.get(session, app.file_id)
+
+    # -- internals -------------------------------------------------------------------------------------------
+
+    def _get(self, session: Session, key: str) -> Application:
+        app = session.get(Application, key)
+        if app is None or app.side != self.side:
+            app = session.scalars(
+                select(Application).where(
+                    Application.side == self.side,
+                    (Application.application_id == key) | (Application.guarantee_id == key),
+                )
+            ).first()
+        if app is None:
+            raise OperatorError(f"no application {key}")
+        return app
+
+    def _by_application_id(self, session: Session, peer_id: str, application_id: str) -> Application:
+        app = session.scalars(
+            select(Application).where(
+                Application.side == self.side,
+                Application.counterparty_id == peer_id,
+                Application.application_id == application_id,
+            )
+        ).first()
+        if app is None:
+            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"applicationId: {application_id}")
+        return app
+
+    def _by_guarantee_id(self, session: Session, peer_id: str, guarantee_id: str) -> Application:
+        app = session.scalars(
+            select(Application).where(
+                Application.side == self.side,
+                Application.counterparty_id == peer_id,
+                Application.guarantee_id == guarantee_id,
+            )
+        ).first()
+        if app is None:
+            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"guaranteeId: {guarantee_id}")
+        return app
+
+    def _move(
+        self, session: Session, app: Application, event: Event, actor: str, detail: dict[str, Any]
+    ) -> None:
+        before = app.stage
+        app.stage = next_stage(Stage(app.stage), event).value
+        self._log(session, app, before, event.value, actor, detail)
+
+    def _move_or_refuse(
+        self, session: Session, app: Application, event: Event, actor: str, detail: dict[str, Any]
+    ) -> None:
+        """As :meth:`_move`, an illegal move answered with 103 and the reason (for counterparties)."""
+        try:
+            self._move(session, app, event, actor, detail)
+        except IllegalTransition as exc:
+            raise ProtocolError(Code.INVALID, str(exc)) from None
+
+    def _operator_move(
+        self, session: Session, app: Application, event: Event, actor: str, detail: dict[str, Any]
+    ) -> None:
+        """As :meth:`_move`, an illegal move refused with an OperatorError (for people)."""
+        try:
+            self._move(session, app, event, actor, detail)
+        except IllegalTransition as exc:
+            raise OperatorError(str(exc)) from None
+
+    def _log(
+        self,
+        session: Session,
+        app: Application,
+        before: str | None,
+        event: str,
+        actor: str,
+        detail: dict[str, Any],
+    ) -> None:
+        session.add(
+            ApplicationEvent(
+                application_pk=app.id,
+                event=event,
+                from_stage=before,
+                to_stage=app.stage,
+                actor=actor,
+                detail=_jsonable(detail),
+            )
+        )
