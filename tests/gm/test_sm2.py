@@ -199,11 +199,35 @@ class TestEncryption:
         assert len(message) > 64 * 1024
         assert KEY.decrypt(KEY.public_key.encrypt(message)) == message
 
+    def test_one_byte_messages_always_decrypt(self) -> None:
+        # One nonce in 256 makes the KDF output for a 1-byte message all zeros; the backend then emits a
+        # zeroed C3/C2. We must draw again (GB/T 32918.4 A5); 2,000 tries hit that case ~8 times.
+        key = SM2PrivateKey.generate()
+        for _ in range(2000):
+            assert key.decrypt(key.public_key.encrypt(b",", layout="asn1")) == b","
+
+    def test_an_all_zero_kdf_output_is_never_emitted_with_a_fixed_nonce(self) -> None:
+        # Find a nonce for which the backend itself returns the broken form, then check we refuse it.
+        key = SM2PrivateKey.generate()
+        point = key.public_key.to_bytes()
+        from gmalglib.sm2 import SM2
+
+        for i in range(1, 5000):
+            k = i.to_bytes(32, "big")
+            if SM2(pk=point, rnd_fn=lambda n, k=k: k[::-1][:n]).encrypt(b",")[65:97] == bytes(32):
+                break
+        else:  # pragma: no cover - 5000 nonces without one would be a 1-in-3e8 event
+            pytest.fail("no nonce with an all-zero KDF output found")
+        with pytest.raises(ValueError, match="all-zero KDF output"):
+            _backend.encrypt(point, b",", _k=k)
+
     def test_empty_message_is_refused_both_ways_with_the_reason(self) -> None:
         with pytest.raises(GMError, match="empty message"):
             KEY.public_key.encrypt(b"")
         # What sm-crypto produces for an empty message: C1 and C3 with no C2.
-        native = _backend.encrypt(KEY.public_key.to_bytes(), b"")
+        from gmalglib.sm2 import SM2
+
+        native = SM2(pk=KEY.public_key.to_bytes()).encrypt(b"")
         for layout, prefix in LAYOUTS:
             with pytest.raises(DecryptionError, match="empty message"):
                 KEY.decrypt(from_native(native, layout, prefix))

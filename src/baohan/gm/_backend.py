@@ -67,9 +67,24 @@ def verify(point: bytes, message: bytes, signature: bytes, uid: bytes) -> bool:
     return _engine(pk=point, uid=uid).verify(message, signature)
 
 
+_C3_ZERO = bytes(32)
+_ENCRYPT_ATTEMPTS = 16
+
+
 def encrypt(point: bytes, plaintext: bytes, *, _k: bytes | None = None) -> bytes:
     """SM2 public-key encryption; ``04‖C1‖C3‖C2``. ``_k`` is for known-answer tests only."""
-    return _engine(pk=point, k=_k).encrypt(plaintext)
+    for _ in range(_ENCRYPT_ATTEMPTS):
+        native = _engine(pk=point, k=_k).encrypt(plaintext)
+        # When the KDF output t is all zeros (1 time in 256 for a 1-byte message), GB/T 32918.4 step A5
+        # says: choose a new k. gmalglib 0.5.9 instead returns C3 and C2 zeroed, a ciphertext nobody can
+        # decrypt. A real C3 is an SM3 digest, never 32 zero bytes, so we catch that and draw again.
+        if native[65:97] != _C3_ZERO:
+            return native
+        if _k is not None:
+            break
+    raise ValueError(
+        "SM2 encryption kept drawing an all-zero KDF output; refusing to emit a broken ciphertext"
+    )
 
 
 def decrypt(d: bytes, ciphertext: bytes) -> bytes | None:
