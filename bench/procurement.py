@@ -31,6 +31,7 @@ from baohan.protocols.procurement.envelope import (
     open_request,
     parse_frame,
 )
+from baohan.protocols.procurement.samples import sample_application
 from baohan.services.procurement.runtime import open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.serving import BackgroundServer, free_port
@@ -39,29 +40,7 @@ APPID, APPKEY, APPSECRET = "BENCH001", "bench-appkey", "bench-appsecret-0001"
 
 
 def fields(i: int) -> dict[str, str]:
-    return {
-        "applicationId": f"BENCH-{i:07d}",
-        "supplier": "某某建设工程有限公司",
-        "socialCreditCode": "91110108MA01ABCD1X",
-        "legalName": "张三",
-        "legalIdNo": "110101198001011234",
-        "supplierAddress": "北京市海淀区中关村大街1号",
-        "performanceBond": "125000.00",
-        "contacts": "李四",
-        "contactsWay": "13800138000",
-        "contractCerNo": "110101199001011234",
-        "needPaper": "0",
-        "projectCode": f"ZB-2026-{i:05d}",
-        "projectName": "某市第一中学教学楼改造工程",
-        "bidCode": f"ZB-2026-{i:05d}-01",
-        "bidName": "第一标段",
-        "purchaseNature": "工程类",
-        "bidDate": "20261101",
-        "bidAmount": "2500000.00",
-        "purchaseName": "某市第一中学",
-        "purchaseSocCode": "12110000400000000X",
-        "guaranteeDate": "12",
-    }
+    return sample_application(f"BENCH-{i:07d}", projectCode=f"ZB-2026-{i:05d}", bidCode=f"ZB-2026-{i:05d}-01")
 
 
 async def asgi_post(app: Any, path: str, body: bytes) -> dict[str, Any]:

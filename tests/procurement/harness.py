@@ -14,6 +14,7 @@ import httpx
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
 from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
+from baohan.protocols.procurement.samples import sample_application
 from baohan.services.procurement.runtime import RoleRuntime, open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.serving import BackgroundServer, free_port
@@ -138,28 +139,4 @@ def running_pair(issuer_db: str, platform_db: str) -> Iterator[Pair]:
 
 def application_fields(application_id: str, **overrides: str) -> dict[str, str]:
     """A realistic ELY101 application, by wire names."""
-    fields = {
-        "applicationId": application_id,
-        "supplier": "某某建设工程有限公司",
-        "socialCreditCode": "91110108MA01ABCD1X",
-        "legalName": "张三",
-        "legalIdNo": "110101198001011234",
-        "supplierAddress": "北京市海淀区中关村大街1号",
-        "performanceBond": "125000.00",
-        "contacts": "李四",
-        "contactsWay": "13800138000",
-        "contractCerNo": "110101199001011234",
-        "needPaper": "0",
-        "projectCode": "ZB-2026-0001",
-        "projectName": "某市第一中学教学楼改造工程",
-        "bidCode": "ZB-2026-0001-01",
-        "bidName": "第一标段",
-        "purchaseNature": "工程类",
-        "bidDate": "20261101",
-        "bidAmount": "2500000.00",
-        "purchaseName": "某市第一中学",
-        "purchaseSocCode": "12110000400000000X",
-        "guaranteeDate": "12",
-    }
-    fields.update(overrides)
-    return fields
+    return sample_application(application_id, **overrides)

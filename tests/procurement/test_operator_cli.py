@@ -133,6 +133,32 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
         env={k: v for k, v in ENV.items() if k != "BAOHAN_KEY_PASSPHRASE"},
     )
     assert no_pass.returncode == 2 and "BAOHAN_KEY_PASSPHRASE is not set" in no_pass.stderr
+    ok("issuer", "set-identity", "--db", db, "--test-ca")
+    register = [
+        "issuer",
+        "add-platform",
+        "--db",
+        db,
+        "--name",
+        "p",
+        "--appid",
+        "DUP00001",
+        "--appkey",
+        "k",
+        "--appsecret",
+        "s" * 16,
+        "--public-key",
+        PLATFORM_KEY.public_key.to_hex(),
+        "--url",
+        "http://x/y",
+    ]
+    bad_profile = baohan(*register, "--profile", "{not json")
+    assert bad_profile.returncode == 2 and bad_profile.stderr.startswith("error: --profile")
+    unknown = baohan(*register, "--profile", '{"sm2_layout": "c2c1c3"}')
+    assert unknown.returncode == 2 and "c2c1c3" in unknown.stderr
+    ok(*register)
+    again = baohan(*register)
+    assert again.returncode == 2 and "already registered" in again.stderr
     bad_rules = tmp_path / "rules.json"
     bad_rules.write_text('{"products": [{"code": "P", "name": "n", "rate": 0.005, "minimum_premium": "1"}]}')
     served = baohan("serve", "procurement", "--role", "issuer", "--db", db, "--rules", str(bad_rules))

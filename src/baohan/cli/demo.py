@@ -18,6 +18,7 @@ from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
+from baohan.protocols.procurement.samples import sample_application
 from baohan.services.procurement.runtime import open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.serving import BackgroundServer, free_port
@@ -71,30 +72,6 @@ def _wait(probe: Callable[[], Any], what: str, timeout: float = 30) -> Any:
             return value
         time.sleep(0.05)
     raise CLIError(f"the demo stalled waiting for {what}")
-
-
-APPLICATION = {
-    "supplier": "示范建设工程有限公司",
-    "socialCreditCode": "91110108MA01DEMO1X",
-    "legalName": "张三",
-    "legalIdNo": "110101198001011234",
-    "supplierAddress": "北京市海淀区中关村大街1号",
-    "performanceBond": "125000.00",
-    "contacts": "李四",
-    "contactsWay": "13800138000",
-    "contractCerNo": "110101199001011234",
-    "needPaper": "0",
-    "projectCode": "ZB-2026-DEMO",
-    "projectName": "示范市第一中学教学楼改造工程",
-    "bidCode": "ZB-2026-DEMO-01",
-    "bidName": "第一标段",
-    "purchaseNature": "工程类",
-    "bidDate": "20261101",
-    "bidAmount": "2500000.00",
-    "purchaseName": "示范市第一中学",
-    "purchaseSocCode": "12110000400000000X",
-    "guaranteeDate": "12",
-}
 
 
 @app.command("procurement")
@@ -190,7 +167,7 @@ def _flows(
             "/applications",
             json={
                 "institution_id": institution,
-                "fields": {**APPLICATION, "applicationId": app_id, **changes},
+                "fields": sample_application(app_id, **changes),
             },
         )
         if reply.status_code != 202:

@@ -85,6 +85,46 @@ def _read_json(path: str) -> dict[str, Any]:
     return value
 
 
+def _register(
+    role: str,
+    counterparty_role: str,
+    db: str,
+    name: str,
+    appid: str,
+    appkey: str,
+    appsecret: str,
+    public_key: str,
+    url: str,
+    profile: str,
+    per_transcode_paths: bool,
+) -> None:
+    """Register a counterparty on ``role``'s database and print its id."""
+    key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
+    try:
+        settings = Profile.from_dict(json.loads(profile))
+    except ValueError as exc:
+        raise CLIError(f"--profile: {exc}") from None
+    try:
+        peer = _run(
+            role,
+            db,
+            lambda rt: rt.registry.add_counterparty(
+                name=name,
+                role=counterparty_role,
+                appid=appid,
+                appkey=appkey,
+                appsecret=appsecret,
+                public_key=SM2PublicKey.load(key_text),
+                endpoint_url=url,
+                profile=settings,
+                per_transcode_paths=per_transcode_paths,
+            ),
+        )
+    except ValueError as exc:  # an appid already registered
+        raise CLIError(str(exc)) from None
+    _print({"id": peer.id, "name": peer.name, "appid": appid})
+
+
 def _common(app: typer.Typer, role: str) -> None:
     @app.command("applications")
     @one_line_errors
@@ -274,23 +314,7 @@ def add_institution(
     profile: Annotated[str, typer.Option(help="Profile JSON.")] = "{}",
 ) -> None:
     """Register an institution we send applications to."""
-    key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
-    settings = Profile.from_dict(json.loads(profile))
-    peer = _run(
-        "platform",
-        db,
-        lambda rt: rt.registry.add_counterparty(
-            name=name,
-            role="institution",
-            appid=appid,
-            appkey=appkey,
-            appsecret=appsecret,
-            public_key=SM2PublicKey.load(key_text),
-            endpoint_url=url,
-            profile=settings,
-        ),
-    )
-    _print({"id": peer.id, "name": peer.name, "appid": appid})
+    _register("platform", "institution", db, name, appid, appkey, appsecret, public_key, url, profile, False)
 
 
 @platform_app.command("submit")
@@ -446,21 +470,16 @@ def add_platform(
     per_transcode_paths: Annotated[bool, typer.Option(help="Post to {url}/ELY102 … instead.")] = False,
 ) -> None:
     """Register the platform that sends us applications and receives our notices."""
-    key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
-    settings = Profile.from_dict(json.loads(profile))
-    peer = _run(
+    _register(
         "issuer",
+        "platform",
         db,
-        lambda rt: rt.registry.add_counterparty(
-            name=name,
-            role="platform",
-            appid=appid,
-            appkey=appkey,
-            appsecret=appsecret,
-            public_key=SM2PublicKey.load(key_text),
-            endpoint_url=url,
-            profile=settings,
-            per_transcode_paths=per_transcode_paths,
-        ),
+        name,
+        appid,
+        appkey,
+        appsecret,
+        public_key,
+        url,
+        profile,
+        per_transcode_paths,
     )
-    _print({"id": peer.id, "name": peer.name, "appid": appid})
