@@ -362,6 +362,18 @@ def invalidate(
     )
 
 
+def _refund(key: str, db: str, *, surrender: bool, reason: str | None, actor: str) -> None:
+    _print(
+        _run(
+            "platform",
+            db,
+            lambda rt: application_view(
+                _platform(rt).refund(key, surrender=surrender, reason=reason, actor=actor)
+            ),
+        )
+    )
+
+
 @platform_app.command("cancel")
 @one_line_errors
 def cancel(
@@ -371,15 +383,7 @@ def cancel(
     actor: Annotated[str, typer.Option(help="Who.")] = "cli",
 ) -> None:
     """Ask to cancel an order not yet issued (ELY109 02)."""
-    _print(
-        _run(
-            "platform",
-            db,
-            lambda rt: application_view(
-                _platform(rt).refund(key, surrender=False, reason=reason, actor=actor)
-            ),
-        )
-    )
+    _refund(key, db, surrender=False, reason=reason, actor=actor)
 
 
 @platform_app.command("surrender")
@@ -391,15 +395,7 @@ def surrender(
     actor: Annotated[str, typer.Option(help="Who.")] = "cli",
 ) -> None:
     """Ask to surrender a live guarantee (ELY109 01)."""
-    _print(
-        _run(
-            "platform",
-            db,
-            lambda rt: application_view(
-                _platform(rt).refund(key, surrender=True, reason=reason, actor=actor)
-            ),
-        )
-    )
+    _refund(key, db, surrender=True, reason=reason, actor=actor)
 
 
 def _identity(

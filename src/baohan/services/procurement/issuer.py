@@ -192,15 +192,7 @@ class IssuerService(RoleService):
         self._move_or_refuse(
             session, app, Event.OPEN_CLAIM, "platform", {"claimAmount": money(msg.claimAmount)}
         )
-        claim = Claim(
-            id=str(uuid.uuid4()),
-            application_pk=app.id,
-            status="open",
-            request=m.to_wire(msg),
-            claim_amount=msg.claimAmount,
-        )
-        session.add(claim)
-        session.flush()
+        claim = self._new_claim(session, app, msg, "open")
         self._notify(
             session, app, "ELY106", {"guaranteeId": app.guarantee_id, "status": "00"}, f"{claim.id}:00"
         )

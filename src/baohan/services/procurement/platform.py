@@ -156,10 +156,7 @@ class PlatformService(RoleService):
     def submit(self, institution_id: str, fields: dict[str, Any], actor: str) -> Application:
         """Validate an ELY101 application and queue it for ``institution_id``; idempotent per applicationId."""
         self._registry.peer(institution_id)
-        try:
-            msg = m.parse_request("ELY101", fields)
-        except m.MessageInvalid as exc:
-            raise OperatorError(str(exc)) from None
+        msg = _valid("ELY101", fields)
         assert isinstance(msg, m.ELY101Request)
         wire = m.to_wire(msg)
         with transaction(self._sessions) as session:
@@ -218,20 +215,9 @@ class PlatformService(RoleService):
                 "purchaseSocCode": app.purchaser_code,
                 **fields,
             }
-            try:
-                msg = m.parse_request("ELY105", payload)
-            except m.MessageInvalid as exc:
-                raise OperatorError(str(exc)) from None
+            msg = _valid("ELY105", payload)
             assert isinstance(msg, m.ELY105Request)
-            claim = Claim(
-                id=str(uuid.uuid4()),
-                application_pk=app.id,
-                status="sent",
-                request=m.to_wire(msg),
-                claim_amount=msg.claimAmount,
-            )
-            session.add(claim)
-            session.flush()
+            claim = self._new_claim(session, app, msg, "sent")
             self._log(session, app, app.stage, "claim_sent", actor, {"claimAmount": str(msg.claimAmount)})
             self._send(session, app, "ELY105", m.to_wire(msg), f"ELY105:{claim.id}")
             return claim
@@ -249,10 +235,7 @@ class PlatformService(RoleService):
             }
             if remark:
                 payload["remark"] = remark
-            try:
-                m.parse_request("ELY107", payload)
-            except m.MessageInvalid as exc:
-                raise OperatorError(str(exc)) from None
+            _valid("ELY107", payload)
             self._log(session, app, app.stage, "invalidation_sent", actor, {"invalidType": invalid_type})
             self._send(session, app, "ELY107", payload, "ELY107")
             return app
@@ -308,3 +291,11 @@ class PlatformService(RoleService):
             dedupe_key=f"{app.id}:{key}",
             deadline=self._deadline,
         )
+
+
+def _valid(transcode: str, payload: dict[str, Any]) -> Any:
+    """The typed message an operator asked us to send; OperatorError naming the field if it is not valid."""
+    try:
+        return m.parse_request(transcode, payload)
+    except m.MessageInvalid as exc:
+        raise OperatorError(str(exc)) from None

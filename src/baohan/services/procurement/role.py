@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -12,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from baohan.adapters.db.engine import transaction, utcnow
-from baohan.adapters.db.tables import Application, ApplicationEvent
+from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
 from baohan.adapters.files import FileStore
 from baohan.domain.lifecycle import Event, IllegalTransition, Stage, next_stage
+from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.envelope import Channel
 from baohan.protocols.procurement.router import Answer, Inbound
@@ -195,6 +197,19 @@ class RoleService:
             self._move(session, app, event, actor, detail)
         except IllegalTransition as exc:
             raise OperatorError(str(exc)) from None
+
+    def _new_claim(self, session: Session, app: Application, msg: Any, status: str) -> Claim:
+        """Record an ELY105 claim on ``app`` (``open`` at the issuer, ``sent`` at the platform)."""
+        claim = Claim(
+            id=str(uuid.uuid4()),
+            application_pk=app.id,
+            status=status,
+            request=m.to_wire(msg),
+            claim_amount=msg.claimAmount,
+        )
+        session.add(claim)
+        session.flush()
+        return claim
 
     def _log(
         self,
