@@ -1,14 +1,24 @@
-"""The one place that imports the SM2 backend (gmalglib, C); see docs/decisions/0001-sm2-backend.md.
+"""The one place that imports the SM2 backends; see docs/decisions/0001-sm2-backend.md and 0003.
 
-Everything here speaks the backend's native forms: private keys as 32 bytes, public keys as
-``04‖X‖Y`` (65 bytes), signatures as raw ``r‖s`` and ciphertexts as ``04‖C1‖C3‖C2``.
+Signatures and key arithmetic run on gmalglib (C; any user ID, a pluggable nonce for the standard's
+examples). Encryption and decryption run on Tongsuo through tongsuopy's cffi binding: its SM2 decryption
+is twice as fast, OpenSSL's constant-time code guards the long-term private key, and cffi releases the
+GIL, so requests decrypt on every core.
+
+Everything here speaks native forms: private keys as 32 bytes, public keys as ``04‖X‖Y`` (65 bytes),
+signatures as raw ``r‖s`` and ciphertexts as ``04‖C1‖C3‖C2``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from gmalglib.sm2 import SM2
+from tongsuopy.backends.tongsuo import backend as _tongsuo
+from tongsuopy.crypto.asymciphers import ec as _tongsuo_ec
+
+from baohan.gm.ciphertext import der_to_native, native_to_der
 
 DEFAULT_UID = b"1234567812345678"
 _NonceFn = Callable[[int], bytes]
@@ -69,27 +79,85 @@ def verify(point: bytes, message: bytes, signature: bytes, uid: bytes) -> bool:
 
 _C3_ZERO = bytes(32)
 _ENCRYPT_ATTEMPTS = 16
+_ffi: Any = _tongsuo._ffi
+_lib: Any = _tongsuo._lib
+
+
+def _pkey_call(init: Any, operation: Any, pkey: Any, data: bytes) -> bytes | None:
+    """One EVP_PKEY encrypt or decrypt of ``data`` with a fresh context (contexts are not shared across
+    threads); None, with Tongsuo's error queue cleared, when it refuses."""
+    ctx = _ffi.gc(_lib.EVP_PKEY_CTX_new(pkey, _ffi.NULL), _lib.EVP_PKEY_CTX_free)
+    size = _ffi.new("size_t *")
+    if ctx == _ffi.NULL or init(ctx) != 1 or operation(ctx, _ffi.NULL, size, data, len(data)) != 1:
+        _lib.ERR_clear_error()
+        return None
+    out = _ffi.new("unsigned char[]", size[0])
+    if operation(ctx, out, size, data, len(data)) != 1:
+        _lib.ERR_clear_error()
+        return None
+    return bytes(_ffi.buffer(out, size[0]))
+
+
+class Encryptor:
+    """A public key loaded into Tongsuo, for SM2 encryption."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, point: bytes) -> None:
+        # Keep the key object: it owns (and frees) the EVP_PKEY.
+        self._key = _tongsuo_ec.EllipticCurvePublicKey.from_encoded_point(_tongsuo_ec.SM2(), point)
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        """``04‖C1‖C3‖C2`` of a non-empty ``plaintext``."""
+        for _ in range(_ENCRYPT_ATTEMPTS):
+            der = _pkey_call(
+                _lib.EVP_PKEY_encrypt_init, _lib.EVP_PKEY_encrypt, self._key._evp_pkey, plaintext
+            )
+            native = der_to_native(der) if der is not None else None
+            if native is None:
+                raise ValueError("SM2 encryption failed in the backend")
+            # C2 = M xor t, so C2 == M means the KDF output t was all zeros: GB/T 32918.4 step A5 says choose
+            # a new k. Tongsuo does not (it would send the message in clear, 1 time in 256 for one byte).
+            if native[97:] != plaintext:
+                return native
+        raise ValueError(
+            "SM2 encryption kept drawing an all-zero KDF output; refusing to emit a broken ciphertext"
+        )
+
+
+class Decryptor:
+    """A private key loaded into Tongsuo, for SM2 decryption."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, d: bytes) -> None:
+        self._key = _tongsuo_ec.derive_private_key(int.from_bytes(d, "big"), _tongsuo_ec.SM2())
+
+    def decrypt(self, native: bytes) -> bytes | None:
+        """Plaintext of ``04‖C1‖C3‖C2``, or None when C1 is off the curve or C3 does not check out."""
+        plain = _pkey_call(
+            _lib.EVP_PKEY_decrypt_init, _lib.EVP_PKEY_decrypt, self._key._evp_pkey, native_to_der(native)
+        )
+        # GB/T 32918.4 step B4: an all-zero KDF output (C2 == M) is an error; Tongsuo does not check.
+        if plain is None or plain == native[97:]:
+            return None
+        return plain
 
 
 def encrypt(point: bytes, plaintext: bytes, *, _k: bytes | None = None) -> bytes:
-    """SM2 public-key encryption; ``04‖C1‖C3‖C2``. ``_k`` is for known-answer tests only."""
-    for _ in range(_ENCRYPT_ATTEMPTS):
-        native = _engine(pk=point, k=_k).encrypt(plaintext)
-        # When the KDF output t is all zeros (1 time in 256 for a 1-byte message), GB/T 32918.4 step A5
-        # says: choose a new k. gmalglib 0.5.9 instead returns C3 and C2 zeroed, a ciphertext nobody can
-        # decrypt. A real C3 is an SM3 digest, never 32 zero bytes, so we catch that and draw again.
-        if native[65:97] != _C3_ZERO:
-            return native
-        if _k is not None:
-            break
-    raise ValueError(
-        "SM2 encryption kept drawing an all-zero KDF output; refusing to emit a broken ciphertext"
-    )
+    """SM2 public-key encryption; ``04‖C1‖C3‖C2``. ``_k`` (gmalglib) is for known-answer tests only."""
+    if _k is None:
+        return Encryptor(point).encrypt(plaintext)
+    native = _engine(pk=point, k=_k).encrypt(plaintext)
+    # With t all zeros gmalglib 0.5.9 returns C3 and C2 zeroed instead of choosing a new k (A5). A real C3 is
+    # an SM3 digest, never 32 zero bytes; with a fixed k there is no other k to draw.
+    if native[65:97] == _C3_ZERO:
+        raise ValueError(
+            "SM2 encryption kept drawing an all-zero KDF output; refusing to emit a broken ciphertext"
+        )
+    return native
 
 
 def decrypt(d: bytes, ciphertext: bytes) -> bytes | None:
     """Plaintext of ``04‖C1‖C3‖C2``, or None when C1 is off the curve or C3 does not check out."""
-    try:
-        return _engine(sk=d).decrypt(ciphertext)
-    except ValueError:
-        return None
+    return Decryptor(d).decrypt(ciphertext)

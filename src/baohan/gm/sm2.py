@@ -34,12 +34,13 @@ def _uid(uid: bytes | str) -> bytes:
 class SM2PublicKey:
     """A point on the SM2 curve, checked on construction."""
 
-    __slots__ = ("_point",)
+    __slots__ = ("_encryptor", "_point")
 
     def __init__(self, point: bytes) -> None:
         if len(point) not in (33, 65) or point[0] not in (2, 3, 4) or not _backend.is_public_valid(point):
             raise InvalidKeyError("SM2 public key is not a point on the SM2 curve")
         self._point = _backend.uncompress(point) if len(point) == 33 else point
+        self._encryptor: _backend.Encryptor | None = None  # loaded on first use, then reused
 
     @classmethod
     def load(cls, data: str | bytes) -> SM2PublicKey:
@@ -134,7 +135,9 @@ class SM2PublicKey:
         """SM2-encrypt a non-empty message of any length for this key, laid out as ``layout``."""
         if not plaintext:
             raise GMError(_EMPTY)
-        return from_native(_backend.encrypt(self._point, plaintext), layout, prefix)
+        if self._encryptor is None:
+            self._encryptor = _backend.Encryptor(self._point)
+        return from_native(self._encryptor.encrypt(plaintext), layout, prefix)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SM2PublicKey) and other._point == self._point
@@ -149,13 +152,14 @@ class SM2PublicKey:
 class SM2PrivateKey:
     """An SM2 private scalar d with 1 ≤ d ≤ n-2; its repr never shows the secret."""
 
-    __slots__ = ("_d", "_public")
+    __slots__ = ("_d", "_decryptor", "_public")
 
     def __init__(self, secret: bytes) -> None:
         if not _backend.is_private_valid(secret):
             raise InvalidKeyError("SM2 private key is out of range (need 32 bytes, 1 ≤ d ≤ n-2)")
         self._d = secret
         self._public = SM2PublicKey(_backend.public_from_private(secret))
+        self._decryptor: _backend.Decryptor | None = None  # loaded on first use, then reused
 
     @classmethod
     def generate(cls) -> SM2PrivateKey:
@@ -274,11 +278,13 @@ class SM2PrivateKey:
         """Plaintext of an SM2 ciphertext; ``auto`` tries every layout and keeps the one whose C3 verifies."""
         ensure_parsable(ciphertext, layout, prefix)
         empty_seen = False
+        if self._decryptor is None:
+            self._decryptor = _backend.Decryptor(self._d)
         for native in candidates(ciphertext, layout, prefix):
             if len(native) == _NATIVE_OVERHEAD:
                 empty_seen = True
                 continue
-            plain = _backend.decrypt(self._d, native)
+            plain = self._decryptor.decrypt(native)
             if plain is not None:
                 return plain
         if empty_seen:
