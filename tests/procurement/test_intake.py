@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import OutboxMessage
 from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement import models as m
-from baohan.protocols.procurement.codes import ProtocolError
+from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.router import Answer, Inbound, fingerprint
 from baohan.services.procurement.intake import Intake
 from baohan.services.procurement.registry import Registry
@@ -155,3 +156,42 @@ def test_two_writers_racing_on_the_same_applications(setup) -> None:  # type: ig
     assert count(sessions, Application) == 40  # each application once, whoever won
     assert count(sessions, OutboxMessage) == 40
     assert count(sessions, ProcessedRequest) == 80  # both msgcodes answered and remembered
+
+
+def test_event_loop_callers_are_answered_together_after_the_commit(setup) -> None:  # type: ignore[no-untyped-def]
+    sessions, peer_id, new_intake = setup
+    intake = new_intake()
+
+    async def many() -> list[Answer | BaseException]:
+        requests = [inbound(f"LOOP-{i:03d}", f"{i:032x}") for i in range(40)]
+        return await asyncio.gather(
+            *(intake.receive_async(r, peer_id) for r in requests), return_exceptions=True
+        )
+
+    answers = asyncio.run(many())
+    assert all(isinstance(a, Answer) and a.code.value == "000" for a in answers)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessedRequest)) == 40
+
+
+def test_answers_for_a_caller_that_gave_up_or_a_closed_loop_are_dropped_quietly(setup) -> None:  # type: ignore[no-untyped-def]
+    from baohan.services.procurement.intake import _Job, _settle
+
+    _, peer_id, _ = setup
+    loop = asyncio.new_event_loop()
+    gave_up: asyncio.Future[Answer] = loop.create_future()
+    gave_up.cancel()
+    waiting: asyncio.Future[Answer] = loop.create_future()
+    _settle(
+        [
+            (_Job(inbound("GONE-1", "1" * 32), peer_id, gave_up, loop), Answer()),
+            (_Job(inbound("GONE-2", "2" * 32), peer_id, waiting, loop), ProtocolError(Code.INVALID, "x: no")),
+        ]
+    )
+    loop.run_until_complete(asyncio.sleep(0))
+    assert gave_up.cancelled()
+    assert isinstance(waiting.exception(), ProtocolError)
+    loop.close()
+    late: asyncio.Future[Answer] = asyncio.Future(loop=loop)
+    _settle([(_Job(inbound("GONE-3", "3" * 32), peer_id, late, loop), Answer())])  # no RuntimeError
+    assert not late.done()

@@ -280,3 +280,17 @@ def test_profile_round_trips_through_json() -> None:
         "uid": "1234567812345678",
         "max_clock_skew_seconds": 300,
     }
+
+
+@pytest.mark.parametrize("reqtime", ["20260230120000", "20261301120000", "20260101240000", "20260101126000"])
+def test_reqtime_that_is_no_real_time_is_103(reqtime: str) -> None:
+    with pytest.raises(ProtocolError) as exc:
+        parse_frame({**VALID, "reqtime": reqtime})
+    assert _code(exc) == "103" and "reqtime: not a real date and time" in exc.value.message
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)))
+def test_reqtime_reads_back_as_the_shanghai_time_it_names(moment: datetime) -> None:
+    moment = moment.replace(microsecond=0)
+    frame = parse_frame({**VALID, "reqtime": moment.strftime("%Y%m%d%H%M%S")})
+    assert frame.sent_at == moment.replace(tzinfo=SHANGHAI)

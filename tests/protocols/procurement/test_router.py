@@ -192,3 +192,24 @@ def test_client_reports_transport_failures() -> None:
     client = ProcurementClient("http://127.0.0.1:9/nowhere", PLATFORM, timeout=2)
     with pytest.raises(TransportError, match="ELY101"):
         client.send("ELY101", {"applicationId": "A1"})
+
+
+def test_wire_check_workers_answer_every_caller_with_its_own_result() -> None:
+    import asyncio
+
+    from baohan.protocols.procurement.router import _Checks
+
+    checks = _Checks(2)
+
+    def fails() -> int:
+        raise RuntimeError("only this one")
+
+    async def run() -> list[object]:
+        calls = [checks.run(lambda i=i: i * i) for i in range(200)]
+        calls.insert(57, checks.run(fails))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(run())
+    failure = results.pop(57)
+    assert isinstance(failure, RuntimeError) and str(failure) == "only this one"
+    assert results == [i * i for i in range(200)]

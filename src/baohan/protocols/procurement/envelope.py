@@ -29,6 +29,13 @@ _MSGCODE = re.compile(r"^[0-9a-fA-F]{32}$")
 _REQTIME = re.compile(r"^\d{14}$")
 
 
+def reqtime_datetime(text: str) -> datetime:
+    """``yyyyMMddHHmmss`` (already checked to be 14 digits) as an aware Shanghai time; ValueError if no such
+    time exists. Built by hand: strptime costs ten times as much, twice on every request."""
+    year, month, day = int(text[0:4]), int(text[4:6]), int(text[6:8])
+    return datetime(year, month, day, int(text[8:10]), int(text[10:12]), int(text[12:14]), tzinfo=SHANGHAI)
+
+
 @dataclass(frozen=True, slots=True)
 class Channel:
     """What one side holds to talk to one counterparty: the platform-issued credentials and both keys."""
@@ -60,7 +67,7 @@ class RequestFrame:
     @property
     def sent_at(self) -> datetime:
         """``reqtime`` as an aware Shanghai time."""
-        return datetime.strptime(self.reqtime, "%Y%m%d%H%M%S").replace(tzinfo=SHANGHAI)
+        return reqtime_datetime(self.reqtime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +184,7 @@ def parse_frame(body: object) -> RequestFrame:
     if not _REQTIME.match(values["reqtime"]):
         raise ProtocolError(Code.INVALID, "reqtime: must be yyyyMMddHHmmss")
     try:
-        datetime.strptime(values["reqtime"], "%Y%m%d%H%M%S")
+        reqtime_datetime(values["reqtime"])
     except ValueError:
         raise ProtocolError(Code.INVALID, "reqtime: not a real date and time") from None
     return RequestFrame(**values)

@@ -114,7 +114,7 @@ class IssuerService(RoleService):
         if request.transcode == "ELY101":
             peer = self._registry.peer_by_appid(request.appid)
             assert peer is not None
-            return await asyncio.wait_for(asyncio.wrap_future(self._intake.submit(request, peer.id)), 120)
+            return await self._intake.receive_async(request, peer.id)
         return await asyncio.to_thread(self.handle, request)
 
     def handle(self, request: Inbound) -> Answer:

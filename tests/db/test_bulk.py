@@ -1,0 +1,73 @@
+"""insert_many stores rows exactly as SQLAlchemy's own insert would, and fails the way it would.
+
+(Decimal, JSON and time columns of applications go through it on every ELY101; the intake and lifecycle
+tests read those back on both databases.)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from baohan.adapters.db.bulk import insert_many
+from baohan.adapters.db.engine import transaction
+from baohan.adapters.db.tables import ProcessedRequest
+
+MOMENT = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
+
+
+def _processed(n: int, data: dict[str, object] | None) -> dict[str, object]:
+    return {
+        "appid": "APP",
+        "msgcode": f"{n:032d}",
+        "transcode": "ELY101",
+        "fingerprint": "f" * 64,
+        "code": "000",
+        "message": "成功",
+        "data": data,
+        "created_at": MOMENT,
+    }
+
+
+def test_rows_read_back_as_sqlalchemy_writes_them(sessions: sessionmaker[Session]) -> None:
+    ours = [_processed(1, {"金额": "1.00", "list": [1, 2]}), _processed(2, None)]
+    theirs = [_processed(3, {"金额": "1.00", "list": [1, 2]}), _processed(4, None)]
+    with transaction(sessions) as session:
+        insert_many(session.connection(), ProcessedRequest.__table__, ours)
+        session.connection().execute(insert(ProcessedRequest), theirs)
+    with sessions() as session:
+        rows = {r.msgcode: r for r in session.scalars(select(ProcessedRequest))}
+        raw = session.connection().exec_driver_sql("SELECT msgcode, data, created_at FROM processed_requests")
+        stored = {m: (d, c) for m, d, c in raw}
+    for mine, same in (("1", "3"), ("2", "4")):
+        a, b = rows[mine.zfill(32)], rows[same.zfill(32)]
+        assert (a.data, a.created_at, a.message) == (b.data, b.created_at, b.message)
+        assert stored[mine.zfill(32)] == stored[same.zfill(32)]  # the very same stored text and time
+    assert rows["1".zfill(32)].created_at == MOMENT.astimezone(UTC)
+
+
+def test_a_duplicate_key_raises_sqlalchemys_integrity_error_and_writes_nothing(
+    sessions: sessionmaker[Session],
+) -> None:
+    with pytest.raises(IntegrityError), transaction(sessions) as session:
+        insert_many(
+            session.connection(), ProcessedRequest.__table__, [_processed(1, None), _processed(1, None)]
+        )
+    with sessions() as session:
+        assert session.scalars(select(ProcessedRequest)).all() == []
+
+
+def test_nothing_to_insert_is_a_no_op(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        insert_many(session.connection(), ProcessedRequest.__table__, [])
+    with sessions() as session:
+        assert session.scalars(select(ProcessedRequest)).all() == []
+
+
+def test_only_tables_are_accepted(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session, pytest.raises(TypeError, match="needs a Table"):
+        insert_many(session.connection(), select(ProcessedRequest).subquery(), [_processed(1, None)])
