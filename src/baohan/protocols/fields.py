@@ -172,7 +172,7 @@ def _datetime_parser(pattern: re.Pattern[str], fmt: str, rule: str) -> Any:
     return validate
 
 
-def _date_parser(pattern: re.Pattern[str], fmt: str, rule: str) -> Any:
+def _date_parser(pattern: re.Pattern[str], rule: str) -> Any:
     def validate(value: object, info: ValidationInfo) -> date:
         # A datetime is a date too; taking one here would silently drop its time.
         if isinstance(value, date) and not isinstance(value, datetime) and not _is_wire(info):
@@ -182,7 +182,10 @@ def _date_parser(pattern: re.Pattern[str], fmt: str, rule: str) -> Any:
         try:
             if not pattern.fullmatch(value):
                 raise ValueError(value)
-            return datetime.strptime(value, fmt).date()
+            # The pattern has fixed the digits' places; date() checks the calendar, ten times faster
+            # than strptime (every ELY101 carries several dates).
+            digits = value.replace("-", "")
+            return date(int(digits[0:4]), int(digits[4:6]), int(digits[6:8]))
         except ValueError:
             raise PydanticCustomError("date_format", rule) from None
 
@@ -239,7 +242,7 @@ CompactDateTime = Annotated[
 
 CompactDate = Annotated[
     date,
-    PlainValidator(_date_parser(_COMPACT_DATE, "%Y%m%d", "must be a date yyyyMMdd, e.g. 20230901")),
+    PlainValidator(_date_parser(_COMPACT_DATE, "must be a date yyyyMMdd, e.g. 20230901")),
     PlainSerializer(format_compact_date, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "examples": ["20230901"]}),
 ]
@@ -247,7 +250,7 @@ CompactDate = Annotated[
 
 WireDate = Annotated[
     date,
-    PlainValidator(_date_parser(_DATE, "%Y-%m-%d", "must be a date yyyy-MM-dd, e.g. 2023-09-01")),
+    PlainValidator(_date_parser(_DATE, "must be a date yyyy-MM-dd, e.g. 2023-09-01")),
     PlainSerializer(format_wire_date, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "examples": ["2023-09-01"]}),
 ]
