@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from fastapi import FastAPI
+from fastapi import APIRouter
+from starlette.types import ASGIApp
 
 from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
 from baohan.cli.inputs import CLIError, one_line_errors
@@ -29,7 +30,7 @@ app = typer.Typer(help="Live counterparties for integrators, on loopback.", no_a
 PREFIX = "/zcdservice/v1/lg/ELYApi"
 
 
-def _serve(web: FastAPI, port: int) -> BackgroundServer:
+def _serve(web: ASGIApp, port: int) -> BackgroundServer:
     try:
         return BackgroundServer(web, port)
     except RuntimeError as exc:
@@ -102,7 +103,7 @@ def procurement(
     extra: dict[str, Any] = {}
     servers: list[BackgroundServer] = []
     admin_token = secrets.token_urlsafe(24)
-    web = create_app(runtime, admin_token=admin_token)
+    extra_routes = APIRouter(tags=["sandbox"])
     if role == "issuer":
         notify_port = free_port()
         notify_url = f"http://127.0.0.1:{notify_port}{PREFIX}"
@@ -119,7 +120,7 @@ def procurement(
         recorder = NoticeRecorder(Channel(appid, appkey, appsecret, client_key, own_key.public_key, profile))
         servers.append(_serve(receiver_app(recorder, frozenset({"ELY102", "ELY106", "ELY108"})), notify_port))
 
-        @web.get("/sandbox/received", tags=["sandbox"])
+        @extra_routes.get("/sandbox/received")
         def received() -> list[dict[str, Any]]:
             return list(recorder.received)
 
@@ -136,7 +137,7 @@ def procurement(
             profile=profile,
         )
         extra["institution_id"] = peer.id
-    servers.append(_serve(web, port))
+    servers.append(_serve(create_app(runtime, admin_token=admin_token, extra=extra_routes), port))
     line = {
         "protocol": "procurement",
         "role": role,

@@ -56,7 +56,9 @@ def decode(text: str, encoding: Literal["hex", "base64", "auto"], what: str = "v
         try:  # only ever succeeds on hex digits, so it decides "auto" as looks_hex would, in one C call
             return bytes.fromhex(text)
         except ValueError:
-            pass
+            # Without whitespace, failing fromhex means not hex at all: skip looks_hex's copy of the text.
+            if encoding == "auto" and _WS.search(text) is None:
+                return from_base64(text, what)
     if encoding == "hex" or (encoding == "auto" and looks_hex(text)):
         return from_hex(text, what)
     return from_base64(text, what)

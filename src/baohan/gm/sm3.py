@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes, hmac
 
 DIGEST_SIZE = 32
 _CHUNK = 1 << 20
-_HASHLIB_SM3 = "sm3" in hashlib.algorithms_available
+_HASHLIB_SM3 = hashlib.new("sm3") if "sm3" in hashlib.algorithms_available else None
 
 
 class SM3Hasher:
@@ -36,10 +36,12 @@ class SM3Hasher:
 
 def sm3(data: bytes) -> bytes:
     """SM3 digest of ``data`` (32 bytes)."""
-    if _HASHLIB_SM3:
+    if _HASHLIB_SM3 is not None:
         # hashlib (OpenSSL too) keeps the GIL for short inputs: three digests per request each cost a GIL
         # hand-off through ``cryptography``, more than the hashing itself.
-        return hashlib.new("sm3", data).digest()
+        hasher = _HASHLIB_SM3.copy()  # a copy skips hashlib.new's lookup of the name, which costs more
+        hasher.update(data)
+        return hasher.digest()
     return SM3Hasher().update(data).digest()
 
 

@@ -18,7 +18,7 @@ from baohan.gm import SM2PublicKey
 from baohan.protocols.fields import MessageInvalid
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
-from baohan.protocols.procurement.router import procurement_router
+from baohan.protocols.procurement.router import ProtocolFront, procurement_router
 from baohan.protocols.profile import Profile
 from baohan.services.procurement.issuer import IssuerService
 from baohan.services.procurement.platform import PlatformService
@@ -402,8 +402,11 @@ def _platform_admin(router: APIRouter, service: PlatformService, runtime: RoleRu
         )
 
 
-def create_app(runtime: RoleRuntime, *, admin_token: str, run_dispatcher: bool = True) -> FastAPI:
-    """The role's app: protocol endpoints under /zcdservice/v1/lg, admin API under /admin (bearer token)."""
+def create_app(
+    runtime: RoleRuntime, *, admin_token: str, run_dispatcher: bool = True, extra: APIRouter | None = None
+) -> ProtocolFront:
+    """The role's app: protocol endpoints under /zcdservice/v1/lg, admin API under /admin (bearer token),
+    and ``extra`` routes (the sandbox's)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -422,9 +425,12 @@ def create_app(runtime: RoleRuntime, *, admin_token: str, run_dispatcher: bool =
     else:
         _platform_admin(admin, service, runtime)
     app.include_router(admin)
+    if extra is not None:
+        app.include_router(extra)
 
     @app.get("/health")
     def health() -> JSONResponse:
         return JSONResponse({"role": runtime.role, "pending_outbox": runtime.pending()})
 
-    return app
+    # The routes above stay for other methods' answers; protocol POSTs take the lean path in front.
+    return ProtocolFront(app, service, validate_request, service.served)

@@ -14,7 +14,7 @@ from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement.client import ProcurementClient, TransportError
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.envelope import Channel, decode_response, encode_request
-from baohan.protocols.procurement.router import Answer, Inbound, procurement_router
+from baohan.protocols.procurement.router import Answer, Inbound, ProtocolFront, procurement_router
 
 PLATFORM_KEY, ISSUER_KEY = SM2PrivateKey.generate(), SM2PrivateKey.generate()
 CREDS = {"appid": "BANK0001", "appkey": "ak", "appsecret": "secret-of-bank-0001"}
@@ -68,11 +68,46 @@ def recorder() -> Recorder:
     return Recorder()
 
 
-@pytest.fixture
-def http(recorder: Recorder) -> TestClient:
+SERVED = {"ELY101", "ELY103", "ELY104"}
+
+
+@pytest.fixture(params=["routes", "front"])
+def http(recorder: Recorder, request: pytest.FixtureRequest) -> TestClient:
+    """The FastAPI routes alone, and behind the lean ProtocolFront the roles' apps use: same answers."""
     app = FastAPI()
-    app.include_router(procurement_router(recorder, validate, {"ELY101", "ELY103", "ELY104"}))
-    return TestClient(app)
+    app.include_router(procurement_router(recorder, validate, SERVED))
+    if request.param == "routes":
+        return TestClient(app)
+    return TestClient(ProtocolFront(app, recorder, validate, SERVED))
+
+
+def front(recorder: Recorder) -> TestClient:
+    app = FastAPI()
+    app.include_router(procurement_router(recorder, validate, SERVED))
+
+    @app.get("/other")
+    def other() -> dict[str, str]:
+        return {"from": "inner"}
+
+    return TestClient(ProtocolFront(app, recorder, validate, SERVED))
+
+
+def test_front_refuses_an_oversized_body_with_103(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import baohan.protocols.procurement.router as router_module
+
+    monkeypatch.setattr(router_module, "MAX_BODY_BYTES", 1000)
+    reply = post(front(recorder), b"x" * 1001)
+    assert reply["code"] == "103" and reply["message"].startswith("request body: larger than 1000 bytes")
+    assert recorder.effects == []
+
+
+def test_front_leaves_other_methods_and_paths_to_the_app(recorder: Recorder) -> None:
+    client = front(recorder)
+    assert client.get("/zcdservice/v1/lg/ELYApi").status_code == 405
+    assert client.get("/other").json() == {"from": "inner"}
+    assert client.post("/zcdservice/v1/lg/ELY999", content=b"{}").status_code == 404
 
 
 def post(http: TestClient, body: object, path: str = "/zcdservice/v1/lg/ELYApi") -> dict[str, Any]:

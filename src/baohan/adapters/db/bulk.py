@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, FromClause, Table, bindparam, insert
@@ -51,21 +52,25 @@ def insert_many(connection: Connection, table: FromClause, rows: Sequence[Mappin
         raise TypeError(f"insert_many needs a Table, got {type(table).__name__}")
     plan = _plan(connection, table, tuple(rows[0]))
     pairs = tuple(zip(plan.columns, plan.processors, strict=True))
-    if plan.positional:
-        params: list[Any] = [
-            tuple(
-                value if (value := row[name]) is None or proc is None else proc(value) for name, proc in pairs
-            )
-            for row in rows
-        ]
-    else:
-        params = [
-            {
-                name: value if (value := row[name]) is None or proc is None else proc(value)
-                for name, proc in pairs
-            }
-            for row in rows
-        ]
+    # Rows of one batch share their timestamps; each distinct one is converted once.
+    converted: dict[tuple[int, datetime], Any] = {}
+
+    def bind(index: int, proc: Callable[[Any], Any] | None, value: Any) -> Any:
+        if value is None or proc is None:
+            return value
+        if type(value) is datetime:
+            key = (index, value)
+            if key not in converted:
+                converted[key] = proc(value)
+            return converted[key]
+        return proc(value)
+
+    values = [[bind(i, proc, row[name]) for i, (name, proc) in enumerate(pairs)] for row in rows]
+    params: list[Any] = (
+        [tuple(v) for v in values]
+        if plan.positional
+        else [dict(zip(plan.columns, v, strict=True)) for v in values]
+    )
     dialect = connection.dialect
     cursor = connection.connection.cursor()
     try:

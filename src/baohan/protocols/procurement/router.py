@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from baohan.gm import sm3_hex
 from baohan.protocols.procurement.codes import MESSAGES, Code, ProtocolError
@@ -92,14 +93,16 @@ def fingerprint(transcode: str, payload: dict[str, Any]) -> str:
     return sm3_hex(f"{transcode}&{canonical}".encode())
 
 
-def _reply(channel: Channel | None, transcode: str, answer: Answer) -> JSONResponse:
+def _reply_body(channel: Channel | None, transcode: str, answer: Answer) -> dict[str, Any]:
     if channel is None or answer.data is None:
-        body: dict[str, Any] = {"code": answer.code.value, "message": answer.message[:200]}
-    else:
-        body = encode_response(
-            channel, answer.code, answer.message, answer.data, envelope=transcode in ENVELOPE_RESPONSES
-        )
-    return JSONResponse(body)
+        return {"code": answer.code.value, "message": answer.message[:200]}
+    return encode_response(
+        channel, answer.code, answer.message, answer.data, envelope=transcode in ENVELOPE_RESPONSES
+    )
+
+
+def _reply(channel: Channel | None, transcode: str, answer: Answer) -> JSONResponse:
+    return JSONResponse(_reply_body(channel, transcode, answer))
 
 
 def _failure(exc: ProtocolError) -> Answer:
@@ -305,3 +308,66 @@ def procurement_router(
     for code in sorted(served):
         router.add_route(f"{prefix}/{code}", make(code), methods=["POST"])
     return router
+
+
+MAX_BODY_BYTES = 64 * 1024 * 1024  # ELY104 carries a whole guarantee file, Base64-encoded
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class ProtocolFront:
+    """ASGI front for a role's app: protocol POSTs go straight to :func:`process_async`; everything else
+    (admin API, other methods, lifespan) to ``app``.
+
+    The framework's layers (error and telemetry middleware, routing over every admin route, request
+    objects) cost about as much per request as all our checks besides the crypto; the protocol needs none
+    of them: it takes raw bytes and always answers 200 with a JSON body, even when something fails.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        endpoint: Endpoint,
+        validate: Validator,
+        served: Collection[str],
+        *,
+        prefix: str = "/zcdservice/v1/lg",
+    ) -> None:
+        self.app = app
+        self._endpoint, self._validate, self._served = endpoint, validate, frozenset(served)
+        self._paths: dict[str, str | None] = {f"{prefix}/ELYApi": None}
+        self._paths.update({f"{prefix}/{code}": code for code in self._served})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or scope["method"] != "POST" or path not in self._paths:
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY_BYTES:
+                answer = Answer(Code.INVALID, f"request body: larger than {MAX_BODY_BYTES} bytes")
+                await self._send(send, {"code": answer.code.value, "message": answer.message})
+                return
+            if not message.get("more_body", False):
+                break
+        expected = self._paths[path]
+        channel, transcode, answer = await process_async(
+            self._endpoint, self._validate, self._served, bytes(body), expected
+        )
+        try:
+            reply = _reply_body(channel, transcode, answer)
+        except Exception:
+            failure = _unexpected(transcode, "?")
+            reply = {"code": failure.code.value, "message": failure.message}
+        await self._send(send, reply)
+
+    @staticmethod
+    async def _send(send: Send, reply: dict[str, Any]) -> None:
+        payload = json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
