@@ -195,3 +195,50 @@ def test_answers_for_a_caller_that_gave_up_or_a_closed_loop_are_dropped_quietly(
     late: asyncio.Future[Answer] = asyncio.Future(loop=loop)
     _settle([(_Job(inbound("GONE-3", "3" * 32), peer_id, late, loop), Answer())])  # no RuntimeError
     assert not late.done()
+
+
+def test_every_intake_lookup_searches_an_index_never_scans_a_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # SQLite's planner has no statistics: a row-value IN, or an IN beside two equalities on another
+    # index, made it scan whole tables that grow with every application. Ask it for each query's plan.
+    from sqlalchemy import event
+
+    from baohan.adapters.db import migrate
+
+    url = f"sqlite:///{tmp_path}/plans.db"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    registry = Registry(sessions, SecretBox("intake test passphrase"))
+    registry.add_identity("default", SM2PrivateKey.generate())
+    peer = registry.add_counterparty(
+        name="p",
+        role="platform",
+        appid="BANK0001",
+        appkey="k",
+        appsecret="secret-1",
+        public_key=SM2PrivateKey.generate().public_key,
+    )
+    selects: list[tuple[str, tuple[object, ...]]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def remember(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append((statement, tuple(parameters)))
+
+    intake = Intake(sessions, DEFAULT_RULES, notice_deadline=timedelta(days=1))
+    try:
+        # Batches of many: the planner's choice changes with the length of the IN lists.
+        futures = [
+            intake.submit(inbound(f"PLAN-{i}", f"{i:032x}", projectCode=f"P-{i}"), peer.id) for i in range(48)
+        ]
+        assert all(f.result(timeout=60).code.value == "000" for f in futures)
+    finally:
+        intake.close()
+    event.remove(engine, "before_cursor_execute", remember)
+    assert len(selects) >= 3 and any(len(p) > 20 for _, p in selects)  # three lookups a batch, long lists
+    with engine.connect() as connection:
+        for statement, parameters in selects:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            scans = [row[3] for row in plan if row[3].startswith("SCAN") and "CONSTANT ROW" not in row[3]]
+            assert not scans, (statement, plan)
+    engine.dispose()

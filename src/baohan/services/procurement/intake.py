@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from baohan.adapters import outbox
@@ -210,7 +210,10 @@ class Intake:
         now = self._clock()
         with transaction(self._sessions) as session:
             connection = session.connection()
-            keys = [(j.request.appid, j.request.msgcode) for j in jobs]
+            keys = {(j.request.appid, j.request.msgcode) for j in jobs}
+            # Each lookup below names only conditions an index serves, and the exact match is made here:
+            # SQLite's planner, with no statistics, scans a whole index for a row-value IN or for an IN
+            # next to two equalities on another index, and these tables grow with every application.
             replays = {
                 (row.appid, row.msgcode): row
                 for row in connection.execute(
@@ -221,11 +224,15 @@ class Intake:
                         ProcessedRequest.code,
                         ProcessedRequest.message,
                         ProcessedRequest.data,
-                    ).where(tuple_(ProcessedRequest.appid, ProcessedRequest.msgcode).in_(keys))
+                    ).where(
+                        ProcessedRequest.appid.in_({appid for appid, _ in keys}),
+                        ProcessedRequest.msgcode.in_({msgcode for _, msgcode in keys}),
+                    )
                 )
+                if (row.appid, row.msgcode) in keys
             }
             messages = [j.request.message for j in jobs]
-            peers = sorted({j.peer_id for j in jobs})
+            peers = {j.peer_id for j in jobs}
             columns = (
                 Application.id,
                 Application.counterparty_id,
@@ -237,7 +244,7 @@ class Intake:
                 Application.supplier_code,
                 Application.guarantee_id,
             )
-            # Two lookups, each on its own index; one query OR-ing them would scan the whole table.
+            # Two lookups, each on its own index (one query OR-ing them would scan the whole table).
             by_id = {
                 (r.counterparty_id, r.application_id): r
                 for r in connection.execute(
@@ -248,16 +255,15 @@ class Intake:
                     )
                 )
             }
+            live_stages = {s.value for s in LIVE}
             live = {
                 (r.counterparty_id, r.project_code, r.bid_code, r.supplier_code): r
                 for r in connection.execute(
-                    select(*columns).where(
-                        Application.project_code.in_([msg.projectCode for msg in messages]),
-                        Application.side == SIDE,
-                        Application.counterparty_id.in_(peers),
-                        Application.stage.in_([s.value for s in LIVE]),
+                    select(*columns, Application.side).where(
+                        Application.project_code.in_({msg.projectCode for msg in messages})
                     )
                 )
+                if r.side == SIDE and r.counterparty_id in peers and r.stage in live_stages
             }
             batch = _Batch()
             for job in jobs:
