@@ -152,8 +152,10 @@ def candidates(data: bytes, layout: Layout | str = "auto", prefix: bool | None =
                 yield native
 
 
-def ensure_parsable(data: bytes, layout: Layout | str, prefix: bool | None) -> None:
-    """Raise DecryptionError early when ``data`` cannot be an SM2 ciphertext in ``layout`` at all."""
-    if next(candidates(data, layout, prefix), None) is None:
+def parsable_candidates(data: bytes, layout: Layout | str, prefix: bool | None) -> list[bytes]:
+    """:func:`candidates` as a list; DecryptionError when ``data`` cannot be an SM2 ciphertext in ``layout``."""
+    found = list(candidates(data, layout, prefix))
+    if not found:
         want = "any layout" if layout == "auto" else f"layout {layout}"
         raise DecryptionError(f"not an SM2 ciphertext in {want} ({len(data)} bytes)")
+    return found

@@ -56,9 +56,14 @@ def decode(text: str, encoding: Literal["hex", "base64", "auto"], what: str = "v
         try:  # only ever succeeds on hex digits, so it decides "auto" as looks_hex would, in one C call
             return bytes.fromhex(text)
         except ValueError:
-            # Without whitespace, failing fromhex means not hex at all: skip looks_hex's copy of the text.
-            if encoding == "auto" and _WS.search(text) is None:
-                return from_base64(text, what)
+            pass
+        if encoding == "auto":
+            # Strict Base64 has no whitespace, and text without whitespace that fromhex refused is not hex:
+            # so this decides as looks_hex would, without scanning kilobytes with a regular expression.
+            try:
+                return base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError):
+                pass
     if encoding == "hex" or (encoding == "auto" and looks_hex(text)):
         return from_hex(text, what)
     return from_base64(text, what)

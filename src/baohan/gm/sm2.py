@@ -12,7 +12,7 @@ from typing import Literal
 from asn1crypto import keys, pem
 
 from baohan.gm import _backend, oids
-from baohan.gm.ciphertext import Layout, candidates, ensure_parsable, from_native
+from baohan.gm.ciphertext import Layout, from_native, parsable_candidates
 from baohan.gm.codec import from_base64, from_hex, unarmor
 from baohan.gm.errors import DecryptionError, EncodingError, GMError, InvalidKeyError
 from baohan.gm.signature import SignatureFormat, raw_to_der, to_raw
@@ -276,11 +276,11 @@ class SM2PrivateKey:
         self, ciphertext: bytes, *, layout: Layout | str = "auto", prefix: bool | None = None
     ) -> bytes:
         """Plaintext of an SM2 ciphertext; ``auto`` tries every layout and keeps the one whose C3 verifies."""
-        ensure_parsable(ciphertext, layout, prefix)
+        natives = parsable_candidates(ciphertext, layout, prefix)
         empty_seen = False
         if self._decryptor is None:
             self._decryptor = _backend.Decryptor(self._d)
-        for native in candidates(ciphertext, layout, prefix):
+        for native in natives:
             if len(native) == _NATIVE_OVERHEAD:
                 empty_seen = True
                 continue
