@@ -27,6 +27,7 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once: dumps builds one a call
 
 
 class Base(DeclarativeBase):
@@ -70,7 +71,7 @@ class JSONText(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _JSON.encode(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         return None if value is None else json.loads(value)

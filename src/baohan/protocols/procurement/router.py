@@ -29,8 +29,10 @@ from baohan.gm import sm3_hex
 from baohan.protocols.procurement.codes import MESSAGES, Code, ProtocolError
 from baohan.protocols.procurement.envelope import (
     Channel,
+    canonical_json,
     check_clock,
     check_sign,
+    compact_json,
     encode_response,
     open_request,
     parse_frame,
@@ -89,7 +91,7 @@ Validator = Callable[[str, dict[str, Any]], Any]
 
 def fingerprint(transcode: str, payload: dict[str, Any]) -> str:
     """Identity of a request's decrypted content: a retry re-encrypts (SM2 is randomised) but says the same."""
-    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    canonical = canonical_json(payload)
     return sm3_hex(f"{transcode}&{canonical}".encode())
 
 
@@ -367,7 +369,7 @@ class ProtocolFront:
 
     @staticmethod
     async def _send(send: Send, reply: dict[str, Any]) -> None:
-        payload = json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode()
+        payload = compact_json(reply).encode()
         headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -10,11 +9,12 @@ from typing import Any
 from baohan.gm import sm3_hex
 from baohan.protocols.fields import SHANGHAI
 from baohan.protocols.procurement import models as m
+from baohan.protocols.procurement.envelope import canonical_json
 
 
 def content_hash(payload: dict[str, Any]) -> str:
     """A digest of a message's content, independent of key order."""
-    return sm3_hex(json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode())
+    return sm3_hex(canonical_json(payload).encode())
 
 
 def money(value: Decimal) -> str:
