@@ -53,19 +53,22 @@ def insert_many(connection: Connection, table: FromClause, rows: Sequence[Mappin
     plan = _plan(connection, table, tuple(rows[0]))
     pairs = tuple(zip(plan.columns, plan.processors, strict=True))
     # Rows of one batch share their timestamps; each distinct one is converted once.
-    converted: dict[tuple[int, datetime], Any] = {}
-
-    def bind(index: int, proc: Callable[[Any], Any] | None, value: Any) -> Any:
-        if value is None or proc is None:
-            return value
-        if type(value) is datetime:
-            key = (index, value)
-            if key not in converted:
-                converted[key] = proc(value)
-            return converted[key]
-        return proc(value)
-
-    values = [[bind(i, proc, row[name]) for i, (name, proc) in enumerate(pairs)] for row in rows]
+    converted: dict[tuple[str, datetime], Any] = {}
+    values: list[list[Any]] = []
+    for row in rows:
+        out = []
+        for name, proc in pairs:
+            value = row[name]
+            if proc is not None and value is not None:
+                if type(value) is datetime:
+                    key = (name, value)
+                    if key not in converted:
+                        converted[key] = proc(value)
+                    value = converted[key]
+                else:
+                    value = proc(value)
+            out.append(value)
+        values.append(out)
     params: list[Any] = (
         [tuple(v) for v in values]
         if plan.positional
