@@ -11,6 +11,7 @@ signatures as raw ``r‖s`` and ciphertexts as ``04‖C1‖C3‖C2``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -83,36 +84,58 @@ _ffi: Any = _tongsuo._ffi
 _lib: Any = _tongsuo._lib
 
 
-def _pkey_call(init: Any, operation: Any, pkey: Any, data: bytes) -> bytes | None:
-    """One EVP_PKEY encrypt or decrypt of ``data`` with a fresh context (contexts are not shared across
-    threads); None, with Tongsuo's error queue cleared, when it refuses."""
-    ctx = _ffi.gc(_lib.EVP_PKEY_CTX_new(pkey, _ffi.NULL), _lib.EVP_PKEY_CTX_free)
-    size = _ffi.new("size_t *")
-    if ctx == _ffi.NULL or init(ctx) != 1 or operation(ctx, _ffi.NULL, size, data, len(data)) != 1:
-        _lib.ERR_clear_error()
-        return None
-    out = _ffi.new("unsigned char[]", size[0])
-    if operation(ctx, out, size, data, len(data)) != 1:
-        _lib.ERR_clear_error()
-        return None
-    return bytes(_ffi.buffer(out, size[0]))
+class _Operation:
+    """One key's EVP_PKEY encrypt or decrypt, with a context per thread (contexts are not thread-safe).
+
+    Each call into Tongsuo releases and retakes the GIL, and retaking it can wait behind other threads:
+    so the context is made and initialised once per thread, and the output buffer sized from the input,
+    leaving one call per operation.
+    """
+
+    __slots__ = ("_init", "_key", "_local", "_operation", "_overhead")
+
+    def __init__(self, key: Any, init: Any, operation: Any, overhead: int) -> None:
+        self._key = key  # owns (and frees) the EVP_PKEY
+        self._init, self._operation, self._overhead = init, operation, overhead
+        self._local = threading.local()
+
+    def _context(self) -> Any:
+        ctx = getattr(self._local, "ctx", None)
+        if ctx is None:
+            ctx = _ffi.gc(_lib.EVP_PKEY_CTX_new(self._key._evp_pkey, _ffi.NULL), _lib.EVP_PKEY_CTX_free)
+            if ctx == _ffi.NULL or self._init(ctx) != 1:
+                _lib.ERR_clear_error()
+                raise ValueError("SM2 key could not be loaded into the backend")
+            self._local.ctx = ctx
+        return ctx
+
+    def __call__(self, data: bytes) -> bytes | None:
+        """The output for ``data``; None, with Tongsuo's error queue cleared, when it refuses."""
+        size = _ffi.new("size_t *", len(data) + self._overhead)
+        out = _ffi.new("unsigned char[]", size[0])
+        if self._operation(self._context(), out, size, data, len(data)) != 1:
+            _lib.ERR_clear_error()
+            return None
+        return bytes(_ffi.buffer(out, size[0]))
+
+
+# DER SM2Cipher around a message: SEQUENCE, two INTEGERs of up to 33 bytes, C3, C2 headers.
+_DER_OVERHEAD = 4 + 2 * 35 + 34 + 6
 
 
 class Encryptor:
     """A public key loaded into Tongsuo, for SM2 encryption."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_encrypt",)
 
     def __init__(self, point: bytes) -> None:
-        # Keep the key object: it owns (and frees) the EVP_PKEY.
-        self._key = _tongsuo_ec.EllipticCurvePublicKey.from_encoded_point(_tongsuo_ec.SM2(), point)
+        key = _tongsuo_ec.EllipticCurvePublicKey.from_encoded_point(_tongsuo_ec.SM2(), point)
+        self._encrypt = _Operation(key, _lib.EVP_PKEY_encrypt_init, _lib.EVP_PKEY_encrypt, _DER_OVERHEAD)
 
     def encrypt(self, plaintext: bytes) -> bytes:
         """``04‖C1‖C3‖C2`` of a non-empty ``plaintext``."""
         for _ in range(_ENCRYPT_ATTEMPTS):
-            der = _pkey_call(
-                _lib.EVP_PKEY_encrypt_init, _lib.EVP_PKEY_encrypt, self._key._evp_pkey, plaintext
-            )
+            der = self._encrypt(plaintext)
             native = der_to_native(der) if der is not None else None
             if native is None:
                 raise ValueError("SM2 encryption failed in the backend")
@@ -128,16 +151,15 @@ class Encryptor:
 class Decryptor:
     """A private key loaded into Tongsuo, for SM2 decryption."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_decrypt",)
 
     def __init__(self, d: bytes) -> None:
-        self._key = _tongsuo_ec.derive_private_key(int.from_bytes(d, "big"), _tongsuo_ec.SM2())
+        key = _tongsuo_ec.derive_private_key(int.from_bytes(d, "big"), _tongsuo_ec.SM2())
+        self._decrypt = _Operation(key, _lib.EVP_PKEY_decrypt_init, _lib.EVP_PKEY_decrypt, 0)
 
     def decrypt(self, native: bytes) -> bytes | None:
         """Plaintext of ``04‖C1‖C3‖C2``, or None when C1 is off the curve or C3 does not check out."""
-        plain = _pkey_call(
-            _lib.EVP_PKEY_decrypt_init, _lib.EVP_PKEY_decrypt, self._key._evp_pkey, native_to_der(native)
-        )
+        plain = self._decrypt(native_to_der(native))
         # GB/T 32918.4 step B4: an all-zero KDF output (C2 == M) is an error; Tongsuo does not check.
         if plain is None or plain == native[97:]:
             return None
