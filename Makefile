@@ -37,6 +37,7 @@ test: lint typecheck imports pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/gm.py
+	$(BIN)/python bench/procurement.py
 
 clean:
 	rm -rf $(VENV) tests/interop/node/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
