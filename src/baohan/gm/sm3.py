@@ -9,6 +9,8 @@ from cryptography.hazmat.primitives import hashes, hmac
 
 DIGEST_SIZE = 32
 _CHUNK = 1 << 20
+_GIL_PIECE = 2047  # CPython's hashlib releases the GIL from 2048 bytes
+_KEEP_GIL_UP_TO = 64 * 1024
 _HASHLIB_SM3 = hashlib.new("sm3") if "sm3" in hashlib.algorithms_available else None
 
 
@@ -40,7 +42,14 @@ def sm3(data: bytes) -> bytes:
         # hashlib (OpenSSL too) keeps the GIL for short inputs: three digests per request each cost a GIL
         # hand-off through ``cryptography``, more than the hashing itself.
         hasher = _HASHLIB_SM3.copy()  # a copy skips hashlib.new's lookup of the name, which costs more
-        hasher.update(data)
+        if len(data) <= _KEEP_GIL_UP_TO:
+            # hashlib gives up the GIL for 2 KB or more; for a few kilobytes (a request's data) retaking it
+            # costs more than the hashing, so feed it in pieces just under that size.
+            view = memoryview(data)
+            for at in range(0, len(data), _GIL_PIECE):
+                hasher.update(view[at : at + _GIL_PIECE])
+        else:
+            hasher.update(data)
         return hasher.digest()
     return SM3Hasher().update(data).digest()
 
