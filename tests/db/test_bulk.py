@@ -71,3 +71,16 @@ def test_nothing_to_insert_is_a_no_op(sessions: sessionmaker[Session]) -> None:
 def test_only_tables_are_accepted(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session, pytest.raises(TypeError, match="needs a Table"):
         insert_many(session.connection(), select(ProcessedRequest).subquery(), [_processed(1, None)])
+
+
+def test_an_encoded_json_document_is_stored_as_it_is(sessions: sessionmaker[Session]) -> None:
+    from baohan.adapters.db.engine import JSONDocument
+
+    with transaction(sessions) as session:
+        insert_many(
+            session.connection(), ProcessedRequest.__table__, [_processed(1, JSONDocument('{"b":1,"a":[2]}'))]
+        )
+    with sessions() as session:
+        assert session.scalars(select(ProcessedRequest.data)).one() == {"b": 1, "a": [2]}
+        stored = session.connection().exec_driver_sql("SELECT data FROM processed_requests").scalar_one()
+    assert stored == '{"b":1,"a":[2]}'

@@ -242,3 +242,24 @@ def test_every_intake_lookup_searches_an_index_never_scans_a_table(tmp_path) -> 
             scans = [row[3] for row in plan if row[3].startswith("SCAN") and "CONSTANT ROW" not in row[3]]
             assert not scans, (statement, plan)
     engine.dispose()
+
+
+def test_the_routers_canonical_text_gives_the_same_hash_and_record_as_encoding_again(setup) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from baohan.protocols.procurement.envelope import canonical_json
+    from baohan.services.procurement.notices import content_hash
+
+    sessions, peer_id, new_intake = setup
+    intake = new_intake()
+    plain = inbound("CANON-1", "c" * 32)
+    with_text = replace(plain, canonical=canonical_json(plain.payload))
+    assert intake.receive(with_text, peer_id).code.value == "000"
+    # The same content again under a new msgcode, this time without the router's text: an idempotent resubmission.
+    again = replace(inbound("CANON-1", "d" * 32), canonical="")
+    assert intake.receive(again, peer_id).code.value == "000"
+    with sessions() as session:
+        rows = session.scalars(select(Application).where(Application.application_id == "CANON-1")).all()
+    assert len(rows) == 1
+    wire = m.to_wire(plain.message)
+    assert rows[0].request == wire and rows[0].content_hash == content_hash(wire)

@@ -62,6 +62,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class JSONDocument(str):
+    """Text already encoded as JSON, stored as it is by :class:`JSONText` (it reads back as the document)."""
+
+
 class JSONText(TypeDecorator[Any]):
     """A JSON document stored as text (UTF-8, not ASCII-escaped), read back as Python objects."""
 
@@ -71,6 +75,8 @@ class JSONText(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
+        if isinstance(value, JSONDocument):
+            return str(value)
         return _JSON.encode(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:

@@ -65,6 +65,7 @@ class Inbound:
     fingerprint: str
     payload: dict[str, Any]
     message: Any
+    canonical: str = ""  # the payload as canonical JSON, when the router computed it (for the fingerprint)
 
 
 class Endpoint(Protocol):
@@ -91,7 +92,10 @@ Validator = Callable[[str, dict[str, Any]], Any]
 
 def fingerprint(transcode: str, payload: dict[str, Any]) -> str:
     """Identity of a request's decrypted content: a retry re-encrypts (SM2 is randomised) but says the same."""
-    canonical = canonical_json(payload)
+    return _fingerprint_of(transcode, canonical_json(payload))
+
+
+def _fingerprint_of(transcode: str, canonical: str) -> str:
     return sm3_hex(f"{transcode}&{canonical}".encode())
 
 
@@ -220,7 +224,8 @@ def prepare(
         if not envelope:
             check_sign(frame, channel)
         payload = open_request(frame, channel, envelope=envelope)
-        digest = fingerprint(frame.transcode, payload)
+        canonical = canonical_json(payload)
+        digest = _fingerprint_of(frame.transcode, canonical)
         try:
             check_clock(frame, channel.profile)
         except ProtocolError:
@@ -233,7 +238,16 @@ def prepare(
         return (
             channel,
             transcode,
-            Inbound(frame.appid, frame.msgcode, frame.transcode, frame.sent_at, digest, payload, message),
+            Inbound(
+                frame.appid,
+                frame.msgcode,
+                frame.transcode,
+                frame.sent_at,
+                digest,
+                payload,
+                message,
+                canonical,
+            ),
         )
     except ProtocolError as exc:
         return channel, transcode, _failure(exc)

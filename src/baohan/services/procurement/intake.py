@@ -27,14 +27,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from baohan.adapters import outbox
 from baohan.adapters.db.bulk import insert_many
-from baohan.adapters.db.engine import transaction, utcnow
+from baohan.adapters.db.engine import JSONDocument, transaction, utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, ProcessedRequest
 from baohan.domain.lifecycle import LIVE, Event, Stage, next_stage
 from baohan.domain.underwriting import Facts, Outcome, Rules, underwrite
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
+from baohan.protocols.procurement.envelope import canonical_json
 from baohan.protocols.procurement.router import Answer, Inbound
-from baohan.services.procurement.notices import content_hash, money, status_key, status_notice
+from baohan.services.procurement.notices import canonical_hash, money, status_key, status_notice
 from baohan.services.procurement.registry import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -306,7 +307,10 @@ class Intake:
                 batch.outcomes.append(Answer(Code(prior.code), prior.message, prior.data))
             return
         wire = m.to_wire(msg)
-        digest = content_hash(wire)
+        # The router already wrote the payload as canonical JSON; when the wire form is the payload (the
+        # usual case) that text gives the content hash and is what we store, with no second encoding.
+        text = request.canonical if request.canonical and wire == request.payload else canonical_json(wire)
+        digest = canonical_hash(text)
         existing = by_id.get((job.peer_id, msg.applicationId))
         if existing is not None:
             if existing.content_hash != digest:
@@ -386,7 +390,7 @@ class Intake:
             "application_id": msg.applicationId,
             "stage": stage.value,
             "content_hash": digest,
-            "request": wire,
+            "request": JSONDocument(text),
             "supplier_code": msg.socialCreditCode,
             "supplier_name": msg.supplier,
             "purchaser_code": msg.purchaseSocCode,

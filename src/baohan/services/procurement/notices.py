@@ -14,7 +14,12 @@ from baohan.protocols.procurement.envelope import canonical_json
 
 def content_hash(payload: dict[str, Any]) -> str:
     """A digest of a message's content, independent of key order."""
-    return sm3_hex(canonical_json(payload).encode())
+    return canonical_hash(canonical_json(payload))
+
+
+def canonical_hash(canonical: str) -> str:
+    """:func:`content_hash` of a payload already written by ``canonical_json``."""
+    return sm3_hex(canonical.encode())
 
 
 def money(value: Decimal) -> str:
