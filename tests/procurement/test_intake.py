@@ -263,3 +263,29 @@ def test_the_routers_canonical_text_gives_the_same_hash_and_record_as_encoding_a
     assert len(rows) == 1
     wire = m.to_wire(plain.message)
     assert rows[0].request == wire and rows[0].content_hash == content_hash(wire)
+
+
+def test_a_failing_batch_is_answered_and_the_writer_keeps_serving(setup) -> None:  # type: ignore[no-untyped-def]
+    _, peer_id, new_intake = setup
+    intake = new_intake()
+    original = intake._commit
+    calls = {"n": 0}
+
+    def broken_once(jobs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("boom")
+        return original(jobs)
+
+    intake._commit = broken_once  # type: ignore[method-assign]
+
+    async def two() -> tuple[object, object]:
+        first = await asyncio.gather(
+            intake.receive_async(inbound("FAIL-1", "f" * 32), peer_id), return_exceptions=True
+        )
+        second = await intake.receive_async(inbound("FAIL-2", "e" * 32), peer_id)
+        return first[0], second
+
+    first, second = asyncio.run(asyncio.wait_for(two(), 30))
+    assert isinstance(first, RuntimeError) and str(first) == "boom"
+    assert isinstance(second, Answer) and second.code.value == "000"
