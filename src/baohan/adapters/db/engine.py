@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,6 +30,7 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+log = logging.getLogger(__name__)
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once: dumps builds one a call
 
 
@@ -91,14 +95,21 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``: SQLite in WAL mode with foreign keys, or PostgreSQL through psycopg 3."""
+def make_engine(url: str, *, background_checkpoints: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url``: SQLite in WAL mode with foreign keys, or PostgreSQL through psycopg 3.
+
+    ``background_checkpoints`` (servers): SQLite's WAL is copied back into the database by a thread of
+    this engine instead of by whichever commit crosses the threshold, so no request waits on that fsync.
+    """
     url = normalize_url(url)
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, **kwargs.pop("connect_args", {})}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
-        _configure_sqlite(engine)
+        checkpoints = background_checkpoints and make_url(url).database not in (None, "", ":memory:")
+        _configure_sqlite(engine, checkpoints)
+        if checkpoints:
+            _Checkpointer(engine).start()
         return engine
     if backend == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
@@ -106,7 +117,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
 
 
-def _configure_sqlite(engine: Engine) -> None:
+class _Checkpointer(threading.Thread):
+    """Checkpoints an engine's SQLite WAL every ``interval`` seconds (PASSIVE: never waits for readers or
+    writers), until the engine is disposed or dropped."""
+
+    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+        super().__init__(name="sqlite-checkpoint", daemon=True)
+        self._engine = weakref.ref(engine)
+        self._interval = interval
+        self._path = str(engine.url.database)
+
+    def run(self) -> None:
+        connection = sqlite3.connect(self._path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            while (engine := self._engine()) is not None and not getattr(engine, "_baohan_disposed", False):
+                del engine
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # busy or gone: the next round tries again
+                    log.debug("WAL checkpoint skipped: %s", exc)
+                time.sleep(self._interval)
+        finally:
+            connection.close()
+
+
+def _configure_sqlite(engine: Engine, background_checkpoints: bool) -> None:
+    if background_checkpoints:
+
+        @event.listens_for(engine, "engine_disposed")
+        def _on_dispose(_engine: Engine) -> None:
+            engine._baohan_disposed = True  # type: ignore[attr-defined]  # ends the checkpointer
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Python 3.11's sqlite3 does not BEGIN before SELECT or DDL; we emit BEGIN ourselves (below).
@@ -117,6 +158,8 @@ def _configure_sqlite(engine: Engine) -> None:
             _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, much faster
             cursor.execute("PRAGMA foreign_keys=ON")
+            if background_checkpoints:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
         finally:
             cursor.close()
 

@@ -122,7 +122,7 @@ def open_runtime(
         raise ValueError(f"role must be issuer or platform, not {role!r}")
     if migrate:
         upgrade(db_url)
-    engine = make_engine(db_url)
+    engine = make_engine(db_url, background_checkpoints=True)
     sessions = make_session_factory(engine)
     registry = Registry(sessions, box)
     files: FileStore = DirectoryFileStore(files_dir) if files_dir is not None else DatabaseFileStore()
