@@ -1,6 +1,6 @@
 """ELY101 throughput through the issuer's ASGI app against the crypto-only cost of the same messages.
 
-    .venv/bin/python bench/procurement.py [--requests 2000] [--rounds 3] [--db sqlite|URL]
+    .venv/bin/python bench/procurement.py [--requests 2000] [--rounds 5] [--db sqlite|URL]
 
 Full path: frame checks, sign verify, SM2 decrypt, validation, underwriting, persistence (application,
 audit trail, outbox notice, replay record) and the answer, driven straight through the ASGI app. Crypto
@@ -82,7 +82,7 @@ async def asgi_post(app: Any, path: str, body: bytes) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--db", default="sqlite", help="sqlite (a temp file) or a database URL")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight at once")
     args = parser.parse_args()

@@ -76,11 +76,7 @@ class RequestFrame:
     version: str
     data: str
     sign: str
-
-    @property
-    def sent_at(self) -> datetime:
-        """``reqtime`` as an aware Shanghai time."""
-        return reqtime_datetime(self.reqtime)
+    sent_at: datetime  # ``reqtime`` as an aware Shanghai time
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +193,10 @@ def parse_frame(body: object) -> RequestFrame:
     if not _REQTIME.match(values["reqtime"]):
         raise ProtocolError(Code.INVALID, "reqtime: must be yyyyMMddHHmmss")
     try:
-        reqtime_datetime(values["reqtime"])
+        sent_at = reqtime_datetime(values["reqtime"])
     except ValueError:
         raise ProtocolError(Code.INVALID, "reqtime: not a real date and time") from None
-    return RequestFrame(**values)
+    return RequestFrame(**values, sent_at=sent_at)
 
 
 def check_sign(frame: RequestFrame, channel: Channel) -> None:

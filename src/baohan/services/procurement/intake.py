@@ -160,7 +160,7 @@ class Intake:
         self._clock = clock
         self._max_batch = max_batch
         self._linger = linger
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
