@@ -37,20 +37,25 @@ def inbound(application_id: str, msgcode: str, **changes: str) -> Inbound:
     )
 
 
-@pytest.fixture
-def setup(db_url: str):  # type: ignore[no-untyped-def]
-    engine = make_engine(db_url)
-    sessions = make_session_factory(engine)
+def _register_platform(sessions) -> str:  # type: ignore[no-untyped-def]
+    """Our identity and one platform (appid BANK0001); the platform's counterparty id."""
     registry = Registry(sessions, SecretBox("intake test passphrase"))
     registry.add_identity("default", SM2PrivateKey.generate())
-    peer = registry.add_counterparty(
+    return registry.add_counterparty(
         name="p",
         role="platform",
         appid="BANK0001",
         appkey="k",
         appsecret="secret-1",
         public_key=SM2PrivateKey.generate().public_key,
-    )
+    ).id
+
+
+@pytest.fixture
+def setup(db_url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(db_url)
+    sessions = make_session_factory(engine)
+    peer_id = _register_platform(sessions)
     intakes: list[Intake] = []
 
     def new_intake() -> Intake:
@@ -60,7 +65,7 @@ def setup(db_url: str):  # type: ignore[no-untyped-def]
         intakes.append(intake)
         return intake
 
-    yield sessions, peer.id, new_intake
+    yield sessions, peer_id, new_intake
     for intake in intakes:
         intake.close()
     engine.dispose()
@@ -208,16 +213,7 @@ def test_every_intake_lookup_searches_an_index_never_scans_a_table(tmp_path) -> 
     migrate.upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    registry = Registry(sessions, SecretBox("intake test passphrase"))
-    registry.add_identity("default", SM2PrivateKey.generate())
-    peer = registry.add_counterparty(
-        name="p",
-        role="platform",
-        appid="BANK0001",
-        appkey="k",
-        appsecret="secret-1",
-        public_key=SM2PrivateKey.generate().public_key,
-    )
+    peer_id = _register_platform(sessions)
     selects: list[tuple[str, tuple[object, ...]]] = []
 
     @event.listens_for(engine, "before_cursor_execute")
@@ -229,7 +225,7 @@ def test_every_intake_lookup_searches_an_index_never_scans_a_table(tmp_path) -> 
     try:
         # Batches of many: the planner's choice changes with the length of the IN lists.
         futures = [
-            intake.submit(inbound(f"PLAN-{i}", f"{i:032x}", projectCode=f"P-{i}"), peer.id) for i in range(48)
+            intake.submit(inbound(f"PLAN-{i}", f"{i:032x}", projectCode=f"P-{i}"), peer_id) for i in range(48)
         ]
         assert all(f.result(timeout=60).code.value == "000" for f in futures)
     finally:
