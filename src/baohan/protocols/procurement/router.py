@@ -281,7 +281,7 @@ async def process_async(
     body: bytes,
     expected_transcode: str | None = None,
 ) -> tuple[Channel | None, str, Answer]:
-    """As :func:`process`, for the event loop: the checks run here (short CPU work), and the role's
+    """As :func:`process`, for the event loop: the wire checks run on the check workers, and the role's
     blocking work runs in a worker thread, or is awaited when the role offers ``handle_async``.
     """
     channel, transcode, step = await _CHECKS.run(
