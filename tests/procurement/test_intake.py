@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -285,3 +286,15 @@ def test_a_failing_batch_is_answered_and_the_writer_keeps_serving(setup) -> None
     first, second = asyncio.run(asyncio.wait_for(two(), 30))
     assert isinstance(first, RuntimeError) and str(first) == "boom"
     assert isinstance(second, Answer) and second.code.value == "000"
+
+
+def test_new_rows_get_time_ordered_ids(setup) -> None:  # type: ignore[no-untyped-def]
+    sessions, peer_id, new_intake = setup
+    intake = new_intake()
+    for i in range(3):
+        assert intake.receive(inbound(f"T-{i}", f"{0xA0 + i:032x}"), peer_id).code is Code.OK
+    with sessions() as session:
+        apps = session.scalars(select(Application.id)).all()
+        notices = session.scalars(select(OutboxMessage.id)).all()
+    assert {uuid.UUID(pk).version for pk in apps} == {7}
+    assert {uuid.UUID(pk).version for pk in notices} == {7}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from baohan.adapters.db.tables import StoredFile
+from baohan.domain.ids import new_id
 from baohan.gm import sm3_hex
 
 
@@ -28,7 +28,7 @@ class DatabaseFileStore:
 
     def put(self, session: Session, name: str, content: bytes) -> str:
         """Keep ``content`` in the row itself."""
-        file_id = str(uuid.uuid4())
+        file_id = new_id()
         session.add(
             StoredFile(id=file_id, name=name, content=content, size=len(content), sm3=sm3_hex(content))
         )
@@ -54,7 +54,7 @@ class DirectoryFileStore:
 
     def put(self, session: Session, name: str, content: bytes) -> str:
         """Write the file durably (temp file, fsync, rename) and record it."""
-        file_id = str(uuid.uuid4())
+        file_id = new_id()
         tmp = self.root / f".{file_id}.tmp"
         with open(tmp, "wb") as out:
             out.write(content)

@@ -14,7 +14,6 @@ import logging
 import math
 import random
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +42,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from baohan.adapters.db.engine import Base, JSONText, UTCDateTime, transaction, utcnow
+from baohan.domain.ids import new_id
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def message_values(
         raise ValueError("deadline must be positive")
     now = now or utcnow()
     return {
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "destination": destination,
         "kind": kind,
         "payload": payload,
@@ -363,7 +363,7 @@ class Dispatcher:
                 .execution_options(synchronize_session=False)
             )
             attempt = OutboxAttempt(
-                id=str(uuid.uuid4()), message_id=message.id, number=message.attempts, started_at=now
+                id=new_id(), message_id=message.id, number=message.attempts, started_at=now
             )
             session.add(attempt)
             session.flush()

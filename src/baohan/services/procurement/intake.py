@@ -15,7 +15,6 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from baohan.adapters import outbox
 from baohan.adapters.db.bulk import insert_many
 from baohan.adapters.db.engine import JSONDocument, transaction, utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, ProcessedRequest
+from baohan.domain.ids import new_id
 from baohan.domain.lifecycle import LIVE, Event, Stage, next_stage
 from baohan.domain.underwriting import Facts, Outcome, Rules, underwrite
 from baohan.protocols.procurement import models as m
@@ -319,7 +319,7 @@ class Intake:
             self._rules,
             Facts(msg.socialCreditCode, msg.performanceBond, int(msg.guaranteeDate), msg.bidAmount),
         )
-        pk = str(uuid.uuid4())
+        pk = new_id()
         stage = Stage.REVIEW
         self._event(
             batch,

@@ -19,6 +19,7 @@ from baohan.adapters import outbox
 from baohan.adapters.db.engine import transaction, utcnow
 from baohan.adapters.db.tables import Application, Claim
 from baohan.adapters.files import FileStore
+from baohan.domain.ids import new_id
 from baohan.domain.lifecycle import Event, IllegalTransition, Stage
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
@@ -174,7 +175,7 @@ class PlatformService(RoleService):
                     f"applicationId {msg.applicationId} was already submitted with other content"
                 )
             app = Application(
-                id=str(uuid.uuid4()),
+                id=new_id(),
                 side=SIDE,
                 counterparty_id=institution_id,
                 application_id=msg.applicationId,

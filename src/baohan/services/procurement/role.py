@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from baohan.adapters.db.engine import transaction, utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
 from baohan.adapters.files import FileStore
+from baohan.domain.ids import new_id
 from baohan.domain.lifecycle import Event, IllegalTransition, Stage, next_stage
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
@@ -201,7 +201,7 @@ class RoleService:
     def _new_claim(self, session: Session, app: Application, msg: Any, status: str) -> Claim:
         """Record an ELY105 claim on ``app`` (``open`` at the issuer, ``sent`` at the platform)."""
         claim = Claim(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             application_pk=app.id,
             status=status,
             request=m.to_wire(msg),

@@ -1,0 +1,46 @@
+"""Record ids are RFC 9562 version-7 UUIDs: the time leads, so later ids sort after earlier ones."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from baohan.domain.ids import new_id, uuid7
+
+MAX_NS = (1 << 48) * 1_000_000 - 1
+
+
+@given(st.integers(min_value=0, max_value=MAX_NS))
+def test_layout_is_version_7_with_the_time_in_front(now_ns: int) -> None:
+    value = uuid7(now_ns)
+    assert value.version == 7
+    assert value.variant == uuid.RFC_4122
+    assert value.int >> 80 == now_ns // 1_000_000
+
+
+@given(
+    st.integers(min_value=0, max_value=MAX_NS - 1_000_000), st.integers(min_value=1_000_000, max_value=10**12)
+)
+def test_a_later_millisecond_sorts_later_as_text(earlier: int, gap: int) -> None:
+    later = min(earlier + gap, MAX_NS)
+    assert str(uuid7(earlier)) < str(uuid7(later))
+
+
+def test_ids_of_one_millisecond_differ_in_their_random_bits() -> None:
+    ids = {uuid7(1_700_000_000_000_000_000) for _ in range(1000)}
+    assert len(ids) == 1000
+
+
+def test_new_id_is_the_36_character_text_form() -> None:
+    text = new_id()
+    assert len(text) == 36
+    assert uuid.UUID(text).version == 7
+
+
+@pytest.mark.parametrize("now_ns", [-1, (1 << 48) * 1_000_000])
+def test_times_outside_48_bits_of_milliseconds_are_refused(now_ns: int) -> None:
+    with pytest.raises(ValueError, match="UUIDv7 range"):
+        uuid7(now_ns)
