@@ -85,6 +85,7 @@ def test_rules_load_from_json() -> None:
                       "max_term_months": 24}]}""")
     )
     assert rules.product().rate == Decimal("0.004") and rules.product().max_term_months == 24
+    assert rules.refunds_by_operator is False  # by default the lifecycle alone decides ELY109
     assert underwrite(rules, Facts("91X", Decimal("1000.00"), 12)).outcome is Outcome.REFUSE
 
 
@@ -121,6 +122,13 @@ def test_rules_load_from_json() -> None:
                 "products": [{"code": "P", "name": "n", "rate": "0.1", "minimum_premium": "1"}],
             },
             "default_product",
+        ),
+        (
+            {
+                "refunds_by_operator": "yes",
+                "products": [{"code": "P", "name": "n", "rate": "0.1", "minimum_premium": "1"}],
+            },
+            "refunds_by_operator",
         ),
         (
             {

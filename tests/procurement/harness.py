@@ -13,9 +13,10 @@ import httpx
 
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
+from baohan.domain.underwriting import Rules
 from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
 from baohan.protocols.procurement.samples import sample_application
-from baohan.services.procurement.runtime import RoleRuntime, open_runtime
+from baohan.services.procurement.runtime import DEFAULT_RULES, RoleRuntime, open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.serving import BackgroundServer, free_port
 
@@ -77,7 +78,7 @@ class Pair:
 
 
 @contextmanager
-def running_pair(issuer_db: str, platform_db: str) -> Iterator[Pair]:
+def running_pair(issuer_db: str, platform_db: str, *, rules: Rules = DEFAULT_RULES) -> Iterator[Pair]:
     """Start both roles on fresh databases, register each with the other, and tear everything down."""
     box = SecretBox(PASSPHRASE)
     ca_key, issuer_key, platform_key = (
@@ -89,7 +90,9 @@ def running_pair(issuer_db: str, platform_db: str) -> Iterator[Pair]:
     issuer_cert = issue_certificate(
         ca, ca_key, "CN=示范担保有限公司,O=示范担保有限公司,C=CN", issuer_key.public_key
     )
-    issuer = open_runtime("issuer", issuer_db, box, policy=FAST, lease=timedelta(seconds=5), timeout=5)
+    issuer = open_runtime(
+        "issuer", issuer_db, box, rules=rules, policy=FAST, lease=timedelta(seconds=5), timeout=5
+    )
     platform = open_runtime("platform", platform_db, box, policy=FAST, lease=timedelta(seconds=5), timeout=5)
     issuer.registry.add_identity("default", issuer_key, issuer_cert, ca)
     platform.registry.add_identity("default", platform_key)

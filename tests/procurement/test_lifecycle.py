@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from baohan.adapters.documents.pdf_signature import verify_pdf
+from baohan.services.procurement.runtime import DEFAULT_RULES
 from tests.procurement.harness import Pair, application_fields, running_pair, wait_for
 
 
@@ -196,3 +199,111 @@ def test_resubmission_is_idempotent_and_different_content_is_refused(pair: Pair)
         },
     )
     assert reply.status_code == 409 and "other content" in reply.json()["detail"]
+
+
+@pytest.fixture
+def reviewed_pair(db_pair: tuple[str, str]) -> Iterator[Pair]:
+    """As ``pair``, with an issuer whose operator decides ELY109 cancellations and surrenders."""
+    rules = dataclasses.replace(DEFAULT_RULES, refunds_by_operator=True)
+    with running_pair(*db_pair, rules=rules) as running:
+        yield running
+
+
+def history_events(admin: httpx.Client, key: str) -> list[str]:
+    return [e["event"] for e in admin.get(f"/admin/applications/{key}/history").json()]
+
+
+def test_surrender_and_cancel_wait_for_the_operator(reviewed_pair: Pair) -> None:
+    pair = reviewed_pair
+    approve_and_issue(pair, "APP-0101")
+    submit(pair, "APP-0102")
+    wait_for(lambda: stage_on_both(pair, "APP-0102", "approved"), "APP-0102 approved")
+    surrender = pair.platform_admin.post(
+        "/admin/applications/APP-0101/surrender", json={"reason": "项目终止"}
+    )
+    cancel = pair.platform_admin.post("/admin/applications/APP-0102/cancel", json={"reason": "不再需要"})
+    assert surrender.status_code == 202 and cancel.status_code == 202
+    wait_for(
+        lambda: len(pair.issuer_admin.get("/admin/refunds", params={"status": "pending"}).json()) == 2,
+        "both requests waiting for the operator",
+    )
+    waiting = {
+        r["kind"]: r for r in pair.issuer_admin.get("/admin/refunds", params={"status": "pending"}).json()
+    }
+    assert waiting["surrender"]["reason"] == "项目终止" and waiting["cancel"]["reason"] == "不再需要"
+    # Nothing is decided, and nothing sent, until the operator says so.
+    assert (
+        pair.issuer_app("APP-0101")["stage"] == "issued"
+        and pair.issuer_app("APP-0102")["stage"] == "approved"
+    )
+    assert "surrender_requested" in history_events(pair.issuer_admin, "APP-0101")
+
+    # The same request again while the first waits is taken (000) and joins it: one decision, one notice.
+    assert pair.platform_admin.post("/admin/applications/APP-0101/surrender", json={}).status_code == 202
+    wait_for(lambda: "surrender_repeated" in history_events(pair.issuer_admin, "APP-0101"), "repeat logged")
+    assert len(pair.issuer_admin.get("/admin/refunds").json()) == 2
+
+    accepted = pair.issuer_admin.post(
+        f"/admin/refunds/{waiting['surrender']['id']}/decision", json={"accept": True}
+    )
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    assert accepted.json()["decided_by"] == "admin-api"
+    wait_for(lambda: stage_on_both(pair, "APP-0101", "surrendered"), "surrendered on both sides")
+    assert history_events(pair.platform_admin, "APP-0101").count("surrender") == 1
+
+    unexplained = pair.issuer_admin.post(
+        f"/admin/refunds/{waiting['cancel']['id']}/decision", json={"accept": False}
+    )
+    assert unexplained.status_code == 409 and "needs a reason" in unexplained.json()["detail"]
+    refused = pair.issuer_admin.post(
+        f"/admin/refunds/{waiting['cancel']['id']}/decision", json={"accept": False, "reason": "保费已开票"}
+    )
+    assert refused.status_code == 200 and refused.json()["status"] == "refused"
+    wait_for(
+        lambda: "status_06" in history_events(pair.platform_admin, "APP-0102"), "ELY102 06 at the platform"
+    )
+    assert pair.platform_app("APP-0102")["stage"] == "approved"
+    assert pair.issuer_app("APP-0102")["stage"] == "approved"
+
+    twice = pair.issuer_admin.post(
+        f"/admin/refunds/{waiting['cancel']['id']}/decision", json={"accept": True}
+    )
+    assert twice.status_code == 409 and "already decided (refused)" in twice.json()["detail"]
+    unknown = pair.issuer_admin.post("/admin/refunds/nope/decision", json={"accept": True})
+    assert (
+        unknown.status_code == 404 and "no cancellation or surrender request nope" in unknown.json()["detail"]
+    )
+
+
+def test_what_the_lifecycle_forbids_is_refused_without_the_operator(reviewed_pair: Pair) -> None:
+    pair = reviewed_pair
+    submit(pair, "APP-0103")
+    wait_for(lambda: stage_on_both(pair, "APP-0103", "approved"), "approved")
+    assert pair.platform_admin.post("/admin/applications/APP-0103/surrender", json={}).status_code == 202
+    wait_for(lambda: "status_09" in history_events(pair.platform_admin, "APP-0103"), "ELY102 09")
+    assert pair.issuer_admin.get("/admin/refunds").json() == []
+
+
+def test_an_accepted_request_still_obeys_the_lifecycle_at_decision_time(reviewed_pair: Pair) -> None:
+    pair = reviewed_pair
+    approve_and_issue(pair, "APP-0104")
+    assert pair.platform_admin.post("/admin/applications/APP-0104/surrender", json={}).status_code == 202
+    wait_for(lambda: pair.issuer_admin.get("/admin/refunds").json(), "surrender waiting")
+    request_id = pair.issuer_admin.get("/admin/refunds").json()[0]["id"]
+    claim = pair.platform_admin.post(
+        "/admin/applications/APP-0104/claims",
+        json={
+            "claimAmount": "100.00",
+            "claimReason": "供应商未按合同履约",
+            "openBank": "中国工商银行北京分行",
+            "bankAccount": "0200001234567890123",
+            "contract": "王五",
+            "contractWay": "13900139000",
+            "contractCertCode": "110101198501011234",
+        },
+    )
+    assert claim.status_code == 202, claim.text
+    wait_for(lambda: pair.issuer_app("APP-0104").get("stage") == "claimed", "claim open at the issuer")
+    blocked = pair.issuer_admin.post(f"/admin/refunds/{request_id}/decision", json={"accept": True})
+    assert blocked.status_code == 409 and "claim is being decided" in blocked.json()["detail"]
+    assert pair.issuer_admin.get("/admin/refunds").json()[0]["status"] == "pending"

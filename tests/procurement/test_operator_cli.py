@@ -57,6 +57,25 @@ def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
         "--url",
         f"http://127.0.0.1:{free_port()}/zcdservice/v1/lg/ELYApi",
     )
+    # The default product, with ELY109 cancellations and surrenders decided by the operator.
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps(
+            {
+                "refunds_by_operator": True,
+                "products": [
+                    {
+                        "code": "PERF",
+                        "name": "政府采购履约保函",
+                        "rate": "0.005",
+                        "minimum_premium": "200.00",
+                        "max_amount": "50000000.00",
+                        "auto_approve_up_to": "5000000.00",
+                    }
+                ],
+            }
+        )
+    )
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -71,6 +90,8 @@ def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
             db,
             "--port",
             str(port),
+            "--rules",
+            str(rules),
         ],
         env=ENV,
         stdout=subprocess.DEVNULL,
@@ -118,6 +139,32 @@ def test_review_approve_pay_issue_and_refusals(served: dict[str, Any], tmp_path:
     assert shown["history"][1]["actor"] == "张经理"
     # The platform's URL is not served: the notices wait in the outbox, none is lost or dead yet.
     assert ok("issuer", "dead-letters", "--db", db) == []
+
+
+def test_a_surrender_decided_by_the_operator(served: dict[str, Any]) -> None:
+    channel = Channel(
+        "CLI00001", "ak", "cli-appsecret-001", PLATFORM_KEY, SM2PublicKey.load(served["public_key"])
+    )
+    client = ProcurementClient(f"http://127.0.0.1:{served['port']}/zcdservice/v1/lg/ELYApi", channel)
+    db = served["db"]
+    assert client.send("ELY101", application_fields("CLI-2")).ok
+    ok("issuer", "pay", "CLI-2", "--db", db, "--amount", "625.00", "--paid-at", "2026-11-23T10:00:00+08:00")
+    assert client.send(
+        "ELY109", {"applicationId": "CLI-2", "applicationType": "01", "refundReason": "项目终止"}
+    ).ok
+    waiting = ok("issuer", "refunds", "--db", db, "--status", "pending")
+    assert [(r["kind"], r["reason"]) for r in waiting] == [("surrender", "项目终止")]
+    assert ok("issuer", "show", "CLI-2", "--db", db)["stage"] == "issued"
+
+    no_reason = baohan("issuer", "decide-refund", waiting[0]["id"], "--db", db, "--refuse")
+    assert no_reason.returncode == 2 and no_reason.stderr.strip() == "error: a refusal needs a reason"
+    decided = ok("issuer", "decide-refund", waiting[0]["id"], "--db", db, "--accept", "--actor", "李主管")
+    assert decided["status"] == "accepted" and decided["decided_by"] == "李主管"
+    shown = ok("issuer", "show", "CLI-2", "--db", db)
+    assert shown["stage"] == "surrendered"
+    assert [e["event"] for e in shown["history"]][-2:] == ["surrender_requested", "surrender"]
+    again = baohan("issuer", "decide-refund", waiting[0]["id"], "--db", db, "--refuse", "--reason", "x")
+    assert again.returncode == 2 and "already decided (accepted)" in again.stderr
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from baohan.services.procurement.issuer import IssuerService
 from baohan.services.procurement.platform import PlatformService
 from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime, open_runtime
-from baohan.web.procurement import application_view, claim_view, event_view
+from baohan.web.procurement import application_view, claim_view, event_view, refund_view
 
 issuer_app = typer.Typer(
     help="Operate the issuer role (出函机构) of the procurement protocol.", no_args_is_help=True
@@ -296,6 +296,36 @@ def decide_claim(
             db,
             lambda rt: claim_view(
                 _issuer(rt).decide_claim(claim_id, pay=pay, amount=value, reason=reason, actor=actor)
+            ),
+        )
+    )
+
+
+@issuer_app.command("refunds")
+@one_line_errors
+def refunds(
+    db: Db, status: Annotated[str | None, typer.Option(help="pending, accepted or refused.")] = None
+) -> None:
+    """List ELY109 cancellations and surrenders sent to an operator (rules: refunds_by_operator)."""
+    _print(_run("issuer", db, lambda rt: [refund_view(r) for r in _issuer(rt).refund_requests(status)]))
+
+
+@issuer_app.command("decide-refund")
+@one_line_errors
+def decide_refund(
+    request_id: str,
+    db: Db,
+    accept: Annotated[bool, typer.Option("--accept/--refuse", help="Accept or refuse the request.")],
+    reason: Annotated[str, typer.Option(help="Why (required to refuse; sent as failReason).")] = "",
+    actor: Annotated[str, typer.Option(help="Who decides.")] = "cli",
+) -> None:
+    """Accept (ELY102 07/08) or refuse (ELY102 06/09) a waiting cancellation or surrender."""
+    _print(
+        _run(
+            "issuer",
+            db,
+            lambda rt: refund_view(
+                _issuer(rt).decide_refund(request_id, accept=accept, reason=reason, actor=actor)
             ),
         )
     )

@@ -43,6 +43,9 @@ class Rules:
     products: Mapping[str, Product]
     default_product: str
     blocked_suppliers: frozenset[str] = field(default_factory=frozenset)
+    # ELY109 (退保/撤单): False decides by the lifecycle alone; True sends each request the lifecycle
+    # allows to an operator, who accepts or refuses it (what the lifecycle forbids is refused at once).
+    refunds_by_operator: bool = False
 
     def product(self, code: str | None = None) -> Product:
         """The named product, or the default one."""
@@ -107,7 +110,8 @@ def rules_from_dict(data: object) -> Rules:
 
     ``{"default_product": "PERF", "blocked_suppliers": ["9111…"], "products": [{"code": "PERF",
     "name": "履约保函", "rate": "0.005", "minimum_premium": "200.00", "max_amount": "50000000.00",
-    "max_term_months": 60, "auto_approve_up_to": "5000000.00"}]}``; amounts are strings, never floats.
+    "max_term_months": 60, "auto_approve_up_to": "5000000.00"}], "refunds_by_operator": false}``; amounts
+    are strings, never floats.
     """
     from decimal import InvalidOperation
 
@@ -167,4 +171,7 @@ def rules_from_dict(data: object) -> Rules:
     blocked = data.get("blocked_suppliers", [])
     if not isinstance(blocked, list) or not all(isinstance(b, str) for b in blocked):
         raise ValueError("rules.blocked_suppliers: must be a list of social credit codes")
-    return Rules(products, default, frozenset(blocked))
+    by_operator = data.get("refunds_by_operator", False)
+    if not isinstance(by_operator, bool):
+        raise ValueError("rules.refunds_by_operator: must be true or false")
+    return Rules(products, default, frozenset(blocked), refunds_by_operator=by_operator)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 
-from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
+from baohan.adapters.db.tables import Application, ApplicationEvent, Claim, RefundRequest
 from baohan.gm import SM2PublicKey
 from baohan.protocols.fields import MessageInvalid
 from baohan.protocols.procurement import models as m
@@ -96,6 +96,22 @@ def claim_view(claim: Claim) -> dict[str, Any]:
     return {name: _plain(getattr(claim, name)) for name in names}
 
 
+def refund_view(request: RefundRequest) -> dict[str, Any]:
+    """An ELY109 cancellation or surrender sent to an operator, as the admin API shows it."""
+    names = (
+        "id",
+        "application_pk",
+        "kind",
+        "reason",
+        "status",
+        "decided_by",
+        "decision_reason",
+        "created_at",
+        "decided_at",
+    )
+    return {name: _plain(getattr(request, name)) for name in names}
+
+
 def event_view(event: ApplicationEvent) -> dict[str, Any]:
     """One audit-trail entry."""
     return {
@@ -166,6 +182,13 @@ class ClaimDecisionIn(BaseModel):
         if value is not None:
             _money(value)
         return value
+
+
+class RefundDecisionIn(BaseModel):
+    """Accept or refuse an ELY109 cancellation or surrender (a refusal needs a reason)."""
+
+    accept: bool
+    reason: str = Field(default="", max_length=255)
 
 
 class PauseIn(BaseModel):
@@ -269,6 +292,20 @@ def _issuer_admin(router: APIRouter, service: IssuerService) -> None:
     @router.get("/claims")
     def claims(status: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
         return [claim_view(c) for c in service.claims(status)]
+
+    @router.get("/refunds")
+    def refunds(status: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
+        return [refund_view(r) for r in service.refund_requests(status)]
+
+    @router.post("/refunds/{request_id}/decision")
+    def decide_refund(request_id: str, body: RefundDecisionIn) -> dict[str, Any]:
+        return refund_view(
+            _operator(
+                lambda: service.decide_refund(
+                    request_id, accept=body.accept, reason=body.reason, actor="admin-api"
+                )
+            )
+        )
 
     @router.post("/claims/{claim_id}/decision")
     def decide(claim_id: str, body: ClaimDecisionIn) -> dict[str, Any]:

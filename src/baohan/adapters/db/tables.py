@@ -6,7 +6,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from baohan.adapters.db.engine import Base, JSONText, UTCDateTime, utcnow
@@ -142,6 +153,33 @@ class Claim(Base):
     decision_reason: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RefundRequest(Base):
+    """An ELY109 cancellation (撤单) or surrender (退保) waiting for, or given, an operator's decision."""
+
+    __tablename__ = "refund_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_pk: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # cancel | surrender
+    reason: Mapped[str | None] = mapped_column(Text)  # refundReason, as the platform sent it
+    status: Mapped[str] = mapped_column(String(10))  # pending | accepted | refused
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_reason: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # At most one waiting per application, even when two requests race past the lookup.
+    __table_args__ = (
+        Index(
+            "uq_refund_requests_pending",
+            "application_pk",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
 
 
 class ProcessedRequest(Base):

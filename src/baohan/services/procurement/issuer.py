@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from baohan.adapters import outbox
 from baohan.adapters.db.engine import transaction, utcnow
-from baohan.adapters.db.tables import Application, Claim
+from baohan.adapters.db.tables import Application, Claim, RefundRequest
 from baohan.adapters.files import FileStore
-from baohan.domain.lifecycle import Event, IllegalTransition, Stage
+from baohan.domain.ids import new_id
+from baohan.domain.lifecycle import Event, IllegalTransition, Stage, next_stage
 from baohan.domain.underwriting import Rules
 from baohan.gm import sm3_hex
 from baohan.protocols.fields import SHANGHAI
@@ -39,6 +40,8 @@ from baohan.services.procurement.role import OperatorError, RoleService
 log = logging.getLogger(__name__)
 SIDE = "issuer"
 SERVED = frozenset({"ELY101", "ELY103", "ELY104", "ELY105", "ELY107", "ELY109"})
+# ELY109's two requests: the lifecycle event, then the ELY102 status if done and if refused.
+_REFUNDS = {"surrender": (Event.SURRENDER, "08", "09"), "cancel": (Event.CANCEL, "07", "06")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,18 +224,38 @@ class IssuerService(RoleService):
 
     def _cancel_or_surrender(self, session: Session, peer_id: str, msg: m.ELY109Request) -> Answer:
         app = self._by_application_id(session, peer_id, msg.applicationId)
-        surrender = msg.applicationType.value == "01"
-        event, ok_status, fail_status = (
-            (Event.SURRENDER, "08", "09") if surrender else (Event.CANCEL, "07", "06")
-        )
+        kind = "surrender" if msg.applicationType.value == "01" else "cancel"
+        event, ok_status, fail_status = _REFUNDS[kind]
         detail = {"reason": msg.refundReason}
         try:
-            self._move(session, app, event, "platform", detail)
+            next_stage(Stage(app.stage), event)
         except IllegalTransition as exc:
+            # What the lifecycle forbids is refused at once, whoever would otherwise decide.
             self._log(session, app, app.stage, f"{event.value}_refused", "rules", {"why": str(exc)})
             self._notify_status(session, app, fail_status, failReason=str(exc)[:255], dedupe=uuid.uuid4().hex)
             return Answer()
-        self._notify_status(session, app, ok_status)
+        if not self._settings.rules.refunds_by_operator:
+            self._move(session, app, event, "platform", detail)
+            self._notify_status(session, app, ok_status)
+            return Answer()
+        waiting = session.scalars(
+            select(RefundRequest.id).where(
+                RefundRequest.application_pk == app.id, RefundRequest.status == "pending"
+            )
+        ).first()
+        if waiting is not None:
+            # The same request again while the first waits: one decision will answer both.
+            self._log(
+                session, app, app.stage, f"{event.value}_repeated", "platform", {**detail, "request": waiting}
+            )
+            return Answer()
+        request = RefundRequest(
+            id=new_id(), application_pk=app.id, kind=kind, reason=msg.refundReason, status="pending"
+        )
+        session.add(request)
+        self._log(
+            session, app, app.stage, f"{event.value}_requested", "platform", {**detail, "request": request.id}
+        )
         return Answer()
 
     # -- operator actions ------------------------------------------------------------------------------------
@@ -394,6 +417,33 @@ class IssuerService(RoleService):
             self._notify(session, app, "ELY106", payload, f"{claim.id}:{payload['status']}")
             return claim
 
+    def decide_refund(self, request_id: str, *, accept: bool, actor: str, reason: str = "") -> RefundRequest:
+        """Accept (ELY102 07 cancelled / 08 surrendered) or refuse (06 / 09, with ``reason``) a waiting ELY109."""
+        if not accept and not reason.strip():
+            raise OperatorError("a refusal needs a reason")
+        with transaction(self._sessions) as session:
+            request = session.get(RefundRequest, request_id)
+            if request is None:
+                raise OperatorError(f"no cancellation or surrender request {request_id}")
+            if request.status != "pending":
+                raise OperatorError(f"request {request_id} was already decided ({request.status})")
+            app = self._get(session, request.application_pk)
+            event, ok_status, fail_status = _REFUNDS[request.kind]
+            request.decided_by, request.decided_at = actor[:100], self._clock()
+            request.decision_reason = reason[:255] or None
+            if accept:
+                # The guarantee may have moved since (a claim opened, say): the lifecycle still decides.
+                self._operator_move(
+                    session, app, event, actor, {"reason": request.reason, "request": request.id}
+                )
+                request.status = "accepted"
+                self._notify_status(session, app, ok_status)
+            else:
+                request.status = "refused"
+                self._log(session, app, app.stage, f"{event.value}_refused", actor, {"why": reason})
+                self._notify_status(session, app, fail_status, failReason=reason[:255], dedupe=request.id)
+            return request
+
     # -- reading -----------------------------------------------------------------------------------------------
 
     def claims(self, status: str | None = None) -> list[Claim]:
@@ -402,6 +452,14 @@ class IssuerService(RoleService):
             query = select(Claim).order_by(Claim.created_at.desc())
             if status:
                 query = query.where(Claim.status == status)
+            return list(session.scalars(query))
+
+    def refund_requests(self, status: str | None = None) -> list[RefundRequest]:
+        """ELY109 cancellations and surrenders sent to an operator, newest first, optionally with one status."""
+        with self._sessions() as session:
+            query = select(RefundRequest).order_by(RefundRequest.created_at.desc())
+            if status:
+                query = query.where(RefundRequest.status == status)
             return list(session.scalars(query))
 
     # -- internals ----------------------------------------------------------------------------------------------

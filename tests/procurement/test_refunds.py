@@ -1,0 +1,115 @@
+"""ELY109 decided by an operator: one waiting request per application, even when two race for it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from baohan.adapters.db.engine import transaction
+from baohan.adapters.db.tables import Application, ApplicationEvent, RefundRequest
+from baohan.adapters.keystore import SecretBox
+from baohan.domain.ids import new_id
+from baohan.gm import SM2PrivateKey
+from baohan.protocols.procurement import models as m
+from baohan.protocols.procurement.codes import Code
+from baohan.protocols.procurement.router import Answer, Inbound, fingerprint
+from baohan.services.procurement.issuer import IssuerService
+from baohan.services.procurement.runtime import DEFAULT_RULES, RoleRuntime, open_runtime
+from tests.procurement.harness import application_fields
+
+
+def inbound(transcode: str, payload: dict[str, str], msgcode: str) -> Inbound:
+    return Inbound(
+        "BANK0001",
+        msgcode,
+        transcode,
+        datetime.now(UTC),
+        fingerprint(transcode, payload),
+        payload,
+        m.parse_request(transcode, payload),
+    )
+
+
+@pytest.fixture
+def runtime(db_url: str) -> Iterator[RoleRuntime]:
+    """An issuer whose operator decides ELY109, one platform, and application R-1 approved."""
+    rules = dataclasses.replace(DEFAULT_RULES, refunds_by_operator=True)
+    runtime = open_runtime("issuer", db_url, SecretBox("refund test passphrase"), rules=rules)
+    runtime.registry.add_identity("default", SM2PrivateKey.generate())
+    runtime.registry.add_counterparty(
+        name="p",
+        role="platform",
+        appid="BANK0001",
+        appkey="k",
+        appsecret="secret-1",
+        public_key=SM2PrivateKey.generate().public_key,
+    )
+    assert runtime.service.handle(inbound("ELY101", application_fields("R-1"), "1" * 32)).code is Code.OK
+    assert runtime.service.application("R-1").stage == "approved"
+    yield runtime
+    runtime.stop()
+
+
+CANCEL = {"applicationId": "R-1", "applicationType": "02", "refundReason": "不再需要"}
+
+
+def events(runtime: RoleRuntime) -> list[str]:
+    return [e.event for e in runtime.service.history("R-1")]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has one writer at a time: no race
+def test_two_requests_racing_leave_one_waiting(runtime: RoleRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = runtime.service
+    assert isinstance(service, IssuerService)
+    original = IssuerService._cancel_or_surrender
+    twin_answers: list[Answer] = []
+
+    def racing(self: IssuerService, session: Session, peer_id: str, msg: Any) -> Answer:
+        answer = original(self, session, peer_id, msg)
+        if not twin_answers:
+            twin_answers.append(Answer())  # only the first call lets a twin in
+            # The twin, under its own msgcode, commits its request while ours is still open.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                twin_answers[0] = pool.submit(service.handle, inbound("ELY109", CANCEL, "b" * 32)).result(30)
+        return answer
+
+    monkeypatch.setattr(IssuerService, "_cancel_or_surrender", racing)
+    first = service.handle(inbound("ELY109", CANCEL, "a" * 32))
+    assert first.code is Code.OK and twin_answers[0].code is Code.OK
+    waiting = service.refund_requests("pending")
+    assert len(waiting) == 1 and waiting[0].kind == "cancel"
+    # The loser ran again, found the winner's request, and joined it.
+    assert events(runtime).count("cancel_requested") == 1
+    assert events(runtime).count("cancel_repeated") == 1
+
+
+def test_the_database_keeps_one_waiting_request_per_application(runtime: RoleRuntime) -> None:
+    service = runtime.service
+    assert service.handle(inbound("ELY109", CANCEL, "c" * 32)).code is Code.OK
+    [waiting] = service.refund_requests("pending")
+    sessions = runtime.sessions
+
+    def another(status: str) -> None:
+        with transaction(sessions) as session:
+            session.add(
+                RefundRequest(
+                    id=new_id(), application_pk=waiting.application_pk, kind="cancel", status=status
+                )
+            )
+
+    with pytest.raises(IntegrityError):
+        another("pending")
+    another("refused")  # decided ones are history: any number of them
+    with sessions() as session:
+        assert len(session.scalars(select(RefundRequest)).all()) == 2
+        assert session.get(Application, waiting.application_pk) is not None
+        logged = session.scalars(select(ApplicationEvent.event)).all()
+    assert logged.count("cancel_requested") == 1
