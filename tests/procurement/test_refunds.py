@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -16,12 +18,14 @@ from sqlalchemy.orm import Session
 from baohan.adapters.db.engine import transaction
 from baohan.adapters.db.tables import Application, ApplicationEvent, RefundRequest
 from baohan.adapters.keystore import SecretBox
+from baohan.adapters.outbox import OutboxMessage
 from baohan.domain.ids import new_id
 from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code
 from baohan.protocols.procurement.router import Answer, Inbound, fingerprint
 from baohan.services.procurement.issuer import IssuerService
+from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import DEFAULT_RULES, RoleRuntime, open_runtime
 from tests.procurement.harness import application_fields
 
@@ -113,3 +117,36 @@ def test_the_database_keeps_one_waiting_request_per_application(runtime: RoleRun
         assert session.get(Application, waiting.application_pk) is not None
         logged = session.scalars(select(ApplicationEvent.event)).all()
     assert logged.count("cancel_requested") == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has one writer at a time: no race
+def test_two_operators_deciding_at_once_make_one_decision(runtime: RoleRuntime) -> None:
+    service = runtime.service
+    assert isinstance(service, IssuerService)
+    assert service.handle(inbound("ELY109", CANCEL, "d" * 32)).code is Code.OK
+    [waiting] = service.refund_requests("pending")
+    clock = service._clock
+
+    def slow_clock() -> datetime:
+        time.sleep(0.3)  # both operators have read the request before either commits, unless it is locked
+        return clock()
+
+    service._clock = slow_clock  # type: ignore[method-assign]
+    start = threading.Barrier(2)
+
+    def decide(accept: bool) -> str:
+        start.wait()
+        try:
+            return service.decide_refund(
+                waiting.id, accept=accept, reason="" if accept else "已开票", actor="op"
+            ).status
+        except OperatorError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(decide, (True, False)))
+    assert sorted(outcomes, key=len)[0] in ("accepted", "refused")
+    assert "already decided" in sorted(outcomes, key=len)[1]
+    with runtime.sessions() as session:
+        sent = session.scalars(select(OutboxMessage.payload).where(OutboxMessage.kind == "ELY102")).all()
+    assert sorted(p["applicationStatus"] for p in sent) in (["01", "06"], ["01", "07"])

@@ -386,7 +386,7 @@ class IssuerService(RoleService):
     ) -> Claim:
         """Pay (ELY106 01, the guarantee is spent) or refuse (ELY106 02, it lives on) an open claim."""
         with transaction(self._sessions) as session:
-            claim = session.get(Claim, claim_id)
+            claim = session.get(Claim, claim_id, with_for_update=True)  # one decision, as for refunds
             if claim is None:
                 raise OperatorError(f"no claim {claim_id}")
             if claim.status != "open":
@@ -422,7 +422,8 @@ class IssuerService(RoleService):
         if not accept and not reason.strip():
             raise OperatorError("a refusal needs a reason")
         with transaction(self._sessions) as session:
-            request = session.get(RefundRequest, request_id)
+            # Locked: two operators deciding at once must not send both 08 and 09 (SQLite's writer is alone).
+            request = session.get(RefundRequest, request_id, with_for_update=True)
             if request is None:
                 raise OperatorError(f"no cancellation or surrender request {request_id}")
             if request.status != "pending":
