@@ -36,6 +36,19 @@ def stage_on_both(pair: Pair, key: str, stage: str) -> bool:
     return pair.issuer_app(key).get("stage") == stage and pair.platform_app(key).get("stage") == stage
 
 
+def claim_fields(amount: str) -> dict[str, str]:
+    """An ELY105 claim of ``amount`` as the platform's admin API takes it."""
+    return {
+        "claimAmount": amount,
+        "claimReason": "供应商未按合同履约",
+        "openBank": "中国工商银行北京分行",
+        "bankAccount": "0200001234567890123",
+        "contract": "王五",
+        "contractWay": "13900139000",
+        "contractCertCode": "110101198501011234",
+    }
+
+
 def approve_and_issue(pair: Pair, application_id: str, **overrides: str) -> dict[str, Any]:
     submit(pair, application_id, **overrides)
     wait_for(
@@ -71,15 +84,7 @@ def test_apply_approve_pay_issue_fetch_verify_claim_pay(pair: Pair) -> None:
 
     claim = pair.platform_admin.post(
         "/admin/applications/APP-0001/claims",
-        json={
-            "claimAmount": "50000.00",
-            "claimReason": "供应商未按合同履约",
-            "openBank": "中国工商银行北京分行",
-            "bankAccount": "0200001234567890123",
-            "contract": "王五",
-            "contractWay": "13900139000",
-            "contractCertCode": "110101198501011234",
-        },
+        json=claim_fields("50000.00"),
     )
     assert claim.status_code == 202, claim.text
     open_claims = wait_for(
@@ -292,15 +297,7 @@ def test_an_accepted_request_still_obeys_the_lifecycle_at_decision_time(reviewed
     request_id = pair.issuer_admin.get("/admin/refunds").json()[0]["id"]
     claim = pair.platform_admin.post(
         "/admin/applications/APP-0104/claims",
-        json={
-            "claimAmount": "100.00",
-            "claimReason": "供应商未按合同履约",
-            "openBank": "中国工商银行北京分行",
-            "bankAccount": "0200001234567890123",
-            "contract": "王五",
-            "contractWay": "13900139000",
-            "contractCertCode": "110101198501011234",
-        },
+        json=claim_fields("100.00"),
     )
     assert claim.status_code == 202, claim.text
     wait_for(lambda: pair.issuer_app("APP-0104").get("stage") == "claimed", "claim open at the issuer")
