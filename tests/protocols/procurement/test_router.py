@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement.client import ProcurementClient, TransportError
 from baohan.protocols.procurement.codes import Code, ProtocolError
-from baohan.protocols.procurement.envelope import Channel, decode_response, encode_request
+from baohan.protocols.procurement.envelope import Channel, compute_sign, decode_response, encode_request
 from baohan.protocols.procurement.router import Answer, Inbound, ProtocolFront, procurement_router
 
 PLATFORM_KEY, ISSUER_KEY = SM2PrivateKey.generate(), SM2PrivateKey.generate()
@@ -69,6 +70,7 @@ def recorder() -> Recorder:
 
 
 SERVED = {"ELY101", "ELY103", "ELY104"}
+LONE = "a \\u escape leaves a lone surrogate, which is not a Unicode character"
 
 
 @pytest.fixture(params=["routes", "front"])
@@ -178,6 +180,25 @@ def test_undecryptable_is_102(http: TestClient) -> None:
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"transcode": "ELY101"}'])
 def test_malformed_is_103(http: TestClient, body: bytes) -> None:
     assert post(http, body)["code"] == "103"
+
+
+def test_a_lone_surrogate_in_the_body_is_103(http: TestClient, recorder: Recorder) -> None:
+    wire = encode_request(PLATFORM, "ELY101", {"applicationId": "A1"})
+    body = json.dumps(wire).replace('"appid": "BANK0001"', '"appid": "BANK\\udc80"').encode()
+    reply = post(http, body)
+    assert reply["code"] == "103" and reply["message"].endswith("request body: " + LONE)
+    assert recorder.effects == []
+
+
+def test_a_lone_surrogate_in_the_decrypted_data_is_103(http: TestClient, recorder: Recorder) -> None:
+    # Sealed by hand: our own encoder refuses to write such text.
+    data = ISSUER_KEY.public_key.encrypt(b'{"applicationId": "A\\ud800"}', layout="c1c3c2", prefix=True)
+    wire = encode_request(PLATFORM, "ELY101", {"applicationId": "A1"})
+    wire["data"] = base64.b64encode(data).decode()
+    wire["sign"] = compute_sign(wire["data"], wire["reqtime"], CREDS["appkey"], CREDS["appsecret"])
+    reply = post(http, wire)
+    assert reply["code"] == "103" and reply["message"].endswith("data: " + LONE)
+    assert recorder.effects == []
 
 
 def test_validation_failure_is_103_naming_the_field(http: TestClient, recorder: Recorder) -> None:

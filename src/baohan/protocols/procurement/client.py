@@ -14,6 +14,7 @@ from baohan.protocols.procurement.envelope import (
     encode_request,
 )
 from baohan.protocols.procurement.router import ENVELOPE_REQUESTS, ENVELOPE_RESPONSES
+from baohan.protocols.wirejson import parse_json
 
 
 class TransportError(Exception):
@@ -51,7 +52,9 @@ class ProcurementClient:
         if reply.status_code != 200:
             raise TransportError(f"{transcode} to {url}: HTTP {reply.status_code}")
         try:
-            return decode_response(self.channel, reply.json(), envelope=transcode in ENVELOPE_RESPONSES)
+            return decode_response(
+                self.channel, parse_json(reply.content), envelope=transcode in ENVELOPE_RESPONSES
+            )
         except (ValueError, ResponseInvalid) as exc:
             raise TransportError(f"{transcode} to {url}: unusable answer: {exc}") from None
 

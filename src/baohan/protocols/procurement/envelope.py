@@ -22,6 +22,7 @@ from baohan.gm import Envelope, GMError, SM2PrivateKey, SM2PublicKey, open_envel
 from baohan.gm.codec import decode, encode
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.profile import Profile
+from baohan.protocols.wirejson import NotUnicode, parse_json
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 VERSION = "v1.0"
@@ -137,8 +138,10 @@ def _open_data(data: str, sealed_key: str | None, own: SM2PrivateKey, profile: P
     except GMError as exc:
         raise ProtocolError(Code.UNDECRYPTABLE, f"data: {exc}") from None
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        payload = parse_json(body)
+    except NotUnicode as exc:
+        raise ProtocolError(Code.INVALID, f"data: {exc}") from None
+    except ValueError:  # UnicodeDecodeError included
         raise ProtocolError(Code.INVALID, "data: decrypted message is not UTF-8 JSON") from None
     if not isinstance(payload, dict):
         raise ProtocolError(Code.INVALID, "data: decrypted message must be a JSON object")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import os
 import queue
@@ -36,6 +35,7 @@ from baohan.protocols.procurement.envelope import (
     open_request,
     parse_frame,
 )
+from baohan.protocols.wirejson import NotUnicode, parse_json
 
 log = logging.getLogger(__name__)
 SINGLE_PATH = "/zcdservice/v1/lg/ELYApi"
@@ -220,9 +220,11 @@ def prepare(
         if endpoint.paused():
             raise ProtocolError(Code.PAUSED)
         try:
-            raw = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            raise ProtocolError(Code.INVALID, "request body is not JSON") from None
+            raw = parse_json(body)
+        except NotUnicode as exc:
+            raise ProtocolError(Code.INVALID, f"request body: {exc}") from None
+        except ValueError:  # UnicodeDecodeError included
+            raise ProtocolError(Code.INVALID, "request body is not UTF-8 JSON") from None
         frame = parse_frame(raw)
         transcode, msgcode = frame.transcode, frame.msgcode
         if expected_transcode is not None and frame.transcode != expected_transcode:
