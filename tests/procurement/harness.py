@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -15,7 +15,10 @@ from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
 from baohan.domain.underwriting import Rules
 from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
+from baohan.protocols.procurement import models as m
+from baohan.protocols.procurement.router import Inbound, fingerprint
 from baohan.protocols.procurement.samples import sample_application
+from baohan.services.procurement.registry import Registry
 from baohan.services.procurement.runtime import DEFAULT_RULES, RoleRuntime, open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.serving import BackgroundServer, free_port
@@ -143,3 +146,29 @@ def running_pair(issuer_db: str, platform_db: str, *, rules: Rules = DEFAULT_RUL
 def application_fields(application_id: str, **overrides: str) -> dict[str, str]:
     """A realistic ELY101 application, by wire names."""
     return sample_application(application_id, **overrides)
+
+
+def register_platform(registry: Registry) -> str:
+    """Our identity (no certificate) and one platform, appid BANK0001; the platform's counterparty id."""
+    registry.add_identity("default", SM2PrivateKey.generate())
+    return registry.add_counterparty(
+        name="p",
+        role="platform",
+        appid="BANK0001",
+        appkey="k",
+        appsecret="secret-1",
+        public_key=SM2PrivateKey.generate().public_key,
+    ).id
+
+
+def inbound(transcode: str, payload: dict[str, str], msgcode: str) -> Inbound:
+    """What the router hands a role for ``payload`` from BANK0001, checked and parsed."""
+    return Inbound(
+        "BANK0001",
+        msgcode,
+        transcode,
+        datetime.now(UTC),
+        fingerprint(transcode, payload),
+        payload,
+        m.parse_request(transcode, payload),
+    )

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,41 +15,23 @@ from baohan.adapters.db.engine import make_engine, make_session_factory
 from baohan.adapters.db.tables import Application, ApplicationEvent, ProcessedRequest
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import OutboxMessage
-from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
-from baohan.protocols.procurement.router import Answer, Inbound, fingerprint
+from baohan.protocols.procurement.router import Answer, Inbound
 from baohan.services.procurement.intake import Intake
 from baohan.services.procurement.registry import Registry
 from baohan.services.procurement.runtime import DEFAULT_RULES
-from tests.procurement.harness import application_fields
+from tests.procurement.harness import application_fields, register_platform
+from tests.procurement.harness import inbound as harness_inbound
 
 
 def inbound(application_id: str, msgcode: str, **changes: str) -> Inbound:
-    payload = application_fields(application_id, **changes)
-    return Inbound(
-        "BANK0001",
-        msgcode,
-        "ELY101",
-        datetime.now(UTC),
-        fingerprint("ELY101", payload),
-        payload,
-        m.parse_request("ELY101", payload),
-    )
+    return harness_inbound("ELY101", application_fields(application_id, **changes), msgcode)
 
 
 def _register_platform(sessions) -> str:  # type: ignore[no-untyped-def]
     """Our identity and one platform (appid BANK0001); the platform's counterparty id."""
-    registry = Registry(sessions, SecretBox("intake test passphrase"))
-    registry.add_identity("default", SM2PrivateKey.generate())
-    return registry.add_counterparty(
-        name="p",
-        role="platform",
-        appid="BANK0001",
-        appkey="k",
-        appsecret="secret-1",
-        public_key=SM2PrivateKey.generate().public_key,
-    ).id
+    return register_platform(Registry(sessions, SecretBox("intake test passphrase")))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -20,26 +20,12 @@ from baohan.adapters.db.tables import Application, ApplicationEvent, RefundReque
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import OutboxMessage
 from baohan.domain.ids import new_id
-from baohan.gm import SM2PrivateKey
-from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code
-from baohan.protocols.procurement.router import Answer, Inbound, fingerprint
+from baohan.protocols.procurement.router import Answer
 from baohan.services.procurement.issuer import IssuerService
 from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import DEFAULT_RULES, RoleRuntime, open_runtime
-from tests.procurement.harness import application_fields
-
-
-def inbound(transcode: str, payload: dict[str, str], msgcode: str) -> Inbound:
-    return Inbound(
-        "BANK0001",
-        msgcode,
-        transcode,
-        datetime.now(UTC),
-        fingerprint(transcode, payload),
-        payload,
-        m.parse_request(transcode, payload),
-    )
+from tests.procurement.harness import application_fields, inbound, register_platform
 
 
 @pytest.fixture
@@ -47,15 +33,7 @@ def runtime(db_url: str) -> Iterator[RoleRuntime]:
     """An issuer whose operator decides ELY109, one platform, and application R-1 approved."""
     rules = dataclasses.replace(DEFAULT_RULES, refunds_by_operator=True)
     runtime = open_runtime("issuer", db_url, SecretBox("refund test passphrase"), rules=rules)
-    runtime.registry.add_identity("default", SM2PrivateKey.generate())
-    runtime.registry.add_counterparty(
-        name="p",
-        role="platform",
-        appid="BANK0001",
-        appkey="k",
-        appsecret="secret-1",
-        public_key=SM2PrivateKey.generate().public_key,
-    )
+    register_platform(runtime.registry)
     assert runtime.service.handle(inbound("ELY101", application_fields("R-1"), "1" * 32)).code is Code.OK
     assert runtime.service.application("R-1").stage == "approved"
     yield runtime

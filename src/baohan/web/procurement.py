@@ -42,6 +42,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _view(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: _plain(getattr(record, name)) for name in names}
+
+
 def application_view(app: Application) -> dict[str, Any]:
     """An application as the admin API shows it (money as strings, times ISO 8601 with zone)."""
     names = (
@@ -76,7 +80,7 @@ def application_view(app: Application) -> dict[str, Any]:
         "created_at",
         "updated_at",
     )
-    return {name: _plain(getattr(app, name)) for name in names}
+    return _view(app, names)
 
 
 def claim_view(claim: Claim) -> dict[str, Any]:
@@ -93,7 +97,7 @@ def claim_view(claim: Claim) -> dict[str, Any]:
         "decided_at",
         "request",
     )
-    return {name: _plain(getattr(claim, name)) for name in names}
+    return _view(claim, names)
 
 
 def refund_view(request: RefundRequest) -> dict[str, Any]:
@@ -109,7 +113,7 @@ def refund_view(request: RefundRequest) -> dict[str, Any]:
         "created_at",
         "decided_at",
     )
-    return {name: _plain(getattr(request, name)) for name in names}
+    return _view(request, names)
 
 
 def event_view(event: ApplicationEvent) -> dict[str, Any]:

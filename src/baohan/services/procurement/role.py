@@ -162,27 +162,22 @@ class RoleService:
         return app
 
     def _by_application_id(self, session: Session, peer_id: str, application_id: str) -> Application:
-        app = session.scalars(
-            select(Application).where(
-                Application.side == self.side,
-                Application.counterparty_id == peer_id,
-                Application.application_id == application_id,
-            )
-        ).first()
-        if app is None:
-            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"applicationId: {application_id}")
-        return app
+        return self._by_wire_id(session, peer_id, Application.application_id, "applicationId", application_id)
 
     def _by_guarantee_id(self, session: Session, peer_id: str, guarantee_id: str) -> Application:
+        return self._by_wire_id(session, peer_id, Application.guarantee_id, "guaranteeId", guarantee_id)
+
+    def _by_wire_id(
+        self, session: Session, peer_id: str, column: Any, wire_name: str, value: str
+    ) -> Application:
+        """This peer's application whose ``column`` is ``value``; 201 naming the wire field otherwise."""
         app = session.scalars(
             select(Application).where(
-                Application.side == self.side,
-                Application.counterparty_id == peer_id,
-                Application.guarantee_id == guarantee_id,
+                Application.side == self.side, Application.counterparty_id == peer_id, column == value
             )
         ).first()
         if app is None:
-            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"guaranteeId: {guarantee_id}")
+            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"{wire_name}: {value}")
         return app
 
     def _move(
