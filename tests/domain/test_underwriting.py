@@ -74,6 +74,25 @@ def test_bad_products_are_refused() -> None:
         Product("X", "x", rate=Decimal(0), minimum_premium=Decimal(0))
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "why"),
+    [
+        ({"rate": Decimal("0.0055555")}, "rate must have at most six decimals"),
+        ({"rate": Decimal("10000")}, "rate must have at most six decimals"),
+        ({"minimum_premium": Decimal("200.005")}, "minimum_premium must be in whole cents"),
+        ({"max_amount": Decimal("1e8") + Decimal("0.001")}, "max_amount must be in whole cents"),
+    ],
+)
+def test_products_hold_only_what_storage_holds_exactly(kwargs: dict[str, Decimal], why: str) -> None:
+    # Refused when the rules load, not rounded (or failing) when an application is stored.
+    base = {"rate": Decimal("0.005"), "minimum_premium": Decimal("200.00")}
+    with pytest.raises(ValueError, match=why):
+        Product("X", "x", **(base | kwargs))  # type: ignore[arg-type]
+    assert Product("X", "x", rate=Decimal("0.005000"), minimum_premium=Decimal("200")).rate == Decimal(
+        "0.005"
+    )
+
+
 def test_rules_load_from_json() -> None:
     import json
 

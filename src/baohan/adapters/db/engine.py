@@ -11,9 +11,10 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, Text, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Numeric, Text, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -64,6 +65,46 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ExactNumeric(TypeDecorator[Decimal]):
+    """A ``NUMERIC(precision, scale)`` that holds ``Decimal`` exactly on both databases.
+
+    SQLite has no decimal type: its NUMERIC affinity keeps a fraction as a binary float (REAL), and
+    SQLAlchemy reads it back through a float, so ``1234567890123456.78`` came back as ``…456.75``. On
+    SQLite the value is stored as the integer ``value × 10^scale`` (64-bit, exact to 18 digits);
+    PostgreSQL keeps its own exact NUMERIC. A value finer than ``scale`` is refused, never rounded.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__(precision, scale, asdecimal=True)
+        self.precision, self.scale = precision, scale  # (also what the statement cache keys on)
+        self._unit = Decimal(1).scaleb(-scale)
+        self._limit = 10 ** (precision - scale)
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Decimal | int | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise ValueError(f"{value!r}: an exact decimal column takes a finite Decimal")
+        exact = value.quantize(self._unit) if abs(value) < self._limit else None
+        if exact != value:
+            raise ValueError(f"{value!r} does not fit NUMERIC({self.precision}, {self.scale})")
+        return int(value.scaleb(self.scale)) if dialect.name == "sqlite" else exact
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":  # ours alone: Numeric's own would turn the integer into a float
+            return lambda value: self.process_bind_param(value, dialect)
+        return super().bind_processor(dialect)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":  # (and Numeric's own would read it through a float)
+            scale = -self.scale
+            return lambda value: None if value is None else Decimal(value).scaleb(scale)
+        return super().result_processor(dialect, coltype)
 
 
 class JSONDocument(str):

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -20,9 +19,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from baohan.adapters.db.engine import Base, JSONText, UTCDateTime, utcnow
+from baohan.adapters.db.engine import Base, ExactNumeric, JSONText, UTCDateTime, utcnow
 
-Money = Numeric(18, 2, asdecimal=True)
+Money = ExactNumeric(18, 2)
 
 
 class OwnKey(Base):
@@ -101,7 +100,7 @@ class Application(Base):
     term_months: Mapped[int] = mapped_column(Integer)
     product: Mapped[str | None] = mapped_column(String(32))
     premium: Mapped[Decimal | None] = mapped_column(Money)
-    rate: Mapped[Decimal | None] = mapped_column(Numeric(10, 6, asdecimal=True))
+    rate: Mapped[Decimal | None] = mapped_column(ExactNumeric(10, 6))
     decision_reasons: Mapped[list[str]] = mapped_column(JSONText, default=list)
     extends_id: Mapped[str | None] = mapped_column(ForeignKey("applications.id"))
     guarantee_id: Mapped[str | None] = mapped_column(String(64))
