@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baohan.protocols.fields import AMOUNT_MAX, SHANGHAI
+from baohan.protocols.fields import AMOUNT_MAX, SHANGHAI, wire_is_payload
 from baohan.protocols.procurement.models import (
     TRANSCODES,
     ApplicationStatus,
@@ -838,3 +838,38 @@ def test_generated_responses_round_trip(transcode: str, data: st.DataObject) -> 
     sent = to_wire(model)
     assert all(isinstance(v, str) and v for v in sent.values())
     assert parse_response_data(transcode, sent) == model
+
+
+@st.composite
+def reworded(draw: st.DrawFn, sent: dict[str, str]) -> dict[str, Any]:
+    """``sent`` as a peer might word the same message: blanks, nulls, extra keys, the spec's alias."""
+    payload: dict[str, Any] = dict(sent)
+    for key in draw(st.lists(st.sampled_from(sorted(payload)), max_size=3, unique=True)):
+        payload[key] = draw(st.sampled_from(["", None]))
+    if draw(st.booleans()):
+        payload[draw(st.sampled_from(["ext9", "remark", "x"]))] = draw(TEXT.map(str))
+    if "performanceBond" in payload and draw(st.booleans()):
+        payload["performanceBou"] = payload.pop("performanceBond")
+    return payload
+
+
+@pytest.mark.parametrize("transcode", sorted(GENERATED))
+@given(data=st.data())
+def test_wire_is_payload_only_when_the_wire_form_is_the_payload(transcode: str, data: st.DataObject) -> None:
+    sent = to_wire(data.draw(GENERATED[transcode]))
+    binary = any(info.annotation is bytes for info in TRANSCODES[transcode].request.model_fields.values())
+    # As sent by us: the shortcut is taken (except where Base64 could be spelt two ways).
+    assert wire_is_payload(parse_request(transcode, sent), sent) is not binary
+    payload = data.draw(reworded(sent))
+    try:
+        model = parse_request(transcode, payload)
+    except MessageInvalid:
+        return  # a required field blanked: never reaches storage
+    assert wire_is_payload(model, payload) == (not binary and to_wire(model) == payload)
+
+
+def test_wire_is_payload_is_false_for_base64_spelt_with_pad_bits() -> None:
+    payload = {"guaranteeId": "BH1", "guaranteeData": "QR=="}  # b"A", canonically "QQ=="
+    model = parse_request("ELY104", payload)
+    assert to_wire(model)["guaranteeData"] == "QQ=="
+    assert not wire_is_payload(model, payload)

@@ -31,6 +31,7 @@ from baohan.adapters.db.tables import Application, ApplicationEvent, ProcessedRe
 from baohan.domain.ids import new_id
 from baohan.domain.lifecycle import LIVE, Event, Stage, next_stage
 from baohan.domain.underwriting import Facts, Outcome, Rules, underwrite
+from baohan.protocols.fields import wire_is_payload
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.envelope import canonical_json
@@ -299,10 +300,12 @@ class Intake:
             else:
                 batch.outcomes.append(Answer(Code(prior.code), prior.message, prior.data))
             return
-        wire = m.to_wire(msg)
         # The router already wrote the payload as canonical JSON; when the wire form is the payload (the
         # usual case) that text gives the content hash and is what we store, with no second encoding.
-        text = request.canonical if request.canonical and wire == request.payload else canonical_json(wire)
+        if request.canonical and wire_is_payload(msg, request.payload):
+            text = request.canonical
+        else:
+            text = canonical_json(m.to_wire(msg))
         digest = canonical_hash(text)
         existing = by_id.get((job.peer_id, msg.applicationId))
         if existing is not None:
