@@ -1,4 +1,5 @@
-"""insert_many stores rows exactly as SQLAlchemy's own insert would, and fails the way it would.
+"""insert_many and select_rows store and read rows exactly as SQLAlchemy's own insert and select would,
+and fail the way they would.
 
 (Decimal, JSON and time columns of applications go through it on every ELY101; the intake and lifecycle
 tests read those back on both databases.)
@@ -9,11 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from baohan.adapters.db.bulk import insert_many
+from baohan.adapters.db.bulk import insert_many, select_rows
 from baohan.adapters.db.engine import transaction
 from baohan.adapters.db.tables import ProcessedRequest
 
@@ -84,3 +85,36 @@ def test_an_encoded_json_document_is_stored_as_it_is(sessions: sessionmaker[Sess
         assert session.scalars(select(ProcessedRequest.data)).one() == {"b": 1, "a": [2]}
         stored = session.connection().exec_driver_sql("SELECT data FROM processed_requests").scalar_one()
     assert stored == '{"b":1,"a":[2]}'
+
+
+LOOKUP = select(ProcessedRequest.msgcode, ProcessedRequest.data, ProcessedRequest.created_at).where(
+    ProcessedRequest.transcode == "ELY101",  # a constant the statement binds itself
+    ProcessedRequest.appid.in_(bindparam("appids", expanding=True)),
+    ProcessedRequest.msgcode.in_(bindparam("msgcodes", expanding=True)),
+)
+
+
+@pytest.mark.parametrize("wanted", [[], [2], [1, 3, 4], [5, 1, 2, 3, 4], [9]])
+def test_select_rows_reads_what_execute_reads(sessions: sessionmaker[Session], wanted: list[int]) -> None:
+    with transaction(sessions) as session:
+        insert_many(
+            session.connection(),
+            ProcessedRequest.__table__,
+            [_processed(n, {"n": n, "名": "值"} if n % 2 else None) for n in range(1, 6)],
+        )
+    params = {"appids": ["APP", "OTHER"], "msgcodes": [f"{n:032d}" for n in wanted]}
+    with sessions() as session:
+        connection = session.connection()
+        ours = sorted(select_rows(connection, LOOKUP, params))
+        theirs = sorted(tuple(row) for row in connection.execute(LOOKUP, params))
+        again = sorted(select_rows(connection, LOOKUP, params))  # from the compiled cache
+    assert ours == theirs == again
+    assert len(ours) == len([n for n in wanted if n <= 5])
+    assert all(row[2] == MOMENT.astimezone(UTC) and (row[1] is None or row[1]["名"] == "值") for row in ours)
+
+
+def test_select_rows_fails_as_sqlalchemy_would(sessions: sessionmaker[Session]) -> None:
+    missing = Table("no_such_table", MetaData(), Column("x", String))
+    query = select(missing.c.x).where(missing.c.x.in_(bindparam("xs", expanding=True)))
+    with sessions() as session, pytest.raises(DBAPIError):
+        select_rows(session.connection(), query, {"xs": ["a"]})

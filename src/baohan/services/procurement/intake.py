@@ -19,13 +19,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from baohan.adapters import outbox
-from baohan.adapters.db.bulk import insert_many
+from baohan.adapters.db.bulk import insert_many, select_rows
 from baohan.adapters.db.engine import JSONDocument, transaction, utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, ProcessedRequest
 from baohan.domain.ids import new_id
@@ -80,6 +80,30 @@ _BY_ID = select(*_COLUMNS).where(
 )
 _BY_PROJECT = select(*_COLUMNS).where(Application.project_code.in_(bindparam("projects", expanding=True)))
 _LIVE_STAGES = frozenset(s.value for s in LIVE)
+
+
+class _Replay(NamedTuple):
+    appid: str
+    msgcode: str
+    fingerprint: str
+    code: str
+    message: str
+    data: dict[str, Any] | None
+
+
+class _Known(NamedTuple):
+    """An application already stored, as the batch's lookups read it."""
+
+    id: str
+    counterparty_id: str
+    application_id: str
+    content_hash: str
+    stage: str
+    project_code: str
+    bid_code: str
+    supplier_code: str
+    guarantee_id: str | None
+    side: str
 
 
 @dataclass
@@ -245,24 +269,36 @@ class Intake:
             keys = {(j.request.appid, j.request.msgcode) for j in jobs}
             replays = {
                 (row.appid, row.msgcode): row
-                for row in connection.execute(
-                    _REPLAYS,
-                    {"appids": sorted({a for a, _ in keys}), "msgcodes": sorted({c for _, c in keys})},
+                for row in map(
+                    _Replay._make,
+                    select_rows(
+                        connection,
+                        _REPLAYS,
+                        {"appids": sorted({a for a, _ in keys}), "msgcodes": sorted({c for _, c in keys})},
+                    ),
                 )
                 if (row.appid, row.msgcode) in keys
             }
             messages = [j.request.message for j in jobs]
             peers = {j.peer_id for j in jobs}
-            by_id = {
+            by_id: dict[tuple[str, str], _Known | _Seen] = {
                 (r.counterparty_id, r.application_id): r
-                for r in connection.execute(
-                    _BY_ID, {"peers": sorted(peers), "ids": [msg.applicationId for msg in messages]}
+                for r in map(
+                    _Known._make,
+                    select_rows(
+                        connection,
+                        _BY_ID,
+                        {"peers": sorted(peers), "ids": [msg.applicationId for msg in messages]},
+                    ),
                 )
             }
             live = {
                 (r.counterparty_id, r.project_code, r.bid_code, r.supplier_code): r
-                for r in connection.execute(
-                    _BY_PROJECT, {"projects": sorted({msg.projectCode for msg in messages})}
+                for r in map(
+                    _Known._make,
+                    select_rows(
+                        connection, _BY_PROJECT, {"projects": sorted({msg.projectCode for msg in messages})}
+                    ),
                 )
                 if r.side == SIDE and r.counterparty_id in peers and r.stage in _LIVE_STAGES
             }
@@ -282,9 +318,9 @@ class Intake:
         self,
         job: _Job,
         now: datetime,
-        replays: dict[tuple[str, str], Any],
-        by_id: dict[tuple[str, str], Any],
-        live: dict[Any, Any],
+        replays: dict[tuple[str, str], _Replay],
+        by_id: dict[tuple[str, str], _Known | _Seen],
+        live: dict[tuple[str, str, str, str], _Known],
         batch: _Batch,
     ) -> None:
         request, msg = job.request, job.request.message

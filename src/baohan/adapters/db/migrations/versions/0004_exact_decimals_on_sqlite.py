@@ -12,6 +12,9 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
@@ -30,20 +33,22 @@ COLUMNS = (
 )
 
 
-def upgrade() -> None:
+def _rescale(scaled: bool) -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
-    for table, column, scale in COLUMNS:
+    for table, name, scale in COLUMNS:
+        column: sa.ColumnClause[Any] = sa.column(name)
         # A REAL was the nearest float to a value with at most ``scale`` decimals: rounding recovers it
         # for every value a float could carry to that precision (all but the most extreme amounts).
-        op.execute(
-            f"UPDATE {table} SET {column} = CAST(ROUND({column} * 1e{scale}) AS INTEGER) "
-            f"WHERE {column} IS NOT NULL"
+        value = (
+            sa.cast(sa.func.round(column * 10**scale), sa.Integer) if scaled else column / float(10**scale)
         )
+        op.execute(sa.update(sa.table(table, column)).where(column.is_not(None)).values({name: value}))
+
+
+def upgrade() -> None:
+    _rescale(True)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        return
-    for table, column, scale in COLUMNS:
-        op.execute(f"UPDATE {table} SET {column} = {column} / 1e{scale} WHERE {column} IS NOT NULL")
+    _rescale(False)
