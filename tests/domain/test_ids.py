@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -35,9 +36,15 @@ def test_ids_of_one_millisecond_differ_in_their_random_bits() -> None:
 
 
 def test_new_id_is_the_36_character_text_form() -> None:
-    text = new_id()
-    assert len(text) == 36
-    assert uuid.UUID(text).version == 7
+    before = time.time_ns() // 1_000_000
+    texts = [new_id() for _ in range(200)]
+    after = time.time_ns() // 1_000_000
+    for text in texts:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text  # exactly uuid's own lower-case 8-4-4-4-12 form
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before <= parsed.int >> 80 <= after
+    assert len(set(texts)) == 200
 
 
 @pytest.mark.parametrize("now_ns", [-1, (1 << 48) * 1_000_000])

@@ -284,3 +284,27 @@ def test_new_rows_get_time_ordered_ids(setup) -> None:  # type: ignore[no-untype
         notices = session.scalars(select(OutboxMessage.id)).all()
     assert {uuid.UUID(pk).version for pk in apps} == {7}
     assert {uuid.UUID(pk).version for pk in notices} == {7}
+
+
+def test_what_a_batch_stores_reads_back_as_the_records_say(setup) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    sessions, peer_id, new_intake = setup
+    intake = new_intake()
+    assert intake.receive(inbound("DOC-1", "e" * 32), peer_id).code.value == "000"
+    refused = inbound("DOC-2", "f" * 32, guaranteeDate="120")
+    assert intake.receive(refused, peer_id).code.value == "000"
+    with sessions() as session:
+        apps = {a.application_id: a for a in session.scalars(select(Application))}
+        events = {
+            (e.application_pk, e.event): e.detail
+            for e in session.scalars(select(ApplicationEvent).order_by(ApplicationEvent.id))
+        }
+    approved, rejected = apps["DOC-1"], apps["DOC-2"]
+    assert approved.decision_reasons == ["within the automatic approval rules"]
+    assert approved.premium == Decimal("625.00")
+    assert approved.amount == Decimal("125000.00") and approved.rate == Decimal("0.005000")
+    assert rejected.decision_reasons == ["term of 120 months is outside 1–60"]
+    assert events[(approved.id, "receive")] == {"extends": None}
+    assert events[(approved.id, "approve")] == {"premium": "625.00"}
+    assert events[(rejected.id, "reject")] == {"reasons": ["term of 120 months is outside 1–60"]}

@@ -17,16 +17,22 @@ _VARIANT = 0b10 << 62
 _LOW62 = (1 << 62) - 1
 
 
-def uuid7(now_ns: int | None = None) -> uuid.UUID:
-    """A version-7 UUID for ``now_ns`` (default: the current time): 48-bit milliseconds, then random bits."""
+def _uuid7_int(now_ns: int | None) -> int:
     millis = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
     if not 0 <= millis < 1 << 48:
         raise ValueError("time out of UUIDv7 range")
     rand = int.from_bytes(os.urandom(10), "big")  # 80 bits: 12 for rand_a, 62 for rand_b, 6 spare
     rand_a = (rand >> 62) & 0xFFF
-    return uuid.UUID(int=(millis << 80) | _VERSION | (rand_a << 64) | _VARIANT | (rand & _LOW62))
+    return (millis << 80) | _VERSION | (rand_a << 64) | _VARIANT | (rand & _LOW62)
+
+
+def uuid7(now_ns: int | None = None) -> uuid.UUID:
+    """A version-7 UUID for ``now_ns`` (default: the current time): 48-bit milliseconds, then random bits."""
+    return uuid.UUID(int=_uuid7_int(now_ns))
 
 
 def new_id() -> str:
     """A fresh record id: a version-7 UUID in its 36-character text form."""
-    return str(uuid7())
+    # Formatted here, not by uuid.UUID (a third of the cost; two ids go with every ELY101).
+    h = f"{_uuid7_int(None):032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

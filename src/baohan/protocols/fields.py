@@ -386,8 +386,8 @@ _BINARY_MODELS: dict[type[BaseModel], bool] = {}
 
 
 def wire_is_payload(model: BaseModel, payload: Mapping[str, Any]) -> bool:
-    """True when ``to_wire(model)`` equals ``payload``, the wire dict ``model`` was validated from, known
-    without building it (a fifth of the cost of storing an ELY101).
+    """True when ``to_wire(model)`` equals ``payload``, the wire dict ``model`` was validated from (by
+    ``validate_wire``: strings only), known without building it (a fifth of the cost of storing an ELY101).
 
     Every wire type accepts only its canonical spelling (two-decimal amounts, fixed-width dates, months
     without leading zeros), so a value the model kept comes back exactly as it came, and what remains is
@@ -398,11 +398,7 @@ def wire_is_payload(model: BaseModel, payload: Mapping[str, Any]) -> bool:
     if binary is None:
         binary = any(info.annotation is bytes for info in type(model).model_fields.values())
         _BINARY_MODELS[type(model)] = binary
-    return (
-        not binary
-        and payload.keys() == model.model_fields_set
-        and all(type(value) is str for value in payload.values())
-    )
+    return not binary and payload.keys() == model.model_fields_set
 
 
 def to_wire(model: BaseModel, *, rename: Mapping[str, str] | None = None) -> dict[str, str]:

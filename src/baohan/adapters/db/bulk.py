@@ -52,23 +52,24 @@ def insert_many(connection: Connection, table: FromClause, rows: Sequence[Mappin
     if not isinstance(table, Table):
         raise TypeError(f"insert_many needs a Table, got {type(table).__name__}")
     plan = _plan(connection, table, tuple(rows[0]))
-    pairs = tuple(zip(plan.columns, plan.processors, strict=True))
+    columns = plan.columns
+    processed = [(i, proc) for i, proc in enumerate(plan.processors) if proc is not None]
     # Rows of one batch share their timestamps; each distinct one is converted once.
-    converted: dict[tuple[str, datetime], Any] = {}
+    converted: dict[tuple[int, datetime], Any] = {}
     values: list[list[Any]] = []
     for row in rows:
-        out = []
-        for name, proc in pairs:
-            value = row[name]
-            if proc is not None and value is not None:
-                if type(value) is datetime:
-                    key = (name, value)
-                    if key not in converted:
-                        converted[key] = proc(value)
-                    value = converted[key]
-                else:
-                    value = proc(value)
-            out.append(value)
+        out = [row[name] for name in columns]  # most columns need no processing: take them in one go
+        for i, proc in processed:
+            value = out[i]
+            if value is None:
+                continue
+            if type(value) is datetime:
+                key = (i, value)
+                if key not in converted:
+                    converted[key] = proc(value)
+                out[i] = converted[key]
+            else:
+                out[i] = proc(value)
         values.append(out)
     params: list[Any] = (
         [tuple(v) for v in values]

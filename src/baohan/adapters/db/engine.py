@@ -82,18 +82,18 @@ class ExactNumeric(TypeDecorator[Decimal]):
     def __init__(self, precision: int, scale: int) -> None:
         super().__init__(precision, scale, asdecimal=True)
         self.precision, self.scale = precision, scale  # (also what the statement cache keys on)
-        self._unit = Decimal(1).scaleb(-scale)
-        self._limit = 10 ** (precision - scale)
+        self._bound = 10**precision  # of the scaled integer
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Decimal | int | None:
         if value is None:
             return None
         if not isinstance(value, Decimal) or not value.is_finite():
             raise ValueError(f"{value!r}: an exact decimal column takes a finite Decimal")
-        exact = value.quantize(self._unit) if abs(value) < self._limit else None
-        if exact != value:
+        scaled = value.scaleb(self.scale)
+        whole = int(scaled)
+        if whole != scaled or not -self._bound < whole < self._bound:
             raise ValueError(f"{value!r} does not fit NUMERIC({self.precision}, {self.scale})")
-        return int(value.scaleb(self.scale)) if dialect.name == "sqlite" else exact
+        return whole if dialect.name == "sqlite" else value
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":  # ours alone: Numeric's own would turn the integer into a float

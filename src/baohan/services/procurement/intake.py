@@ -80,6 +80,8 @@ _BY_ID = select(*_COLUMNS).where(
 )
 _BY_PROJECT = select(*_COLUMNS).where(Application.project_code.in_(bindparam("projects", expanding=True)))
 _LIVE_STAGES = frozenset(s.value for s in LIVE)
+# The usual audit detail, encoded once (an encoding costs ~1.5 µs, and nearly every ELY101 has it).
+_NOT_AN_EXTENSION = JSONDocument('{"extends":null}')
 
 
 class _Replay(NamedTuple):
@@ -369,7 +371,7 @@ class Intake:
             None,
             stage,
             "platform",
-            {"extends": extends.guarantee_id if extends is not None else None},
+            {"extends": extends.guarantee_id} if extends is not None else _NOT_AN_EXTENSION,
             now,
         )
         fail_reason = None
@@ -472,7 +474,7 @@ class Intake:
         before: Stage | None,
         after: Stage,
         actor: str,
-        detail: dict[str, Any],
+        detail: dict[str, Any] | JSONDocument,
         now: datetime,
     ) -> None:
         batch.events.append(
