@@ -88,7 +88,7 @@ class Application(Base):
     stage: Mapped[str] = mapped_column(String(20), index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     request: Mapped[dict[str, Any]] = mapped_column(JSONText)
-    supplier_code: Mapped[str] = mapped_column(String(64), index=True)
+    supplier_code: Mapped[str] = mapped_column(String(64))
     supplier_name: Mapped[str] = mapped_column(String(256))
     purchaser_code: Mapped[str] = mapped_column(String(64))
     purchaser_name: Mapped[str] = mapped_column(String(256))
