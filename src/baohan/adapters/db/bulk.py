@@ -9,12 +9,14 @@ processors, so rows are stored and read exactly as SQLAlchemy would store and re
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, FromClause, Select, Table, bindparam, insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 
@@ -88,7 +90,6 @@ def insert_many(connection: Connection, table: FromClause, rows: Sequence[Mappin
 
 @dataclass(frozen=True, slots=True)
 class _Query:
-    statement: Select[*tuple[Any, ...]]  # held so that its id, the cache key, is not reused while cached
     sql: str
     positional: bool
     # For each placeholder in order: its name, and which list and element it takes (or, list None, the
@@ -97,45 +98,38 @@ class _Query:
     processors: tuple[Callable[[Any], Any] | None, ...]
 
 
-_QUERIES: dict[tuple[str, int, tuple[tuple[str, int], ...]], _Query] = {}
-
-
+@functools.lru_cache(maxsize=1024)  # (statements hash by identity; a batch's lists take a few lengths)
 def _query(
-    connection: Connection, statement: Select[*tuple[Any, ...]], shape: tuple[tuple[str, int], ...]
+    dialect: Dialect, statement: Select[*tuple[Any, ...]], shape: tuple[tuple[str, int], ...]
 ) -> _Query:
-    dialect = connection.dialect
-    key = (dialect.name, id(statement), shape)
-    query = _QUERIES.get(key)
-    if query is None:
-        # Each element a unique marker, so the expanded parameters say which list and place each came from.
-        markers = {name: [f"\0{name}\0{i}" for i in range(size)] for name, size in shape}
-        compiled = statement.compile(dialect=dialect)
-        expanded = compiled.construct_expanded_state(markers)
-        names = expanded.positiontup if compiled.positional else list(expanded.parameters)
-        slots: list[tuple[str, str | None, Any]] = []
-        for name in names or ():
-            value = expanded.parameters[name]
-            if isinstance(value, str) and value.startswith("\0"):
-                _, source, index = value.split("\0")
-                slots.append((name, source, int(index)))
-            else:
-                slots.append((name, None, value))
-        processors = tuple(
-            column.type._cached_result_processor(dialect, None) for column in statement.selected_columns
-        )
-        query = _Query(statement, expanded.statement, bool(compiled.positional), tuple(slots), processors)
-        _QUERIES[key] = query
-    return query
+    # Each element a unique marker, so the expanded parameters say which list and place each came from.
+    markers = {name: [f"\0{name}\0{i}" for i in range(size)] for name, size in shape}
+    compiled = statement.compile(dialect=dialect)
+    expanded = compiled.construct_expanded_state(markers)
+    names = expanded.positiontup if compiled.positional else list(expanded.parameters)
+    slots: list[tuple[str, str | None, Any]] = []
+    for name in names or ():
+        value = expanded.parameters[name]
+        if isinstance(value, str) and value.startswith("\0"):
+            _, source, index = value.split("\0")
+            slots.append((name, source, int(index)))
+        else:
+            slots.append((name, None, value))
+    processors = tuple(
+        column.type._cached_result_processor(dialect, None) for column in statement.selected_columns
+    )
+    return _Query(expanded.statement, bool(compiled.positional), tuple(slots), processors)
 
 
 def select_rows(
     connection: Connection, statement: Select[*tuple[Any, ...]], lists: Mapping[str, Sequence[Any]]
 ) -> list[tuple[Any, ...]]:
-    """Run ``statement`` (its only parameters expanding ``bindparam``s of plain values) with ``lists``; the
-    rows as tuples in the order of its columns. ``statement`` must live as long as the process (it is
-    compiled once per dialect and list lengths, keyed by identity): a module constant.
+    """Run ``statement`` with ``lists`` for its expanding ``bindparam``s; the rows as tuples in the order of
+    its columns. Compiled once per dialect, statement and list lengths, so ``statement`` should be a module
+    constant (the cache keys it by identity).
     """
-    query = _query(connection, statement, tuple((name, len(values)) for name, values in lists.items()))
+    shape = tuple((name, len(values)) for name, values in lists.items())
+    query = _query(connection.dialect, statement, shape)
     values = [value if source is None else lists[source][value] for _, source, value in query.slots]
     params: Any = (
         tuple(values) if query.positional else dict(zip((s[0] for s in query.slots), values, strict=True))
