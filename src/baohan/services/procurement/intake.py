@@ -45,45 +45,6 @@ _WAIT_SECONDS = 120
 _ATTEMPTS = 3
 
 
-# The batch's three lookups, built once (building them per batch cost ~25 µs an application). Each names
-# only conditions an index serves, and the exact match is made in Python: SQLite's planner, with no
-# statistics, scans a whole index for a row-value IN or for an IN next to two equalities on another
-# index, and these tables grow with every application. The two application lookups stay separate for the
-# same reason: one query OR-ing them would scan the table.
-_REPLAYS = select(
-    ProcessedRequest.appid,
-    ProcessedRequest.msgcode,
-    ProcessedRequest.fingerprint,
-    ProcessedRequest.code,
-    ProcessedRequest.message,
-    ProcessedRequest.data,
-).where(
-    ProcessedRequest.appid.in_(bindparam("appids", expanding=True)),
-    ProcessedRequest.msgcode.in_(bindparam("msgcodes", expanding=True)),
-)
-_COLUMNS = (
-    Application.id,
-    Application.counterparty_id,
-    Application.application_id,
-    Application.content_hash,
-    Application.stage,
-    Application.project_code,
-    Application.bid_code,
-    Application.supplier_code,
-    Application.guarantee_id,
-    Application.side,
-)
-_BY_ID = select(*_COLUMNS).where(
-    Application.side == SIDE,
-    Application.counterparty_id.in_(bindparam("peers", expanding=True)),
-    Application.application_id.in_(bindparam("ids", expanding=True)),
-)
-_BY_PROJECT = select(*_COLUMNS).where(Application.project_code.in_(bindparam("projects", expanding=True)))
-_LIVE_STAGES = frozenset(s.value for s in LIVE)
-# The usual audit detail, encoded once (an encoding costs ~1.5 µs, and nearly every ELY101 has it).
-_NOT_AN_EXTENSION = JSONDocument('{"extends":null}')
-
-
 class _Replay(NamedTuple):
     appid: str
     msgcode: str
@@ -106,6 +67,27 @@ class _Known(NamedTuple):
     supplier_code: str
     guarantee_id: str | None
     side: str
+
+
+# The batch's three lookups, built once (building them per batch cost ~25 µs an application). Each names
+# only conditions an index serves, and the exact match is made in Python: SQLite's planner, with no
+# statistics, scans a whole index for a row-value IN or for an IN next to two equalities on another
+# index, and these tables grow with every application. The two application lookups stay separate for the
+# same reason: one query OR-ing them would scan the table. Their columns are the rows' fields, in order.
+_REPLAYS = select(*(ProcessedRequest.__table__.c[name] for name in _Replay._fields)).where(
+    ProcessedRequest.appid.in_(bindparam("appids", expanding=True)),
+    ProcessedRequest.msgcode.in_(bindparam("msgcodes", expanding=True)),
+)
+_COLUMNS = tuple(Application.__table__.c[name] for name in _Known._fields)
+_BY_ID = select(*_COLUMNS).where(
+    Application.side == SIDE,
+    Application.counterparty_id.in_(bindparam("peers", expanding=True)),
+    Application.application_id.in_(bindparam("ids", expanding=True)),
+)
+_BY_PROJECT = select(*_COLUMNS).where(Application.project_code.in_(bindparam("projects", expanding=True)))
+_LIVE_STAGES = frozenset(s.value for s in LIVE)
+# The usual audit detail, encoded once (an encoding costs ~1.5 µs, and nearly every ELY101 has it).
+_NOT_AN_EXTENSION = JSONDocument('{"extends":null}')
 
 
 @dataclass
