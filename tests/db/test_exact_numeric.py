@@ -77,6 +77,9 @@ def test_any_amount_and_rate_comes_back_exactly(engine: Engine, pairs: list[tupl
     [
         (Decimal("0.001"), "does not fit NUMERIC"),  # finer than a cent: refused, never rounded
         (Decimal("10000000000000000.00"), "does not fit NUMERIC"),
+        (Decimal("1E+999999"), "does not fit NUMERIC"),  # refused before becoming a huge integer
+        (Decimal("1E-999999"), "does not fit NUMERIC"),
+        (Decimal("-10000000000000000"), "does not fit NUMERIC"),
         (Decimal("NaN"), "finite Decimal"),
         (0.1, "finite Decimal"),
     ],

@@ -77,10 +77,12 @@ def test_bad_products_are_refused() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "why"),
     [
-        ({"rate": Decimal("0.0055555")}, "rate must have at most six decimals"),
-        ({"rate": Decimal("10000")}, "rate must have at most six decimals"),
-        ({"minimum_premium": Decimal("200.005")}, "minimum_premium must be in whole cents"),
-        ({"max_amount": Decimal("1e8") + Decimal("0.001")}, "max_amount must be in whole cents"),
+        ({"rate": Decimal("0.0055555")}, "at most six decimals"),
+        ({"rate": Decimal("10000")}, "rate must be below 10000"),
+        ({"rate": Decimal("1e30")}, "rate must be below 10000"),
+        ({"minimum_premium": Decimal("200.005")}, "minimum_premium must be whole cents"),
+        ({"auto_approve_up_to": Decimal("1e30")}, "auto_approve_up_to must be whole cents below"),
+        ({"max_amount": Decimal("1e8") + Decimal("0.001")}, "max_amount must be whole cents"),
     ],
 )
 def test_products_hold_only_what_storage_holds_exactly(kwargs: dict[str, Decimal], why: str) -> None:

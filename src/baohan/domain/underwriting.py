@@ -9,6 +9,7 @@ from enum import StrEnum
 
 CENT = Decimal("0.01")
 RATE_UNIT = Decimal("0.000001")
+MONEY_BOUND = Decimal(10) ** 16  # NUMERIC(18,2)
 
 
 class Outcome(StrEnum):
@@ -36,12 +37,12 @@ class Product:
         if self.rate <= 0 or self.minimum_premium < 0 or self.min_amount > self.max_amount:
             raise ValueError(f"product {self.code}: rate must be positive and the amount limits ordered")
         # What is stored must fit its column exactly (NUMERIC(10,6) and (18,2)): refused here, not rounded.
-        if self.rate != self.rate.quantize(RATE_UNIT) or self.rate >= 10_000:
-            raise ValueError(f"product {self.code}: rate must have at most six decimals, e.g. 0.005")
+        if self.rate >= 10_000 or self.rate != self.rate.quantize(RATE_UNIT):
+            raise ValueError(f"product {self.code}: rate must be below 10000 with at most six decimals")
         for name in ("minimum_premium", "min_amount", "max_amount", "auto_approve_up_to"):
             value = getattr(self, name)
-            if value != value.quantize(CENT):
-                raise ValueError(f"product {self.code}: {name} must be in whole cents, e.g. 200.00")
+            if value >= MONEY_BOUND or value != value.quantize(CENT):
+                raise ValueError(f"product {self.code}: {name} must be whole cents below 10^16, e.g. 200.00")
 
 
 @dataclass(frozen=True, slots=True)

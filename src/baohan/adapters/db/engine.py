@@ -82,16 +82,17 @@ class ExactNumeric(TypeDecorator[Decimal]):
     def __init__(self, precision: int, scale: int) -> None:
         super().__init__(precision, scale, asdecimal=True)
         self.precision, self.scale = precision, scale  # (also what the statement cache keys on)
-        self._bound = 10**precision  # of the scaled integer
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Decimal | int | None:
         if value is None:
             return None
         if not isinstance(value, Decimal) or not value.is_finite():
             raise ValueError(f"{value!r}: an exact decimal column takes a finite Decimal")
-        scaled = value.scaleb(self.scale)
-        whole = int(scaled)
-        if whole != scaled or not -self._bound < whole < self._bound:
+        # The magnitude first: scaling 1E+999999 overflows, and int() would build a million digits.
+        too_big = value and value.adjusted() >= self.precision - self.scale
+        scaled = None if too_big else value.scaleb(self.scale)
+        whole = None if scaled is None else int(scaled)
+        if whole is None or whole != scaled:
             raise ValueError(f"{value!r} does not fit NUMERIC({self.precision}, {self.scale})")
         return whole if dialect.name == "sqlite" else value
 
