@@ -1,4 +1,5 @@
-"""ELY109 decided by an operator: one waiting request per application, even when two race for it."""
+"""ELY109 decided by an operator (one waiting request per application, even when two race for it) or by
+rule (two racing cancellations cancel once, and neither is answered 302)."""
 
 from __future__ import annotations
 
@@ -128,3 +129,42 @@ def test_two_operators_deciding_at_once_make_one_decision(runtime: RoleRuntime) 
     with runtime.sessions() as session:
         sent = session.scalars(select(OutboxMessage.payload).where(OutboxMessage.kind == "ELY102")).all()
     assert sorted(p["applicationStatus"] for p in sent) in (["01", "06"], ["01", "07"])
+
+
+@pytest.fixture
+def rule_runtime(db_url: str) -> Iterator[RoleRuntime]:
+    """An issuer whose rules decide ELY109 at once, one platform, and application R-1 approved."""
+    runtime = open_runtime("issuer", db_url, SecretBox("refund test passphrase"), rules=DEFAULT_RULES)
+    register_platform(runtime.registry)
+    assert runtime.service.handle(inbound("ELY101", application_fields("R-1"), "1" * 32)).code is Code.OK
+    yield runtime
+    runtime.stop()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has one writer at a time: no race
+def test_two_cancellations_racing_by_rule_cancel_once(
+    rule_runtime: RoleRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = rule_runtime.service
+    assert isinstance(service, IssuerService)
+    original = IssuerService._by_application_id
+    twin_answers: list[Answer] = []
+
+    def racing(self: IssuerService, session: Session, peer_id: str, application_id: str) -> Application:
+        app = original(self, session, peer_id, application_id)
+        if not twin_answers:
+            twin_answers.append(Answer())  # only the first read lets a twin in
+            # The twin, under its own msgcode, cancels and commits after ours has read the application.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                twin_answers[0] = pool.submit(service.handle, inbound("ELY109", CANCEL, "b" * 32)).result(30)
+        return app
+
+    monkeypatch.setattr(IssuerService, "_by_application_id", racing)
+    first = service.handle(inbound("ELY109", CANCEL, "a" * 32))
+    assert (first.code, twin_answers[0].code) == (Code.OK, Code.OK)  # never 302 for losing a race
+    assert service.application("R-1").stage == "cancelled"
+    with rule_runtime.sessions() as session:
+        statuses = [m.payload["applicationStatus"] for m in session.scalars(select(OutboxMessage))]
+    # Cancelled once, and said so once; the loser ran again and, as if it had come second, was refused.
+    assert sorted(s for s in statuses if s != "01") == ["06", "07"]  # (01: the approval)
+    assert events(rule_runtime).count("cancel_refused") == 1

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from baohan.adapters.db.engine import transaction, utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
@@ -24,7 +25,7 @@ from baohan.services.procurement import registry as reg
 from baohan.services.procurement.registry import Registry, SessionFactory
 
 Handler = Callable[[Session, str, Any], Answer]
-_ATTEMPTS = 2  # a request that lost a unique-key race runs once more and finds the winner's row
+_ATTEMPTS = 2  # a request that lost a race to a twin runs once more and finds what the winner did
 
 
 class OperatorError(Exception):
@@ -96,15 +97,15 @@ class RoleService:
                         answer,
                     )
                 return answer
-            except IntegrityError:
+            except (IntegrityError, StaleDataError):
                 # The same msgcode was processed by another worker in between: answer as it did.
                 prior = self.replayed(request.appid, request.msgcode, request.fingerprint)
                 if prior is not None:
                     return prior
                 if attempt == _ATTEMPTS:
                     raise
-                # A twin under another msgcode won a unique key first (two ELY109s for one guarantee, say):
-                # run again, and the handler now sees its row.
+                # A twin under another msgcode won first: a unique key, or the application's version (two
+                # ELY109s for one guarantee, say). Run again, and the handler now sees what the twin did.
                 attempt += 1
 
     # -- reading -------------------------------------------------------------------------------------------
