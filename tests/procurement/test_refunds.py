@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from baohan.adapters.db.engine import transaction
 from baohan.adapters.db.tables import Application, ApplicationEvent, RefundRequest
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import OutboxMessage
 from baohan.domain.ids import new_id
+from baohan.domain.underwriting import Rules
 from baohan.protocols.procurement.codes import Code
 from baohan.protocols.procurement.router import Answer
 from baohan.services.procurement.issuer import IssuerService
@@ -29,16 +29,44 @@ from baohan.services.procurement.runtime import DEFAULT_RULES, RoleRuntime, open
 from tests.procurement.harness import application_fields, inbound, register_platform
 
 
-@pytest.fixture
-def runtime(db_url: str) -> Iterator[RoleRuntime]:
-    """An issuer whose operator decides ELY109, one platform, and application R-1 approved."""
-    rules = dataclasses.replace(DEFAULT_RULES, refunds_by_operator=True)
+def issuer_with_r1(db_url: str, rules: Rules) -> Iterator[RoleRuntime]:
+    """An issuer deciding ELY109 by ``rules``, one platform, and application R-1 approved."""
     runtime = open_runtime("issuer", db_url, SecretBox("refund test passphrase"), rules=rules)
     register_platform(runtime.registry)
     assert runtime.service.handle(inbound("ELY101", application_fields("R-1"), "1" * 32)).code is Code.OK
     assert runtime.service.application("R-1").stage == "approved"
     yield runtime
     runtime.stop()
+
+
+@pytest.fixture
+def runtime(db_url: str) -> Iterator[RoleRuntime]:
+    """An issuer whose operator decides ELY109."""
+    yield from issuer_with_r1(db_url, dataclasses.replace(DEFAULT_RULES, refunds_by_operator=True))
+
+
+@pytest.fixture
+def rule_runtime(db_url: str) -> Iterator[RoleRuntime]:
+    """An issuer whose rules decide ELY109 at once."""
+    yield from issuer_with_r1(db_url, DEFAULT_RULES)
+
+
+def race_a_twin(service: IssuerService, monkeypatch: pytest.MonkeyPatch, step: str) -> tuple[Answer, Answer]:
+    """Cancel R-1 twice under two msgcodes: the twin runs to its commit on another thread right after our
+    request's first call of ``step``, while ours is still open. Our answer, then the twin's."""
+    original = getattr(IssuerService, step)
+    twin: list[Answer] = []
+
+    def racing(self: IssuerService, *args: Any) -> Any:
+        result = original(self, *args)
+        if not twin:
+            twin.append(Answer())  # only the first call lets a twin in
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                twin[0] = pool.submit(service.handle, inbound("ELY109", CANCEL, "b" * 32)).result(30)
+        return result
+
+    monkeypatch.setattr(IssuerService, step, racing)
+    return service.handle(inbound("ELY109", CANCEL, "a" * 32)), twin[0]
 
 
 CANCEL = {"applicationId": "R-1", "applicationType": "02", "refundReason": "不再需要"}
@@ -52,21 +80,8 @@ def events(runtime: RoleRuntime) -> list[str]:
 def test_two_requests_racing_leave_one_waiting(runtime: RoleRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
     service = runtime.service
     assert isinstance(service, IssuerService)
-    original = IssuerService._cancel_or_surrender
-    twin_answers: list[Answer] = []
-
-    def racing(self: IssuerService, session: Session, peer_id: str, msg: Any) -> Answer:
-        answer = original(self, session, peer_id, msg)
-        if not twin_answers:
-            twin_answers.append(Answer())  # only the first call lets a twin in
-            # The twin, under its own msgcode, commits its request while ours is still open.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                twin_answers[0] = pool.submit(service.handle, inbound("ELY109", CANCEL, "b" * 32)).result(30)
-        return answer
-
-    monkeypatch.setattr(IssuerService, "_cancel_or_surrender", racing)
-    first = service.handle(inbound("ELY109", CANCEL, "a" * 32))
-    assert first.code is Code.OK and twin_answers[0].code is Code.OK
+    first, twin = race_a_twin(service, monkeypatch, "_cancel_or_surrender")
+    assert first.code is Code.OK and twin.code is Code.OK
     waiting = service.refund_requests("pending")
     assert len(waiting) == 1 and waiting[0].kind == "cancel"
     # The loser ran again, found the winner's request, and joined it.
@@ -131,37 +146,15 @@ def test_two_operators_deciding_at_once_make_one_decision(runtime: RoleRuntime) 
     assert sorted(p["applicationStatus"] for p in sent) in (["01", "06"], ["01", "07"])
 
 
-@pytest.fixture
-def rule_runtime(db_url: str) -> Iterator[RoleRuntime]:
-    """An issuer whose rules decide ELY109 at once, one platform, and application R-1 approved."""
-    runtime = open_runtime("issuer", db_url, SecretBox("refund test passphrase"), rules=DEFAULT_RULES)
-    register_platform(runtime.registry)
-    assert runtime.service.handle(inbound("ELY101", application_fields("R-1"), "1" * 32)).code is Code.OK
-    yield runtime
-    runtime.stop()
-
-
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has one writer at a time: no race
 def test_two_cancellations_racing_by_rule_cancel_once(
     rule_runtime: RoleRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service = rule_runtime.service
     assert isinstance(service, IssuerService)
-    original = IssuerService._by_application_id
-    twin_answers: list[Answer] = []
-
-    def racing(self: IssuerService, session: Session, peer_id: str, application_id: str) -> Application:
-        app = original(self, session, peer_id, application_id)
-        if not twin_answers:
-            twin_answers.append(Answer())  # only the first read lets a twin in
-            # The twin, under its own msgcode, cancels and commits after ours has read the application.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                twin_answers[0] = pool.submit(service.handle, inbound("ELY109", CANCEL, "b" * 32)).result(30)
-        return app
-
-    monkeypatch.setattr(IssuerService, "_by_application_id", racing)
-    first = service.handle(inbound("ELY109", CANCEL, "a" * 32))
-    assert (first.code, twin_answers[0].code) == (Code.OK, Code.OK)  # never 302 for losing a race
+    # The twin cancels after ours has read the application, before ours writes it.
+    first, twin = race_a_twin(service, monkeypatch, "_by_application_id")
+    assert (first.code, twin.code) == (Code.OK, Code.OK)  # never 302 for losing a race
     assert service.application("R-1").stage == "cancelled"
     with rule_runtime.sessions() as session:
         statuses = [m.payload["applicationStatus"] for m in session.scalars(select(OutboxMessage))]
