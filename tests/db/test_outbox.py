@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from baohan.adapters.db.engine import transaction, utcnow
@@ -24,12 +24,15 @@ from baohan.adapters.outbox import (
     Dispatcher,
     OutboxMessage,
     OutboxStatus,
+    PermanentFailure,
     RetryPolicy,
     attempts,
     dead_letters,
     enqueue,
+    purge_delivered,
     retry_dead,
 )
+from baohan.services.delivery import Courier
 
 Sessions = sessionmaker[Session]
 PAYLOAD = {"orderNo": "BH-2024-0001", "applicant": "某某建设有限公司", "amount": "12345.60"}
@@ -421,3 +424,286 @@ def test_run_forever_delivers_until_stopped(sessions: Sessions) -> None:
         worker.join(timeout=10)
     assert not worker.is_alive()
     assert receiver.accepted == {message_id: 1}
+
+
+# -- order per aggregate, schedules, permanent refusals, isolation, concurrency --------------------------
+
+
+class Recording(Receiver):
+    """A receiver that also keeps the order of what it accepted, and can refuse chosen messages for good."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+        self.refuse: set[str] = set()
+
+    def __call__(self, message: OutboxMessage) -> None:
+        if message.id in self.refuse:
+            raise PermanentFailure(f"ELY102 answered 103: {message.id} is invalid")
+        super().__call__(message)
+        with self._lock:
+            self.order.append(message.id)
+
+
+def test_an_aggregates_messages_wait_for_the_earlier_ones_while_the_receiver_is_down(
+    sessions: Sessions,
+) -> None:
+    clock = FakeClock()
+    receiver = Recording()
+    a = [put(sessions, clock, aggregate="app-A", payload={"n": n}) for n in range(3)]
+    b = put(sessions, clock, aggregate="app-B")
+    dispatcher = Dispatcher(sessions, receiver, clock=clock, concurrency=4, rng=random.Random(2))
+
+    receiver.down = True
+    assert dispatcher.run_once() == 2  # only the heads of the two lines: a[0] and b
+    assert {load(sessions, i).attempts for i in a} == {1, 0}
+    assert load(sessions, a[1]).attempts == 0 and load(sessions, a[2]).attempts == 0
+    clock.advance(timedelta(hours=1))
+    assert dispatcher.run_once() == 2  # still down: the heads again, nothing behind them
+
+    receiver.down = False
+    clock.advance(timedelta(hours=1))
+    while dispatcher.run_once():
+        pass
+    assert [i for i in receiver.order if i in a] == a
+    assert set(receiver.order) == {*a, b}
+    assert all(load(sessions, i).status is OutboxStatus.DELIVERED for i in [*a, b])
+
+
+def test_a_dead_letter_holds_its_aggregate_until_an_operator_retries_it(sessions: Sessions) -> None:
+    receiver = Recording()
+    first = put(sessions, aggregate="app-A")
+    second = put(sessions, aggregate="app-A")
+    other = put(sessions, aggregate="app-B")
+    receiver.refuse.add(first)
+    dispatcher = Dispatcher(sessions, receiver)
+
+    while dispatcher.run_once():
+        pass
+    refused = load(sessions, first)
+    assert refused.status is OutboxStatus.DEAD and refused.attempts == 1  # dead at once, not retried
+    assert refused.last_error == f"PermanentFailure: ELY102 answered 103: {first} is invalid"
+    assert load(sessions, second).status is OutboxStatus.PENDING and load(sessions, second).attempts == 0
+    assert receiver.order == [other]
+
+    receiver.refuse.clear()
+    with transaction(sessions) as session:
+        retry_dead(session, first)
+    while dispatcher.run_once():
+        pass
+    assert receiver.order == [other, first, second]
+
+
+def test_a_transient_failure_is_retried_and_a_permanent_one_is_not(sessions: Sessions) -> None:
+    clock = FakeClock()
+    transient, permanent = put(sessions, clock), put(sessions, clock)
+
+    def deliver(message: OutboxMessage) -> None:
+        if message.id == permanent:
+            raise PermanentFailure("HTTP 404")
+        raise TimeoutError("read timed out")
+
+    dispatcher = Dispatcher(sessions, deliver, clock=clock)
+    assert dispatcher.run_once() == 2
+    assert load(sessions, permanent).status is OutboxStatus.DEAD
+    retried = load(sessions, transient)
+    assert retried.status is OutboxStatus.PENDING and retried.next_attempt_at > clock.now
+    clock.advance(timedelta(hours=1))
+    assert dispatcher.run_once() == 1  # the transient one only
+    with sessions() as session:
+        assert [m.id for m in dead_letters(session)] == [permanent]
+
+
+def test_a_scheduled_message_is_not_sent_early_and_its_deadline_counts_from_then(sessions: Sessions) -> None:
+    clock = FakeClock()
+    opening = clock.now + timedelta(days=3)
+    message_id = put(sessions, clock, not_before=opening, deadline=timedelta(hours=1))
+    receiver = Receiver()
+    dispatcher = Dispatcher(sessions, receiver, clock=clock)
+    scheduled = load(sessions, message_id)
+    assert scheduled.next_attempt_at == opening and scheduled.deadline_at == opening + timedelta(hours=1)
+
+    clock.now = opening - timedelta(microseconds=1)
+    assert dispatcher.run_once() == 0
+    clock.now = opening
+    assert dispatcher.run_once() == 1
+    assert receiver.accepted == {message_id: 1}
+
+
+def test_a_schedule_without_a_time_zone_is_refused(sessions: Sessions) -> None:
+    with pytest.raises(ValueError, match="not_before must carry a time zone"):
+        put(sessions, not_before=datetime(2026, 12, 1, 9, 30))
+
+
+def test_a_hanging_destination_does_not_hold_up_the_others(sessions: Sessions) -> None:
+    release = threading.Event()
+    delivered: collections.Counter[str] = collections.Counter()
+    lock = threading.Lock()
+
+    def deliver(message: OutboxMessage) -> None:
+        if message.destination == "hangs":
+            release.wait(timeout=60)  # a counterparty that accepts the connection and never answers
+        with lock:
+            delivered[message.destination] += 1
+
+    for n in range(12):
+        put(sessions, destination="hangs", payload={"n": n})
+    with transaction(sessions) as session:
+        for n in range(40):
+            enqueue(session, destination="answers", kind="ELY102", payload={"n": n})
+    dispatcher = Dispatcher(sessions, deliver, concurrency=6, per_destination=3)
+    stop = threading.Event()
+    worker = threading.Thread(target=dispatcher.run_forever, args=(stop, 0.01))
+    started = time.monotonic()
+    worker.start()
+    try:
+        while delivered["answers"] < 40:
+            assert time.monotonic() - started < 10, f"only {delivered['answers']} of 40 arrived"
+            time.sleep(0.01)
+        assert delivered["hangs"] == 0
+        with sessions() as session:
+            holding = session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.destination == "hangs", OutboxMessage.status == OutboxStatus.DELIVERING)
+            )
+        assert holding == 3  # its share of the workers, no more
+    finally:
+        release.set()
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+
+
+def test_deliveries_run_concurrently_and_all_arrive_once(sessions: Sessions) -> None:
+    receiver = Receiver()
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    def deliver(message: OutboxMessage) -> None:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.01)  # network time
+        receiver(message)
+        with lock:
+            active[0] -= 1
+
+    with transaction(sessions) as session:
+        ids = {
+            enqueue(session, destination="platform-gp", kind="ELY102", payload={"n": n}) for n in range(120)
+        }
+    stop = threading.Event()
+    dispatcher = Dispatcher(sessions, deliver, concurrency=8, per_destination=8)
+    worker = threading.Thread(target=dispatcher.run_forever, args=(stop, 0.01))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(receiver.accepted) < len(ids):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert set(receiver.accepted) == ids and set(receiver.accepted.values()) == {1}
+    assert peak[0] > 1
+
+
+def test_chores_run_while_dispatching_and_old_deliveries_are_purged(sessions: Sessions) -> None:
+    old, fresh = put(sessions), put(sessions)
+    assert Dispatcher(sessions, Receiver()).run_once() == 2
+    cutoff = utcnow() + timedelta(seconds=1)
+    with transaction(sessions) as session:
+        session.execute(
+            OutboxMessage.__table__.update()
+            .where(OutboxMessage.id == old)
+            .values(delivered_at=cutoff - timedelta(days=40))
+        )
+    ran = threading.Event()
+
+    def purge(now: datetime) -> None:
+        with transaction(sessions) as session:
+            purge_delivered(session, older_than=now - timedelta(days=30))
+        ran.set()
+
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=Dispatcher(sessions, Receiver(), chores=[purge]).run_forever, args=(stop, 0.01)
+    )
+    worker.start()
+    try:
+        assert ran.wait(timeout=10)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    with sessions() as session:
+        assert session.get(OutboxMessage, old) is None and session.get(OutboxMessage, fresh) is not None
+        assert attempts(session, old) == []
+
+
+def test_an_unknown_kind_is_a_dead_letter_at_once(sessions: Sessions) -> None:
+    message_id = put(sessions, kind="ELY999")
+    Dispatcher(sessions, Courier({"ELY102": Receiver()})).run_once()
+    dead = load(sessions, message_id)
+    assert dead.status is OutboxStatus.DEAD and "no handler registered for outbox kind 'ELY999'" in str(
+        dead.last_error
+    )
+
+
+def test_a_kind_cannot_be_registered_twice() -> None:
+    courier = Courier({"ELY102": Receiver()})
+    with pytest.raises(ValueError, match="already has a handler"):
+        courier.register("ELY102", Receiver())
+
+
+def _fill(sessions: Sessions, pending: int, delivered: int) -> None:
+    """Many messages, fast: a busy outbox with a long history."""
+    from baohan.adapters.db.bulk import insert_many
+    from baohan.adapters.outbox import message_values
+
+    now = utcnow() - timedelta(minutes=1)
+    rows = []
+    for n in range(pending + delivered):
+        row = message_values(
+            destination=f"platform-{n % 7}",
+            kind="ELY102",
+            payload={"n": n},
+            aggregate=f"app-{n % 5000}",
+            now=now,
+        )
+        if n >= pending:
+            row.update(status=OutboxStatus.DELIVERED, delivered_at=now)
+        rows.append(row)
+    with transaction(sessions) as session:
+        insert_many(session.connection(), OutboxMessage.__table__, rows)
+    with sessions() as session:
+        session.execute(text("ANALYZE"))
+        session.commit()
+
+
+def test_claiming_is_served_by_indexes_however_long_the_queue(db_url: str, sessions: Sessions) -> None:
+    _fill(sessions, pending=20_000, delivered=20_000)
+    engine = sessions.kw["bind"]
+    statements: list[tuple[str, object]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if (
+            "outbox_messages" in statement
+            and not executemany
+            and statement.lstrip().startswith(("SELECT", "UPDATE"))
+        ):
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        assert Dispatcher(sessions, Receiver(), concurrency=8, per_destination=2).run_once(limit=8) == 8
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert any("NOT (EXISTS" in s or "NOT EXISTS" in s for s, _ in statements)  # the head-of-line claim ran
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect() as connection:
+        for statement, parameters in statements:
+            explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+            plan = [str(row[-1]) for row in connection.exec_driver_sql(explain + statement, parameters)]
+            scans = [line for line in plan if ("Seq Scan" in line if postgres else line.startswith("SCAN"))]
+            assert not scans, (statement, plan)

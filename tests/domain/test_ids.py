@@ -51,3 +51,25 @@ def test_new_id_is_the_36_character_text_form() -> None:
 def test_times_outside_48_bits_of_milliseconds_are_refused(now_ns: int) -> None:
     with pytest.raises(ValueError, match="UUIDv7 range"):
         uuid7(now_ns)
+
+
+def test_new_ids_increase_strictly_even_within_one_millisecond() -> None:
+    texts = [new_id() for _ in range(5000)]  # thousands a millisecond: many share their time bits
+    assert texts == sorted(texts) and len(set(texts)) == len(texts)
+    assert len({t[:13] for t in texts}) < len(texts)  # the case under test really occurred
+    for text in texts[:50]:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+
+
+@given(
+    st.integers(min_value=0, max_value=(1 << 48) - 2), st.integers(0, 0xFFF), st.integers(0, (1 << 62) - 1)
+)
+def test_the_successor_of_an_id_is_the_next_larger_valid_id(millis: int, rand_a: int, rand_b: int) -> None:
+    from baohan.domain.ids import _successor
+
+    value = (millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+    after = uuid.UUID(int=_successor(value))
+    assert after.int > value and after.version == 7 and after.variant == uuid.RFC_4122
+    if rand_b < (1 << 62) - 1:
+        assert after.int == value + 1

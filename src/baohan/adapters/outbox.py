@@ -1,20 +1,29 @@
 """The transactional outbox: notices are written in the caller's transaction and delivered at least once.
 
 ``enqueue`` only inserts into the caller's session, so a state change and the notice it causes commit
-together or not at all. A ``Dispatcher`` claims due messages in short transactions (PostgreSQL:
-``FOR UPDATE SKIP LOCKED``, so any number of workers compete safely), delivers each outside any
-transaction, and records the attempt: delivered, retried later with exponential backoff and jitter, or
-dead once past its deadline. A claim is a lease; a worker that dies mid-delivery loses it when it expires
-and another worker delivers the message again, so nothing is lost (receivers must be idempotent).
+together or not at all. A ``Dispatcher`` claims due messages in batches, in short transactions
+(PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so any number of workers in any number of processes compete
+safely), delivers them concurrently outside any transaction, and records each attempt: delivered, retried
+later with exponential backoff and jitter, or dead (past its deadline, or refused for good). A claim is a
+lease; a worker that dies mid-delivery loses it when it expires and another delivers the message again, so
+nothing is lost (receivers must be idempotent).
+
+Messages about one ``aggregate`` (an application, say) go out in the order they were written: one is not
+sent while an earlier one is undelivered, dead letters included, so an operator's retry of a dead letter
+releases the ones behind it in order. Messages of other aggregates are not held up. ``not_before``
+schedules a message for later (a call at bid opening).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import queue
 import random
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -23,22 +32,26 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    ColumnElement,
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
-    and_,
+    bindparam,
+    delete,
+    exists,
     insert,
+    literal_column,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from baohan.adapters.db.engine import Base, JSONText, UTCDateTime, transaction, utcnow
@@ -60,6 +73,10 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"
 
 
+class PermanentFailure(Exception):
+    """A refusal that a retry cannot change (a validation error, a 4xx): the message is dead at once."""
+
+
 class _StatusType(TypeDecorator[OutboxStatus]):
     impl = String(16)
     cache_ok = True
@@ -69,6 +86,10 @@ class _StatusType(TypeDecorator[OutboxStatus]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> OutboxStatus | None:
         return None if value is None else OutboxStatus(value)
+
+
+# The literal (not a bound parameter) lets SQLite's planner match the partial index's WHERE clause.
+_NOT_DELIVERED = "status <> 'delivered'"
 
 
 class OutboxMessage(Base):
@@ -81,6 +102,14 @@ class OutboxMessage(Base):
         # The two ways a message becomes due: scheduled retry time, or an expired lease.
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_outbox_messages_status_lease_until", "status", "lease_until"),
+        # The undelivered messages of one aggregate, in the order written: the head-of-line check.
+        Index(
+            "ix_outbox_messages_undelivered_aggregate",
+            "aggregate",
+            "id",
+            sqlite_where=text(_NOT_DELIVERED),
+            postgresql_where=text(_NOT_DELIVERED),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -88,6 +117,7 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONText)
     dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    aggregate: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[OutboxStatus] = mapped_column(_StatusType)
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -162,26 +192,36 @@ def message_values(
     kind: str,
     payload: dict[str, Any],
     dedupe_key: str | None = None,
+    aggregate: str | None = None,
+    not_before: datetime | None = None,
     deadline: timedelta = DEFAULT_DEADLINE,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The row of a new pending message; for :func:`enqueue` and for batched inserts alike."""
+    """The row of a new pending message; for :func:`enqueue` and for batched inserts alike.
+
+    ``aggregate`` orders the message after every earlier one of the same aggregate; ``not_before`` holds
+    it until then, and its ``deadline`` counts from the moment it becomes due.
+    """
     if not destination or not kind:
         raise ValueError("an outbox message needs a destination and a kind")
     if deadline <= timedelta(0):
         raise ValueError("deadline must be positive")
+    if not_before is not None and (not_before.tzinfo is None or not_before.utcoffset() is None):
+        raise ValueError("not_before must carry a time zone")
     now = now or utcnow()
+    due = now if not_before is None or not_before < now else not_before
     return {
         "id": new_id(),
         "destination": destination,
         "kind": kind,
         "payload": payload,
         "dedupe_key": dedupe_key,
+        "aggregate": aggregate,
         "status": OutboxStatus.PENDING,
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": due,
         "lease_until": None,
-        "deadline_at": now + deadline,
+        "deadline_at": due + deadline,
         "last_error": None,
         "created_at": now,
         "delivered_at": None,
@@ -195,6 +235,8 @@ def enqueue(
     kind: str,
     payload: dict[str, Any],
     dedupe_key: str | None = None,
+    aggregate: str | None = None,
+    not_before: datetime | None = None,
     deadline: timedelta = DEFAULT_DEADLINE,
     now: datetime | None = None,
 ) -> str:
@@ -203,7 +245,14 @@ def enqueue(
     With a ``dedupe_key`` already used, nothing is added and the existing message's id is returned.
     """
     values = message_values(
-        destination=destination, kind=kind, payload=payload, dedupe_key=dedupe_key, deadline=deadline, now=now
+        destination=destination,
+        kind=kind,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        aggregate=aggregate,
+        not_before=not_before,
+        deadline=deadline,
+        now=now,
     )
     if dedupe_key is None:
         session.execute(insert(OutboxMessage).values(values))
@@ -260,10 +309,76 @@ def attempts(session: Session, message_id: str) -> list[OutboxAttempt]:
     return list(session.scalars(stmt))
 
 
+def purge_delivered(session: Session, *, older_than: datetime) -> int:
+    """Delete messages delivered before ``older_than`` (and their attempts); the number deleted."""
+    old = select(OutboxMessage.id).where(
+        OutboxMessage.status == OutboxStatus.DELIVERED, OutboxMessage.delivered_at < older_than
+    )
+    quiet = {"synchronize_session": False}
+    session.execute(
+        delete(OutboxAttempt).where(OutboxAttempt.message_id.in_(old.scalar_subquery())),
+        execution_options=quiet,
+    )
+    result = session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status == OutboxStatus.DELIVERED, OutboxMessage.delivered_at < older_than
+        ),
+        execution_options=quiet,
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+_earlier = aliased(OutboxMessage, name="earlier")
+# No earlier message of the same aggregate is still undelivered (pending, in delivery or dead).
+_HEAD_OF_LINE = or_(
+    OutboxMessage.aggregate.is_(None),
+    ~exists().where(
+        _earlier.aggregate == OutboxMessage.aggregate,
+        literal_column(f"earlier.{_NOT_DELIVERED}"),
+        _earlier.id < OutboxMessage.id,
+    ),
+)
+
+
+def _expired_query(
+    now: datetime, limit: int, exclude: Sequence[str], busy: Sequence[str]
+) -> Select[str, str]:
+    """Messages whose delivery lease ran out: their dispatcher died or hung."""
+    pick = select(OutboxMessage.id, OutboxMessage.destination).where(
+        OutboxMessage.status == OutboxStatus.DELIVERING, OutboxMessage.lease_until <= now
+    )
+    if exclude:
+        pick = pick.where(OutboxMessage.id.not_in(exclude))
+    if busy:
+        pick = pick.where(OutboxMessage.destination.not_in(busy))
+    return pick.order_by(OutboxMessage.lease_until).limit(limit)
+
+
+def claim_query(
+    now: datetime, limit: int, exclude: Sequence[str] = (), busy: Sequence[str] = ()
+) -> Select[str, str]:
+    """The SELECT that picks up to ``limit`` due pending messages at the head of their aggregate's line."""
+    pick = select(OutboxMessage.id, OutboxMessage.destination).where(
+        OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now, _HEAD_OF_LINE
+    )
+    if exclude:
+        pick = pick.where(OutboxMessage.id.not_in(exclude))
+    if busy:
+        pick = pick.where(OutboxMessage.destination.not_in(busy))
+    return pick.order_by(OutboxMessage.next_attempt_at).limit(limit)
+
+
 @dataclass(frozen=True)
 class _Claim:
     message: OutboxMessage
     attempt_id: str
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    claim: _Claim
+    error: str | None
+    permanent: bool
 
 
 def _describe(exc: BaseException) -> str:
@@ -271,8 +386,17 @@ def _describe(exc: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
+Chore = Callable[[datetime], None]
+
+
 class Dispatcher:
-    """Delivers due outbox messages through ``deliver``; run several in parallel on PostgreSQL."""
+    """Delivers due outbox messages through ``deliver``; run several, in threads or processes.
+
+    ``concurrency`` deliveries run at once (threads; SM2 and the network release the GIL), at most
+    ``per_destination`` of them to one destination, so a counterparty that hangs holds only its share of
+    the workers and the others' notices keep flowing. ``chores`` (housekeeping such as purging expired
+    replay records) run every ``chore_interval`` in :meth:`run_forever`.
+    """
 
     def __init__(
         self,
@@ -283,99 +407,264 @@ class Dispatcher:
         lease: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        concurrency: int = 1,
+        per_destination: int | None = None,
+        chores: Sequence[Chore] = (),
+        chore_interval: timedelta = timedelta(minutes=1),
     ) -> None:
         if lease <= timedelta(0):
             raise ValueError("lease must be positive")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self._session_factory = session_factory
         self._deliver = deliver
         self._policy = policy or RetryPolicy()
         self._lease = lease
         self._clock = clock
         self._rng = rng or random.SystemRandom()
+        self._concurrency = concurrency
+        self._per_destination = max(1, per_destination or max(1, concurrency // 2))
+        self._chores = tuple(chores)
+        self._chore_interval = chore_interval
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """Look for due messages now instead of at the end of the idle sleep (e.g. after a commit)."""
+        self._wake.set()
+
+    # -- driving ------------------------------------------------------------------------------------------
 
     def run_once(self, limit: int = 50) -> int:
         """Attempt up to ``limit`` due messages, each at most once; the number attempted."""
         seen: list[str] = []
-        while len(seen) < limit:
-            claim = self._claim(seen)
-            if claim is None:
-                break
-            seen.append(claim.message.id)
-            self._attempt(claim)
+        pool = ThreadPoolExecutor(self._concurrency, "outbox") if self._concurrency > 1 else None
+        try:
+            while len(seen) < limit:
+                claims = self._claim(min(limit - len(seen), self._concurrency), seen, {})
+                if not claims:
+                    break
+                seen.extend(c.message.id for c in claims)
+                if pool is None:
+                    outcomes = [self._attempt(c) for c in claims]
+                else:
+                    outcomes = [f.result() for f in [pool.submit(self._attempt, c) for c in claims]]
+                self._record(outcomes)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         return len(seen)
 
     def run_forever(self, stop_event: threading.Event, idle_sleep: float = 1.0, limit: int = 50) -> None:
-        """Dispatch until ``stop_event`` is set, resting ``idle_sleep`` seconds when nothing is due."""
-        while not stop_event.is_set():
+        """Dispatch until ``stop_event`` is set, resting ``idle_sleep`` seconds when nothing is due.
+
+        Deliveries run on a pool of ``concurrency`` threads; the claims and the outcomes are written by this
+        thread, in batches.
+        """
+        done: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
+        in_flight: Counter[str] = Counter()
+        pool = ThreadPoolExecutor(self._concurrency, "outbox")
+        next_chores = self._clock()
+
+        def finished(future: Future[_Outcome]) -> None:
+            exc = future.exception()
+            if exc is None:
+                done.put(future.result())
+            else:  # _attempt catches Exception; a BaseException still frees the slot, lease left to expire
+                log.error("outbox delivery thread ended abnormally: %r", exc)
+
+        try:
+            while not stop_event.is_set():
+                outcomes = _drain(done)
+                if outcomes:
+                    self._settle(outcomes, in_flight)
+                claimed: list[_Claim] = []
+                free = self._concurrency - sum(in_flight.values())
+                if free > 0:
+                    try:
+                        claimed = self._claim(min(free, limit), (), in_flight)
+                    except Exception:
+                        # A database outage must not kill the worker; leases make any half-done claim safe.
+                        log.exception("outbox claim failed; trying again in %s s", idle_sleep)
+                        stop_event.wait(idle_sleep)
+                        continue
+                    for claim in claimed:
+                        in_flight[claim.message.destination] += 1
+                        pool.submit(self._attempt, claim).add_done_callback(finished)
+                if self._chores and self._clock() >= next_chores:
+                    self._run_chores()
+                    next_chores = self._clock() + self._chore_interval
+                if claimed and len(claimed) == min(free, limit):
+                    continue  # more may be due right now
+                if outcomes and not claimed:
+                    continue  # slots were freed: look again before resting
+                self._rest(done, in_flight, stop_event, idle_sleep)
+        finally:
+            pool.shutdown(wait=True)
+            outcomes = _drain(done)
+            if outcomes:
+                self._settle(outcomes, in_flight)
+
+    def _rest(
+        self,
+        done: queue.SimpleQueue[_Outcome],
+        in_flight: Counter[str],
+        stop_event: threading.Event,
+        idle_sleep: float,
+    ) -> None:
+        """Wait for a delivery to finish, a wake-up or the idle time, whichever comes first."""
+        if sum(in_flight.values()):
             try:
-                done = self.run_once(limit)
-            except Exception:
-                # A database outage must not kill the worker; leases make any half-done claim safe.
-                log.exception("outbox dispatch failed; trying again in %s s", idle_sleep)
-                done = 0
-            if done < limit:
-                stop_event.wait(idle_sleep)
+                outcome = done.get(timeout=idle_sleep)
+            except queue.Empty:
+                return
+            self._settle([outcome, *_drain(done)], in_flight)
+            return
+        self._wake.wait(idle_sleep)
+        self._wake.clear()
 
-    def _due(self, now: datetime) -> ColumnElement[bool]:
-        return or_(
-            and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
-            and_(OutboxMessage.status == OutboxStatus.DELIVERING, OutboxMessage.lease_until <= now),
-        )
+    def _settle(self, outcomes: list[_Outcome], in_flight: Counter[str]) -> None:
+        for outcome in outcomes:
+            destination = outcome.claim.message.destination
+            in_flight[destination] -= 1
+            if in_flight[destination] <= 0:
+                del in_flight[destination]
+        try:
+            self._record(outcomes)
+        except Exception:
+            # Unrecorded outcomes keep their lease; when it runs out the messages go again (at least once).
+            log.exception("outbox: recording %d outcomes failed", len(outcomes))
 
-    def _claim(self, exclude: list[str]) -> _Claim | None:
-        """Take one due message under a lease, in a transaction that commits before any delivery."""
+    def _run_chores(self) -> None:
         now = self._clock()
-        # One message per claim so the lease covers exactly one delivery, however slow the others are.
-        pick = select(OutboxMessage.id).where(self._due(now))
-        if exclude:
-            pick = pick.where(OutboxMessage.id.not_in(exclude))
-        pick = pick.order_by(OutboxMessage.next_attempt_at).limit(1)
-        take = update(OutboxMessage).values(
-            status=OutboxStatus.DELIVERING,
-            lease_until=now + self._lease,
-            attempts=OutboxMessage.attempts + 1,
-        )
+        for chore in self._chores:
+            try:
+                chore(now)
+            except Exception:
+                log.exception("outbox chore %s failed", getattr(chore, "__name__", chore))
+
+    # -- the three steps ------------------------------------------------------------------------------------
+
+    def _pick(
+        self,
+        session: Session,
+        now: datetime,
+        limit: int,
+        exclude: Sequence[str],
+        in_flight: Mapping[str, int],
+        postgres: bool,
+    ) -> tuple[list[str], set[str]]:
+        """Ids of due messages, expired leases first (their dispatcher died), within each destination's room."""
+        taken: Counter[str] = Counter(in_flight)
+        ids: list[str] = []
+        reclaimed: set[str] = set()
+        for query in (_expired_query, claim_query):
+            for _ in range(3):  # a round that had to skip a full destination looks once more
+                want = limit - len(ids)
+                if want <= 0:
+                    return ids, reclaimed
+                busy = sorted(d for d, n in taken.items() if n >= self._per_destination)
+                pick = query(now, want, [*exclude, *ids], busy)
+                if postgres:
+                    # Lock the rows and skip those other workers hold. On SQLite the transaction holds the
+                    # database-wide write lock from BEGIN, so the SELECT and the UPDATE after it are atomic.
+                    pick = pick.with_for_update(skip_locked=True)
+                skipped = False
+                for message_id, destination in session.execute(pick):
+                    if taken[destination] >= self._per_destination:
+                        skipped = True
+                        continue
+                    taken[destination] += 1
+                    ids.append(message_id)
+                    if query is _expired_query:
+                        reclaimed.add(message_id)
+                if not skipped:
+                    break
+        return ids, reclaimed
+
+    def _claim(self, limit: int, exclude: Sequence[str], in_flight: Mapping[str, int]) -> list[_Claim]:
+        """Take up to ``limit`` due messages under a lease, in a transaction that commits before delivery;
+        no destination gets more than ``per_destination`` counting those already ``in_flight``.
+        """
+        now = self._clock()
         with transaction(self._session_factory) as session:
-            if session.get_bind().dialect.name == "postgresql":
-                # Lock the row first and skip rows other workers hold. Not as a subquery of the UPDATE:
-                # PostgreSQL may re-run such a subquery per outer row and so update more than LIMIT rows.
-                picked = session.scalars(pick.with_for_update(skip_locked=True)).first()
-                if picked is None:
-                    return None
-                take = take.where(OutboxMessage.id == picked)
-            else:
-                # SQLite: one UPDATE under its database-wide write lock is atomic; the subquery runs once.
-                take = take.where(OutboxMessage.id.in_(pick))
-            # The guard re-checks that the message is still due, so two workers never both win it.
-            claimed = session.execute(
-                take.where(self._due(now))
+            postgres = session.get_bind().dialect.name == "postgresql"
+            ids, reclaimed = self._pick(session, now, limit, exclude, in_flight, postgres)
+            if not ids:
+                return []
+            # The guard re-checks that each message is still due, so two workers never both win one.
+            taken = session.scalars(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    or_(
+                        (OutboxMessage.status == OutboxStatus.PENDING)
+                        & (OutboxMessage.next_attempt_at <= now),
+                        (OutboxMessage.status == OutboxStatus.DELIVERING)
+                        & (OutboxMessage.lease_until <= now),
+                    ),
+                )
+                .values(
+                    status=OutboxStatus.DELIVERING,
+                    lease_until=now + self._lease,
+                    attempts=OutboxMessage.attempts + 1,
+                )
                 .returning(OutboxMessage.id)
                 .execution_options(synchronize_session=False)
-            ).scalar_one_or_none()
-            if claimed is None:
-                return None
-            message = session.get_one(OutboxMessage, claimed, populate_existing=True)
-            # An attempt still open here belonged to a dispatcher whose lease ran out.
+            ).all()
+            if not taken:
+                return []
+            messages = {
+                m.id: m
+                for m in session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.id.in_(taken))
+                    .execution_options(populate_existing=True)
+                )
+            }
+            stale = [mid for mid in taken if mid in reclaimed]
+            if stale:
+                # An attempt still open here belonged to a dispatcher whose lease ran out.
+                session.execute(
+                    update(OutboxAttempt)
+                    .where(OutboxAttempt.message_id.in_(stale), OutboxAttempt.finished_at.is_(None))
+                    .values(error=LEASE_EXPIRED_NOTE)
+                    .execution_options(synchronize_session=False)
+                )
+            claims = [_Claim(messages[mid], new_id()) for mid in ids if mid in messages]
             session.execute(
-                update(OutboxAttempt)
-                .where(OutboxAttempt.message_id == message.id, OutboxAttempt.finished_at.is_(None))
-                .values(error=LEASE_EXPIRED_NOTE)
-                .execution_options(synchronize_session=False)
+                insert(OutboxAttempt),
+                [
+                    {
+                        "id": c.attempt_id,
+                        "message_id": c.message.id,
+                        "number": c.message.attempts,
+                        "started_at": now,
+                        "finished_at": None,
+                        "ok": None,
+                        "error": None,
+                    }
+                    for c in claims
+                ],
             )
-            attempt = OutboxAttempt(
-                id=new_id(), message_id=message.id, number=message.attempts, started_at=now
-            )
-            session.add(attempt)
-            session.flush()
-            session.expunge(message)  # deliver() gets a plain detached object, usable after the commit
-            return _Claim(message=message, attempt_id=attempt.id)
+            session.expunge_all()  # deliver() gets plain detached objects, usable after the commit
+            return claims
 
-    def _attempt(self, claim: _Claim) -> None:
+    def _attempt(self, claim: _Claim) -> _Outcome:
         message = claim.message
         try:
             self._deliver(message)
+        except PermanentFailure as exc:
+            error = _describe(exc)
+            log.warning(
+                "outbox %s %s to %s: refused for good: %s",
+                message.kind,
+                message.id,
+                message.destination,
+                error,
+            )
+            return _Outcome(claim, error, permanent=True)
         except Exception as exc:
-            error: str | None = _describe(exc)
+            error = _describe(exc)
             log.warning(
                 "outbox %s %s to %s: attempt %d failed: %s",
                 message.kind,
@@ -384,48 +673,75 @@ class Dispatcher:
                 message.attempts,
                 error,
             )
-        else:
-            error = None
-        self._record(claim, error)
+            return _Outcome(claim, error, permanent=False)
+        return _Outcome(claim, None, permanent=False)
 
-    def _record(self, claim: _Claim, error: str | None) -> None:
-        message = claim.message
+    def _record(self, outcomes: Sequence[_Outcome]) -> None:
+        if not outcomes:
+            return
         now = self._clock()
+        delivered = [o for o in outcomes if o.error is None]
+        failed = [o for o in outcomes if o.error is not None]
         with transaction(self._session_factory) as session:
-            session.execute(
+            session.connection().execute(
                 update(OutboxAttempt)
-                .where(OutboxAttempt.id == claim.attempt_id)
-                .values(finished_at=now, ok=error is None, error=error)
-                .execution_options(synchronize_session=False)
+                .where(OutboxAttempt.id == bindparam("attempt_id"))
+                .values(finished_at=bindparam("finished"), ok=bindparam("succeeded"), error=bindparam("err")),
+                [
+                    {
+                        "attempt_id": o.claim.attempt_id,
+                        "finished": now,
+                        "succeeded": o.error is None,
+                        "err": o.error,
+                    }
+                    for o in outcomes
+                ],
             )
-            if error is None:
+            if delivered:
                 # A success stands even if our lease ran out meanwhile: the receiver has the message.
-                outcome = (
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == message.id, OutboxMessage.status != OutboxStatus.DELIVERED)
-                    .values(status=OutboxStatus.DELIVERED, delivered_at=now, lease_until=None)
-                )
-            else:
-                values: dict[str, Any] = {"lease_until": None, "last_error": error}
-                if now >= message.deadline_at:
-                    values["status"] = OutboxStatus.DEAD
-                    log.error(
-                        "outbox %s %s to %s is dead: %s", message.kind, message.id, message.destination, error
-                    )
-                else:
-                    retry_at = now + self._policy.delay(message.attempts, self._rng)
-                    values["status"] = OutboxStatus.PENDING
-                    # One last attempt at the deadline rather than giving up early.
-                    values["next_attempt_at"] = min(retry_at, message.deadline_at)
-                # A failure only counts if the claim is still ours (attempts is the fencing token): after
-                # our lease expired another dispatcher may have taken the message over.
-                outcome = (
+                session.connection().execute(
                     update(OutboxMessage)
                     .where(
-                        OutboxMessage.id == message.id,
-                        OutboxMessage.status == OutboxStatus.DELIVERING,
-                        OutboxMessage.attempts == message.attempts,
+                        OutboxMessage.id == bindparam("message_id"),
+                        OutboxMessage.status != OutboxStatus.DELIVERED,
                     )
-                    .values(values)
+                    .values(status=OutboxStatus.DELIVERED, delivered_at=now, lease_until=None),
+                    [{"message_id": o.claim.message.id} for o in delivered],
                 )
-            session.execute(outcome.execution_options(synchronize_session=False))
+            for outcome in failed:
+                self._record_failure(session, outcome, now)
+
+    def _record_failure(self, session: Session, outcome: _Outcome, now: datetime) -> None:
+        message = outcome.claim.message
+        values: dict[str, Any] = {"lease_until": None, "last_error": outcome.error}
+        if outcome.permanent or now >= message.deadline_at:
+            values["status"] = OutboxStatus.DEAD
+            log.error(
+                "outbox %s %s to %s is dead: %s", message.kind, message.id, message.destination, outcome.error
+            )
+        else:
+            retry_at = now + self._policy.delay(message.attempts, self._rng)
+            values["status"] = OutboxStatus.PENDING
+            # One last attempt at the deadline rather than giving up early.
+            values["next_attempt_at"] = min(retry_at, message.deadline_at)
+        # A failure only counts if the claim is still ours (attempts is the fencing token): after our
+        # lease expired another dispatcher may have taken the message over.
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message.id,
+                OutboxMessage.status == OutboxStatus.DELIVERING,
+                OutboxMessage.attempts == message.attempts,
+            )
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _drain(done: queue.SimpleQueue[_Outcome]) -> list[_Outcome]:
+    items: list[_Outcome] = []
+    while True:
+        try:
+            items.append(done.get_nowait())
+        except queue.Empty:
+            return items

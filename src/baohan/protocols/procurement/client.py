@@ -18,7 +18,14 @@ from baohan.protocols.wirejson import parse_json
 
 
 class TransportError(Exception):
-    """The request may not have arrived or its answer was unusable: safe to retry with the same msgcode."""
+    """The request may not have arrived or its answer was unusable: safe to retry with the same msgcode.
+
+    ``status`` is the HTTP status when the server answered with something other than 200.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ProcurementClient:
@@ -50,7 +57,7 @@ class ProcurementClient:
         except httpx.HTTPError as exc:
             raise TransportError(f"{transcode} to {url}: {type(exc).__name__}: {exc}") from None
         if reply.status_code != 200:
-            raise TransportError(f"{transcode} to {url}: HTTP {reply.status_code}")
+            raise TransportError(f"{transcode} to {url}: HTTP {reply.status_code}", reply.status_code)
         try:
             return decode_response(
                 self.channel, parse_json(reply.content), envelope=transcode in ENVELOPE_RESPONSES

@@ -20,6 +20,9 @@ class Code(StrEnum):
     SERVER_ERROR = "302"
 
 
+# A refusal with one of these may go differently later; any other is final for that content.
+RETRYABLE = frozenset({Code.PAUSED, Code.SERVER_ERROR})
+
 MESSAGES: dict[Code, str] = {
     Code.OK: "成功",
     Code.SIGN_MISMATCH: "数据接收失败, 数据验签未通过",

@@ -480,6 +480,7 @@ class Intake:
                 kind="ELY102",
                 payload=payload,
                 dedupe_key=key,
+                aggregate=pk,
                 deadline=self._deadline,
                 now=now,
             )

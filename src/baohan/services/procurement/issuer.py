@@ -474,6 +474,7 @@ class IssuerService(RoleService):
             kind="ELY102",
             payload=status_notice(app.application_id, status, **fields),
             dedupe_key=status_key(app.id, status, dedupe),
+            aggregate=app.id,
             deadline=self._settings.notice_deadline,
         )
 
@@ -486,5 +487,6 @@ class IssuerService(RoleService):
             kind=kind,
             payload=payload,
             dedupe_key=notice_key(app.id, key),
+            aggregate=app.id,
             deadline=self._settings.notice_deadline,
         )

@@ -290,6 +290,7 @@ class PlatformService(RoleService):
             kind=kind,
             payload=payload,
             dedupe_key=f"{app.id}:{key}",
+            aggregate=app.id,
             deadline=self._deadline,
         )
 

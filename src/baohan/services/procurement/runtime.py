@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,7 +18,8 @@ from baohan.adapters.db.migrate import upgrade
 from baohan.adapters.files import DatabaseFileStore, DirectoryFileStore, FileStore
 from baohan.adapters.keystore import SecretBox
 from baohan.domain.underwriting import Product, Rules
-from baohan.services.procurement.delivery import Courier
+from baohan.services.delivery import Courier
+from baohan.services.procurement.delivery import issuer_handlers, platform_handlers
 from baohan.services.procurement.issuer import IssuerService, IssuerSettings
 from baohan.services.procurement.platform import PlatformService
 from baohan.services.procurement.registry import Registry
@@ -116,6 +118,7 @@ def open_runtime(
     policy: outbox.RetryPolicy | None = None,
     lease: timedelta = timedelta(minutes=2),
     timeout: float = 15.0,
+    delivery_concurrency: int = 16,
 ) -> RoleRuntime:
     """Open (and migrate) the database at ``db_url`` and wire the ``issuer`` or ``platform`` role on it."""
     if role not in ("issuer", "platform"):
@@ -127,11 +130,26 @@ def open_runtime(
     registry = Registry(sessions, box)
     files: FileStore = DirectoryFileStore(files_dir) if files_dir is not None else DatabaseFileStore()
     service: IssuerService | PlatformService
+    # One kept-alive pool for every delivery thread: notices to one counterparty reuse its connections.
+    http = httpx.Client(
+        timeout=timeout,
+        limits=httpx.Limits(
+            max_connections=4 * delivery_concurrency, max_keepalive_connections=delivery_concurrency
+        ),
+    )
+    courier = Courier()
+    courier.on_close(http.close)
     if role == "issuer":
         service = IssuerService(sessions, registry, files, IssuerSettings(institution_name, rules))
-        courier = Courier(registry, timeout=timeout)
+        courier.register_all(issuer_handlers(registry, http))
     else:
         service = PlatformService(sessions, registry, files)
-        courier = Courier(registry, platform=service, timeout=timeout)
-    dispatcher = outbox.Dispatcher(sessions, courier, policy=policy or outbox.RetryPolicy(), lease=lease)
+        courier.register_all(platform_handlers(registry, http, service))
+    dispatcher = outbox.Dispatcher(
+        sessions,
+        courier,
+        policy=policy or outbox.RetryPolicy(),
+        lease=lease,
+        concurrency=delivery_concurrency,
+    )
     return RoleRuntime(role, engine, sessions, registry, service, dispatcher, courier)

@@ -1,0 +1,57 @@
+"""The outbox's sending side, protocol-neutral: each message kind has a handler registered at start-up.
+
+A protocol plugs in by registering a handler per kind it sends (its notices, its internal jobs); the
+courier knows no protocol by name. A handler raises to have the attempt retried, or
+:class:`~baohan.adapters.outbox.PermanentFailure` when a retry cannot change the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from baohan.adapters.outbox import OutboxMessage, PermanentFailure
+
+Handler = Callable[[OutboxMessage], None]
+
+
+class Courier:
+    """The dispatcher's ``deliver``: hands each message to the handler registered for its kind."""
+
+    def __init__(self, handlers: Mapping[str, Handler] | None = None) -> None:
+        self._handlers: dict[str, Handler] = {}
+        self._closers: list[Callable[[], None]] = []
+        for kind, handler in (handlers or {}).items():
+            self.register(kind, handler)
+
+    def register(self, kind: str, handler: Handler) -> None:
+        """Deliver messages of ``kind`` through ``handler``; ValueError if the kind is taken."""
+        if kind in self._handlers:
+            raise ValueError(f"outbox kind {kind!r} already has a handler")
+        self._handlers[kind] = handler
+
+    def register_all(self, handlers: Mapping[str, Handler]) -> None:
+        """Register several kinds at once."""
+        for kind, handler in handlers.items():
+            self.register(kind, handler)
+
+    def on_close(self, close: Callable[[], None]) -> None:
+        """Run ``close`` (an HTTP pool's, say) when the courier closes."""
+        self._closers.append(close)
+
+    @property
+    def kinds(self) -> Iterable[str]:
+        """The kinds this courier delivers."""
+        return tuple(self._handlers)
+
+    def __call__(self, message: OutboxMessage) -> None:
+        handler = self._handlers.get(message.kind)
+        if handler is None:
+            # Written by a version that knew this kind; retrying in this process cannot help.
+            raise PermanentFailure(f"no handler registered for outbox kind {message.kind!r}")
+        handler(message)
+
+    def close(self) -> None:
+        """Release what the handlers hold."""
+        for close in reversed(self._closers):
+            close()
+        self._closers.clear()
