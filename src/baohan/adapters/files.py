@@ -1,7 +1,7 @@
 """File storage behind one interface: in the database (the default) or in a directory, whole or streamed.
 
 Both stores take and give files as iterables of chunks, so a file of any size passes through in constant
-memory (about two chunks), and both check what they read against the SM3 recorded when it was stored.
+memory (at most three chunks: the reader's last, one held back, the next), and both check what they read against the SM3 recorded when it was stored.
 """
 
 from __future__ import annotations
