@@ -60,16 +60,56 @@ class Counterparty(Base):
 
 
 class StoredFile(Base):
-    """A file kept in the database (guarantee letters); the directory store keeps the same record."""
+    """A stored file's record (guarantee letters, tender files); its bytes are chunks or a directory's file.
+
+    ``content`` holds the whole file only for rows written before chunks existed (revision 0008);
+    ``md5`` is unknown (NULL) for those rows.
+    """
 
     __tablename__ = "stored_files"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
-    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     size: Mapped[int] = mapped_column(Integer)
     sm3: Mapped[str] = mapped_column(String(64))
+    md5: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StoredFileChunk(Base):
+    """One chunk (numbered from 1) of a file kept by the database store."""
+
+    __tablename__ = "stored_file_chunks"
+
+    file_id: Mapped[str] = mapped_column(ForeignKey("stored_files.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FileUpload(Base):
+    """A file arriving in slices; ``file_id`` is set once the slices were committed into a stored file."""
+
+    __tablename__ = "file_uploads"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    file_id: Mapped[str | None] = mapped_column(ForeignKey("stored_files.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class FileUploadSlice(Base):
+    """Slice ``number`` (from 1) of an upload, with its SM3 so a repeated slice is compared cheaply."""
+
+    __tablename__ = "file_upload_slices"
+
+    upload_id: Mapped[str] = mapped_column(
+        ForeignKey("file_uploads.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    sm3: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Application(Base):
