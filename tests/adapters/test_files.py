@@ -354,8 +354,6 @@ def generated(total: int) -> Iterator[bytes]:
 def test_64_mb_pass_through_in_bounded_memory(
     sessions: sessionmaker[Session], kind: str, tmp_path: Path, db_url: str
 ) -> None:
-    if kind == "directory" and db_url.startswith("postgresql"):
-        pytest.skip("the directory store keeps its bytes out of the database: SQLite covers it")
     store: FileStore = DatabaseFileStore() if kind == "database" else DirectoryFileStore(tmp_path / "files")
     expected = SM3Hasher()
     for chunk in generated(SIXTY_FOUR_MB):
