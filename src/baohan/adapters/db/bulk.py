@@ -26,6 +26,14 @@ class _Plan:
     columns: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
+    # Columns the rows leave out, with their Python-side defaults: compiling the INSERT adds every
+    # defaulted column, and execute(insert) would fill them in (callables once per row).
+    defaults: tuple[tuple[str, Any], ...]
+
+
+def _defaults(table: Table, order: tuple[str, ...], given: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    # Only scalar and callable defaults become parameters; SQL-expression defaults are compiled inline.
+    return tuple((name, table.c[name].default) for name in order if name not in given)
 
 
 _PLANS: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
@@ -37,9 +45,14 @@ def _plan(connection: Connection, table: Table, columns: tuple[str, ...]) -> _Pl
     plan = _PLANS.get(key)
     if plan is None:
         compiled = insert(table).values({name: bindparam(name) for name in columns}).compile(dialect=dialect)
-        order = tuple(compiled.positiontup or ()) if compiled.positional else columns
+        if compiled.positional:
+            order = tuple(compiled.positiontup or ())
+        else:  # the given columns, then the defaulted ones compiling added
+            order = columns + tuple(name for name in compiled.params if name not in columns)
         processors = tuple(table.c[name].type._cached_bind_processor(dialect) for name in order)
-        plan = _Plan(str(compiled), order, processors, bool(compiled.positional))
+        plan = _Plan(
+            str(compiled), order, processors, bool(compiled.positional), _defaults(table, order, columns)
+        )
         _PLANS[key] = plan
     return plan
 
@@ -54,6 +67,8 @@ def insert_many(connection: Connection, table: FromClause, rows: Sequence[Mappin
     if not isinstance(table, Table):
         raise TypeError(f"insert_many needs a Table, got {type(table).__name__}")
     plan = _plan(connection, table, tuple(rows[0]))
+    if plan.defaults:
+        rows = [{**row, **{name: _value(default) for name, default in plan.defaults}} for row in rows]
     columns = plan.columns
     processed = [(i, proc) for i, proc in enumerate(plan.processors) if proc is not None]
     # Rows of one batch share their timestamps; each distinct one is converted once.
@@ -86,6 +101,11 @@ def insert_many(connection: Connection, table: FromClause, rows: Sequence[Mappin
         raise DBAPIError.instance(plan.sql, None, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
     finally:
         cursor.close()
+
+
+def _value(default: Any) -> Any:
+    # SQLAlchemy wraps a zero-argument callable into one that takes the execution context.
+    return default.arg(None) if default.is_callable else default.arg
 
 
 @dataclass(frozen=True, slots=True)
