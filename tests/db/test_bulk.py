@@ -16,21 +16,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from baohan.adapters.db.bulk import insert_many, select_rows
 from baohan.adapters.db.engine import transaction
-from baohan.adapters.db.tables import ProcessedRequest
+from baohan.adapters.db.tables import IdempotencyRecord
 
 MOMENT = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
 
 
 def _processed(n: int, data: dict[str, object] | None) -> dict[str, object]:
     return {
-        "appid": "APP",
-        "msgcode": f"{n:032d}",
-        "transcode": "ELY101",
+        "protocol": "procurement",
+        "counterparty": "APP",
+        "interface": "",
+        "key": f"{n:032d}",
         "fingerprint": "f" * 64,
         "code": "000",
         "message": "成功",
         "data": data,
         "created_at": MOMENT,
+        "expires_at": MOMENT + timedelta(days=30),
     }
 
 
@@ -38,11 +40,11 @@ def test_rows_read_back_as_sqlalchemy_writes_them(sessions: sessionmaker[Session
     ours = [_processed(1, {"金额": "1.00", "list": [1, 2]}), _processed(2, None)]
     theirs = [_processed(3, {"金额": "1.00", "list": [1, 2]}), _processed(4, None)]
     with transaction(sessions) as session:
-        insert_many(session.connection(), ProcessedRequest.__table__, ours)
-        session.connection().execute(insert(ProcessedRequest), theirs)
+        insert_many(session.connection(), IdempotencyRecord.__table__, ours)
+        session.connection().execute(insert(IdempotencyRecord), theirs)
     with sessions() as session:
-        rows = {r.msgcode: r for r in session.scalars(select(ProcessedRequest))}
-        raw = session.connection().exec_driver_sql("SELECT msgcode, data, created_at FROM processed_requests")
+        rows = {r.key: r for r in session.scalars(select(IdempotencyRecord))}
+        raw = session.connection().exec_driver_sql("SELECT key, data, created_at FROM idempotency_records")
         stored = {m: (d, c) for m, d, c in raw}
     for mine, same in (("1", "3"), ("2", "4")):
         a, b = rows[mine.zfill(32)], rows[same.zfill(32)]
@@ -56,22 +58,22 @@ def test_a_duplicate_key_raises_sqlalchemys_integrity_error_and_writes_nothing(
 ) -> None:
     with pytest.raises(IntegrityError), transaction(sessions) as session:
         insert_many(
-            session.connection(), ProcessedRequest.__table__, [_processed(1, None), _processed(1, None)]
+            session.connection(), IdempotencyRecord.__table__, [_processed(1, None), _processed(1, None)]
         )
     with sessions() as session:
-        assert session.scalars(select(ProcessedRequest)).all() == []
+        assert session.scalars(select(IdempotencyRecord)).all() == []
 
 
 def test_nothing_to_insert_is_a_no_op(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
-        insert_many(session.connection(), ProcessedRequest.__table__, [])
+        insert_many(session.connection(), IdempotencyRecord.__table__, [])
     with sessions() as session:
-        assert session.scalars(select(ProcessedRequest)).all() == []
+        assert session.scalars(select(IdempotencyRecord)).all() == []
 
 
 def test_only_tables_are_accepted(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session, pytest.raises(TypeError, match="needs a Table"):
-        insert_many(session.connection(), select(ProcessedRequest).subquery(), [_processed(1, None)])
+        insert_many(session.connection(), select(IdempotencyRecord).subquery(), [_processed(1, None)])
 
 
 def test_an_encoded_json_document_is_stored_as_it_is(sessions: sessionmaker[Session]) -> None:
@@ -79,18 +81,20 @@ def test_an_encoded_json_document_is_stored_as_it_is(sessions: sessionmaker[Sess
 
     with transaction(sessions) as session:
         insert_many(
-            session.connection(), ProcessedRequest.__table__, [_processed(1, JSONDocument('{"b":1,"a":[2]}'))]
+            session.connection(),
+            IdempotencyRecord.__table__,
+            [_processed(1, JSONDocument('{"b":1,"a":[2]}'))],
         )
     with sessions() as session:
-        assert session.scalars(select(ProcessedRequest.data)).one() == {"b": 1, "a": [2]}
-        stored = session.connection().exec_driver_sql("SELECT data FROM processed_requests").scalar_one()
+        assert session.scalars(select(IdempotencyRecord.data)).one() == {"b": 1, "a": [2]}
+        stored = session.connection().exec_driver_sql("SELECT data FROM idempotency_records").scalar_one()
     assert stored == '{"b":1,"a":[2]}'
 
 
-LOOKUP = select(ProcessedRequest.msgcode, ProcessedRequest.data, ProcessedRequest.created_at).where(
-    ProcessedRequest.transcode == "ELY101",  # a constant the statement binds itself
-    ProcessedRequest.appid.in_(bindparam("appids", expanding=True)),
-    ProcessedRequest.msgcode.in_(bindparam("msgcodes", expanding=True)),
+LOOKUP = select(IdempotencyRecord.key, IdempotencyRecord.data, IdempotencyRecord.created_at).where(
+    IdempotencyRecord.protocol == "procurement",  # a constant the statement binds itself
+    IdempotencyRecord.counterparty.in_(bindparam("appids", expanding=True)),
+    IdempotencyRecord.key.in_(bindparam("msgcodes", expanding=True)),
 )
 
 
@@ -99,7 +103,7 @@ def test_select_rows_reads_what_execute_reads(sessions: sessionmaker[Session], w
     with transaction(sessions) as session:
         insert_many(
             session.connection(),
-            ProcessedRequest.__table__,
+            IdempotencyRecord.__table__,
             [_processed(n, {"n": n, "名": "值"} if n % 2 else None) for n in range(1, 6)],
         )
     params = {"appids": ["APP", "OTHER"], "msgcodes": [f"{n:032d}" for n in wanted]}
@@ -149,11 +153,11 @@ def test_columns_left_out_take_their_python_side_defaults_row_by_row(tmp_path) -
 def test_a_hot_table_takes_rows_without_its_defaulted_columns(sessions: sessionmaker[Session]) -> None:
     """A defaulted column of a table the ELY101 intake writes (here the replay record's time) may be left out."""
     row = _processed(9, None)
-    del row["created_at"]
+    del row["created_at"]  # its default is the current time
     with transaction(sessions) as session:
-        insert_many(session.connection(), ProcessedRequest.__table__, [row])
+        insert_many(session.connection(), IdempotencyRecord.__table__, [row])
     with sessions() as session:
-        stored = session.get(ProcessedRequest, ("APP", f"{9:032d}"))
+        stored = session.get(IdempotencyRecord, ("procurement", "APP", "", f"{9:032d}"))
         assert stored is not None and stored.created_at.tzinfo is not None
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from baohan.adapters.db.engine import make_engine, make_session_factory
-from baohan.adapters.db.tables import Application, ApplicationEvent, ProcessedRequest
+from baohan.adapters.db.tables import Application, ApplicationEvent, IdempotencyRecord
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import OutboxMessage
 from baohan.protocols.procurement import models as m
@@ -76,7 +76,7 @@ def test_concurrent_applications_are_batched_and_each_answered(setup) -> None:  
     assert all(isinstance(a, Answer) and a.code.value == "000" for a in answers)
     assert max(sizes) > 1, sizes  # some applications really did share a commit
     assert count(sessions, Application) == 60
-    assert count(sessions, ProcessedRequest) == 60
+    assert count(sessions, IdempotencyRecord) == 60
     assert count(sessions, OutboxMessage) == 60  # one ELY102 01 each
     assert count(sessions, ApplicationEvent) == 120  # receive + approve each
 
@@ -143,7 +143,7 @@ def test_two_writers_racing_on_the_same_applications(setup) -> None:  # type: ig
     assert all(answer.code.value == "000" for answers in results for answer in answers)
     assert count(sessions, Application) == 40  # each application once, whoever won
     assert count(sessions, OutboxMessage) == 40
-    assert count(sessions, ProcessedRequest) == 80  # both msgcodes answered and remembered
+    assert count(sessions, IdempotencyRecord) == 80  # both msgcodes answered and remembered
 
 
 def test_event_loop_callers_are_answered_together_after_the_commit(setup) -> None:  # type: ignore[no-untyped-def]
@@ -159,7 +159,7 @@ def test_event_loop_callers_are_answered_together_after_the_commit(setup) -> Non
     answers = asyncio.run(many())
     assert all(isinstance(a, Answer) and a.code.value == "000" for a in answers)
     with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(ProcessedRequest)) == 40
+        assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 40
 
 
 def test_answers_for_a_caller_that_gave_up_or_a_closed_loop_are_dropped_quietly(setup) -> None:  # type: ignore[no-untyped-def]

@@ -221,19 +221,27 @@ class RefundRequest(Base):
     )
 
 
-class ProcessedRequest(Base):
-    """The answer given to each (appid, msgcode), so a repeat gets the same answer and no second effect."""
+class IdempotencyRecord(Base):
+    """The answer given to one request, so a repeat gets the same answer and no second effect.
 
-    __tablename__ = "processed_requests"
+    Keyed by (protocol, counterparty, interface, key): procurement keys by msgcode across its transcodes
+    (interface ""), tender by applyno per interface. ``data`` may hold ``{"$file": id}`` references instead
+    of large values (a Base64 letter), resolved from the file store on replay. Records are purged after
+    ``expires_at``.
+    """
 
-    appid: Mapped[str] = mapped_column(String(32), primary_key=True)
-    msgcode: Mapped[str] = mapped_column(String(32), primary_key=True)
-    transcode: Mapped[str] = mapped_column(String(20))
+    __tablename__ = "idempotency_records"
+
+    protocol: Mapped[str] = mapped_column(String(20), primary_key=True)
+    counterparty: Mapped[str] = mapped_column(String(64), primary_key=True)
+    interface: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
-    code: Mapped[str] = mapped_column(String(3))
+    code: Mapped[str] = mapped_column(String(8))
     message: Mapped[str] = mapped_column(String(200))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Switch(Base):

@@ -51,6 +51,8 @@ class Answer:
     code: Code = Code.OK
     message: str = MESSAGES[Code.OK]
     data: dict[str, Any] | None = None
+    # Fields of ``data`` that are Base64 of a stored file, with its id: the replay record keeps the id.
+    stored: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from baohan.adapters import outbox
 from baohan.adapters.db.bulk import insert_many, select_rows
 from baohan.adapters.db.engine import JSONDocument, transaction, utcnow
-from baohan.adapters.db.tables import Application, ApplicationEvent, ProcessedRequest
+from baohan.adapters.db.tables import Application, ApplicationEvent, IdempotencyRecord
+from baohan.adapters.files import DatabaseFileStore
 from baohan.domain.ids import new_id
 from baohan.domain.lifecycle import LIVE, Event, Stage, next_stage
 from baohan.domain.underwriting import Facts, Outcome, Rules, underwrite
@@ -36,8 +37,10 @@ from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.envelope import canonical_json
 from baohan.protocols.procurement.router import Answer, Inbound, Resolution, resolve_from_thread
+from baohan.services.idempotency import Replays
 from baohan.services.procurement.notices import canonical_hash, money, status_key, status_notice
 from baohan.services.procurement.registry import SessionFactory
+from baohan.services.procurement.replay import ANY_TRANSCODE, PROTOCOL, replay_key, reused
 
 log = logging.getLogger(__name__)
 SIDE = "issuer"
@@ -46,8 +49,8 @@ _ATTEMPTS = 3
 
 
 class _Replay(NamedTuple):
-    appid: str
-    msgcode: str
+    counterparty: str
+    key: str
     fingerprint: str
     code: str
     message: str
@@ -74,9 +77,11 @@ class _Known(NamedTuple):
 # statistics, scans a whole index for a row-value IN or for an IN next to two equalities on another
 # index, and these tables grow with every application. The two application lookups stay separate for the
 # same reason: one query OR-ing them would scan the table. Their columns are the rows' fields, in order.
-_REPLAYS = select(*(ProcessedRequest.__table__.c[name] for name in _Replay._fields)).where(
-    ProcessedRequest.appid.in_(bindparam("appids", expanding=True)),
-    ProcessedRequest.msgcode.in_(bindparam("msgcodes", expanding=True)),
+_REPLAYS = select(*(IdempotencyRecord.__table__.c[name] for name in _Replay._fields)).where(
+    IdempotencyRecord.protocol == PROTOCOL,
+    IdempotencyRecord.counterparty.in_(bindparam("peers", expanding=True)),
+    IdempotencyRecord.interface == ANY_TRANSCODE,
+    IdempotencyRecord.key.in_(bindparam("msgcodes", expanding=True)),
 )
 _COLUMNS = tuple(Application.__table__.c[name] for name in _Known._fields)
 _BY_ID = select(*_COLUMNS).where(
@@ -146,7 +151,9 @@ class Intake:
         clock: Callable[[], datetime] = utcnow,
         max_batch: int = 64,
         linger: float = 0.001,
+        replays: Replays | None = None,
     ) -> None:
+        self._replays = replays or Replays(DatabaseFileStore())
         self._sessions = sessions
         self._rules = rules
         self._deadline = notice_deadline
@@ -250,18 +257,18 @@ class Intake:
         now = self._clock()
         with transaction(self._sessions) as session:
             connection = session.connection()
-            keys = {(j.request.appid, j.request.msgcode) for j in jobs}
+            keys = {(j.peer_id, j.request.msgcode) for j in jobs}
             replays = {
-                (row.appid, row.msgcode): row
+                (row.counterparty, row.key): row
                 for row in map(
                     _Replay._make,
                     select_rows(
                         connection,
                         _REPLAYS,
-                        {"appids": sorted({a for a, _ in keys}), "msgcodes": sorted({c for _, c in keys})},
+                        {"peers": sorted({p for p, _ in keys}), "msgcodes": sorted({c for _, c in keys})},
                     ),
                 )
-                if (row.appid, row.msgcode) in keys
+                if (row.counterparty, row.key) in keys
             }
             messages = [j.request.message for j in jobs]
             peers = {j.peer_id for j in jobs}
@@ -293,7 +300,7 @@ class Intake:
                 (Application, batch.applications),
                 (ApplicationEvent, batch.events),
                 (outbox.OutboxMessage, batch.notices),
-                (ProcessedRequest, batch.processed),
+                (IdempotencyRecord, batch.processed),
             ):
                 insert_many(connection, table.__table__, rows)
         return batch.outcomes
@@ -309,14 +316,10 @@ class Intake:
     ) -> None:
         request, msg = job.request, job.request.message
         assert isinstance(msg, m.ELY101Request)
-        prior = replays.get((request.appid, request.msgcode))
+        prior = replays.get((job.peer_id, request.msgcode))
         if prior is not None:
             if prior.fingerprint != request.fingerprint:
-                batch.outcomes.append(
-                    ProtocolError(
-                        Code.INVALID, f"msgcode: {request.msgcode} was already used for a different request"
-                    )
-                )
+                batch.outcomes.append(reused(request.msgcode))
             else:
                 batch.outcomes.append(Answer(Code(prior.code), prior.message, prior.data))
             return
@@ -337,7 +340,7 @@ class Intake:
                     )
                 )
                 return
-            self._answer(batch, request, Answer(), now)
+            self._answer(batch, job, Answer(), now)
             return
         extends = live.get((job.peer_id, msg.projectCode, msg.bidCode, msg.socialCreditCode))
         decision = underwrite(
@@ -431,21 +434,19 @@ class Intake:
         batch.applications.append(row)
         # Later jobs in the same batch see this one, as they would after a commit.
         by_id[(job.peer_id, msg.applicationId)] = _Seen(pk, digest)
-        self._answer(batch, request, Answer(), now)
+        self._answer(batch, job, Answer(), now)
 
-    def _answer(self, batch: _Batch, request: Inbound, answer: Answer, now: datetime) -> None:
+    def _answer(self, batch: _Batch, job: _Job, answer: Answer, now: datetime) -> None:
         batch.outcomes.append(answer)
         batch.processed.append(
-            {
-                "appid": request.appid,
-                "msgcode": request.msgcode,
-                "transcode": request.transcode,
-                "fingerprint": request.fingerprint,
-                "code": answer.code.value,
-                "message": answer.message[:200],
-                "data": answer.data,
-                "created_at": now,
-            }
+            self._replays.row(
+                replay_key(job.peer_id, job.request.msgcode),
+                job.request.fingerprint,
+                answer.code.value,
+                answer.message,
+                answer.data,
+                now=now,
+            )
         )
 
     @staticmethod

@@ -32,6 +32,7 @@ from baohan.protocols.fields import SHANGHAI
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.router import Answer, Inbound
+from baohan.services.idempotency import Replays
 from baohan.services.procurement.intake import Intake
 from baohan.services.procurement.notices import money, notice_key, status_key, status_notice, wire_time
 from baohan.services.procurement.registry import Identity, Registry, SessionFactory
@@ -101,10 +102,17 @@ class IssuerService(RoleService):
         settings: IssuerSettings,
         *,
         clock: Callable[[], datetime] = utcnow,
+        replays: Replays | None = None,
     ) -> None:
-        super().__init__(sessions, registry, files, clock=clock)
+        super().__init__(sessions, registry, files, clock=clock, replays=replays)
         self._settings = settings
-        self._intake = Intake(sessions, settings.rules, notice_deadline=settings.notice_deadline, clock=clock)
+        self._intake = Intake(
+            sessions,
+            settings.rules,
+            notice_deadline=settings.notice_deadline,
+            clock=clock,
+            replays=self._replays,
+        )
 
     def close(self) -> None:
         """Stop the intake writer (work already queued is finished)."""
@@ -150,7 +158,8 @@ class IssuerService(RoleService):
             data={
                 "guaranteeFileName": app.file_name,
                 "guaranteeFileContent": base64.b64encode(content).decode("ascii"),
-            }
+            },
+            stored=(("guaranteeFileContent", app.file_id),),
         )
 
     def _verify_file(self, session: Session, peer_id: str, msg: m.ELY104Request) -> Answer:

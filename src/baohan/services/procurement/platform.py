@@ -24,6 +24,7 @@ from baohan.domain.lifecycle import Event, IllegalTransition, Stage
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.router import Answer, Inbound
+from baohan.services.idempotency import Replays
 from baohan.services.procurement.notices import content_hash
 from baohan.services.procurement.registry import Registry, SessionFactory
 from baohan.services.procurement.role import OperatorError, RoleService
@@ -56,8 +57,9 @@ class PlatformService(RoleService):
         *,
         deadline: timedelta = timedelta(days=3),
         clock: Callable[[], datetime] = utcnow,
+        replays: Replays | None = None,
     ) -> None:
-        super().__init__(sessions, registry, files, clock=clock)
+        super().__init__(sessions, registry, files, clock=clock, replays=replays)
         self._deadline = deadline
 
     # -- the router's Endpoint ----------------------------------------------------------------------------

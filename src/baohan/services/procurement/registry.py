@@ -7,19 +7,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from baohan.adapters.db.engine import transaction
-from baohan.adapters.db.tables import Counterparty, OwnKey, ProcessedRequest, Switch
+from baohan.adapters.db.tables import Counterparty, OwnKey, Switch
 from baohan.adapters.keystore import SecretBox
 from baohan.gm import SM2Certificate, SM2PrivateKey, SM2PublicKey
-from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.envelope import Channel
-from baohan.protocols.procurement.router import Answer
 from baohan.protocols.profile import Profile
 
 SessionFactory = Callable[[], Session]
@@ -243,31 +240,3 @@ def set_paused(sessions: SessionFactory, paused: bool) -> None:
     """Turn the ``paused`` switch on (answer 301) or off."""
     with transaction(sessions) as session:
         session.merge(Switch(name="paused", value="on" if paused else "off"))
-
-
-def replayed(session: Session, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
-    """The recorded answer to ``msgcode``; 103 when the msgcode was used for different content."""
-    row = session.get(ProcessedRequest, (appid, msgcode))
-    if row is None:
-        return None
-    if row.fingerprint != fingerprint:
-        raise ProtocolError(Code.INVALID, f"msgcode: {msgcode} was already used for a different request")
-    return Answer(Code(row.code), row.message, row.data)
-
-
-def record_answer(
-    session: Session, appid: str, msgcode: str, transcode: str, fingerprint: str, answer: Answer
-) -> None:
-    """Remember the answer in the caller's transaction, next to the effects it describes."""
-    data: dict[str, Any] | None = answer.data
-    session.add(
-        ProcessedRequest(
-            appid=appid,
-            msgcode=msgcode,
-            transcode=transcode,
-            fingerprint=fingerprint,
-            code=answer.code.value,
-            message=answer.message[:200],
-            data=data,
-        )
-    )

@@ -21,8 +21,10 @@ from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.envelope import Channel
 from baohan.protocols.procurement.router import Answer, Inbound
+from baohan.services.idempotency import KeyReused, Replays
 from baohan.services.procurement import registry as reg
 from baohan.services.procurement.registry import Registry, SessionFactory
+from baohan.services.procurement.replay import replay_key, replayed_answer, reused
 
 Handler = Callable[[Session, str, Any], Answer]
 _ATTEMPTS = 2  # a request that lost a race to a twin runs once more and finds what the winner did
@@ -49,12 +51,14 @@ class RoleService:
         files: FileStore,
         *,
         clock: Callable[[], datetime] = utcnow,
+        replays: Replays | None = None,
     ) -> None:
         self._sessions = sessions
         self._registry = registry
         self._files = files
         self._clock = clock
         self._switch = reg.PauseSwitch(sessions)
+        self._replays = replays or Replays(files)
 
     # -- the router's Endpoint --------------------------------------------------------------------------
 
@@ -73,8 +77,18 @@ class RoleService:
 
     def replayed(self, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
         """The answer already given to ``msgcode``."""
+        peer = self._registry.peer_by_appid(appid)
+        if peer is None:
+            return None
         with self._sessions() as session:
-            return reg.replayed(session, appid, msgcode, fingerprint)
+            return self._find(session, peer.id, msgcode, fingerprint)
+
+    def _find(self, session: Session, peer_id: str, msgcode: str, fingerprint: str) -> Answer | None:
+        try:
+            recorded = self._replays.find(session, replay_key(peer_id, msgcode), fingerprint)
+        except KeyReused:
+            raise reused(msgcode) from None
+        return None if recorded is None else replayed_answer(recorded)
 
     def _transact(self, request: Inbound, handler: Handler) -> Answer:
         """Answer a processed msgcode as before, or run ``handler`` and record its answer: atomically."""
@@ -84,17 +98,18 @@ class RoleService:
         while True:
             try:
                 with transaction(self._sessions) as session:
-                    prior = reg.replayed(session, request.appid, request.msgcode, request.fingerprint)
+                    prior = self._find(session, peer.id, request.msgcode, request.fingerprint)
                     if prior is not None:
                         return prior
                     answer = handler(session, peer.id, request.message)
-                    reg.record_answer(
+                    self._replays.record(
                         session,
-                        request.appid,
-                        request.msgcode,
-                        request.transcode,
+                        replay_key(peer.id, request.msgcode),
                         request.fingerprint,
-                        answer,
+                        answer.code.value,
+                        answer.message,
+                        answer.data,
+                        stored=answer.stored,
                     )
                 return answer
             except (IntegrityError, StaleDataError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from baohan.adapters.files import DatabaseFileStore, DirectoryFileStore, FileSto
 from baohan.adapters.keystore import SecretBox
 from baohan.domain.underwriting import Product, Rules
 from baohan.services.delivery import Courier
+from baohan.services.idempotency import DEFAULT_RETENTION, Replays, purge_expired
 from baohan.services.procurement.delivery import issuer_handlers, platform_handlers
 from baohan.services.procurement.issuer import IssuerService, IssuerSettings
 from baohan.services.procurement.platform import PlatformService
@@ -119,6 +120,7 @@ def open_runtime(
     lease: timedelta = timedelta(minutes=2),
     timeout: float = 15.0,
     delivery_concurrency: int = 16,
+    replay_retention: timedelta = DEFAULT_RETENTION,
 ) -> RoleRuntime:
     """Open (and migrate) the database at ``db_url`` and wire the ``issuer`` or ``platform`` role on it."""
     if role not in ("issuer", "platform"):
@@ -139,17 +141,26 @@ def open_runtime(
     )
     courier = Courier()
     courier.on_close(http.close)
+    replays = Replays(files, replay_retention)
     if role == "issuer":
-        service = IssuerService(sessions, registry, files, IssuerSettings(institution_name, rules))
+        service = IssuerService(
+            sessions, registry, files, IssuerSettings(institution_name, rules), replays=replays
+        )
         courier.register_all(issuer_handlers(registry, http))
     else:
-        service = PlatformService(sessions, registry, files)
+        service = PlatformService(sessions, registry, files, replays=replays)
         courier.register_all(platform_handlers(registry, http, service))
+
+    def purge(now: datetime) -> None:
+        with transaction(sessions) as session:
+            purge_expired(session, now)
+
     dispatcher = outbox.Dispatcher(
         sessions,
         courier,
         policy=policy or outbox.RetryPolicy(),
         lease=lease,
         concurrency=delivery_concurrency,
+        chores=[purge],
     )
     return RoleRuntime(role, engine, sessions, registry, service, dispatcher, courier)
