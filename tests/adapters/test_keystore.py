@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -242,3 +243,28 @@ def test_opening_a_role_reseals_its_rows_and_refuses_a_wrong_passphrase(
         assert runtime.registry.identity().key.to_bytes() == plain["own_key:default"]
     finally:
         runtime.stop()
+
+
+def test_processes_starting_together_agree_on_one_kek(sessions: Callable[[], Session]) -> None:
+    plain = _legacy_rows(sessions)
+    boxes: list[SecretBox] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            boxes.append(reseal_all(sessions, SecretBox(PASSPHRASE)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and len(boxes) == 3
+    assert len({box.sealing_prefix for box in boxes}) == 1
+    with sessions() as session:
+        assert len(session.scalars(select(KeyEncryptionKey)).all()) == 1
+    after = _sealed(sessions)
+    assert all(token.startswith(boxes[0].sealing_prefix) for token in after.values())
+    assert {c: SecretBox(PASSPHRASE).open(t, context=c) for c, t in after.items()} == plain
