@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Integer, MetaData, Table, inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
@@ -20,6 +22,7 @@ from baohan.adapters.db.engine import (
     normalize_url,
     transaction,
 )
+from baohan.adapters.db.tables import Switch
 from tests.db.postgres import PostgresCluster, PostgresUnavailable, start_cluster
 
 OUTBOX_TABLES = {"outbox_messages", "outbox_attempts"}
@@ -151,3 +154,33 @@ def test_transaction_commits_or_rolls_back_and_times_read_back_as_utc(tmp_path: 
 def test_a_missing_server_is_reported_clearly(tmp_path: Path) -> None:
     with pytest.raises(PostgresUnavailable, match=r"binaries missing .*initdb, pg_ctl, postgres, pg_isready"):
         start_cluster(tmp_path)
+
+
+def test_0007_adds_the_key_encryption_keys_and_takes_them_back(empty_db_url: str) -> None:
+    below = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0007").down_revision
+    assert isinstance(below, str)
+    migrate.upgrade(empty_db_url, below)
+    assert "key_encryption_keys" not in table_names(empty_db_url)
+    migrate.upgrade(empty_db_url, "0007")
+    assert "key_encryption_keys" in table_names(empty_db_url)
+    command.downgrade(migrate.alembic_config(empty_db_url), below)
+    assert "key_encryption_keys" not in table_names(empty_db_url)
+    migrate.upgrade(empty_db_url)
+    assert migrate.current(empty_db_url) == migrate.head()
+
+
+def test_a_database_error_does_not_show_the_bound_values(db_url: str) -> None:
+    planted = "110101199003071234"  # an ID number, say
+    for hide, shown in ((None, False), (False, True)):  # the default, and what it keeps out
+        engine = make_engine(db_url) if hide is None else make_engine(db_url, hide_parameters=hide)
+        sessions = make_session_factory(engine)
+        try:
+            with transaction(sessions) as session:
+                session.merge(Switch(name="dup", value="on"))
+            with pytest.raises(IntegrityError) as caught, transaction(sessions) as session:
+                session.add(Switch(name="dup", value=planted))
+            assert (planted in str(caught.value)) is shown
+        finally:
+            with transaction(sessions) as session:
+                session.execute(text("DELETE FROM switches"))
+            engine.dispose()

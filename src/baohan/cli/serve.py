@@ -50,7 +50,10 @@ def procurement(
         loaded = rules_from_dict(json.loads(rules.read_text(encoding="utf-8"))) if rules else DEFAULT_RULES
     except ValueError as exc:
         raise CLIError(f"{rules}: {exc}") from None
-    runtime = open_runtime(
-        role, db, box, institution_name=institution_name, rules=loaded, files_dir=files_dir
-    )
+    try:
+        runtime = open_runtime(
+            role, db, box, institution_name=institution_name, rules=loaded, files_dir=files_dir
+        )
+    except KeyStoreError as exc:  # a wrong passphrase for this database
+        raise CLIError(str(exc)) from None
     uvicorn.run(create_app(runtime, admin_token=token), host=host, port=port, log_level="info")

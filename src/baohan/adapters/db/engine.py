@@ -140,11 +140,15 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str, *, background_checkpoints: bool = False, **kwargs: Any) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with foreign keys, or PostgreSQL through psycopg 3.
 
+    Its errors and SQL logging never show bound values (``hide_parameters``).
+
     ``background_checkpoints`` (servers): SQLite's WAL is copied back into the database by a thread of
     this engine instead of by whichever commit crosses the threshold, so no request waits on that fsync.
     """
     url = normalize_url(url)
     backend = make_url(url).get_backend_name()
+    # Bound values (ID numbers, sealed secrets) stay out of exception text and SQL logs.
+    kwargs.setdefault("hide_parameters", True)
     if backend == "sqlite":
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, **kwargs.pop("connect_args", {})}
         engine = create_engine(url, connect_args=connect_args, **kwargs)

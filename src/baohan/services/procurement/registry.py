@@ -23,6 +23,14 @@ SessionFactory = Callable[[], Session]
 PROTOCOL = "procurement"
 
 
+def _key_context(name: str) -> str:
+    return f"own_key:{name}"  # a sealed key opens only in the row it was sealed for
+
+
+def _appsecret_context(counterparty_id: str) -> str:
+    return f"counterparty:{counterparty_id}:appsecret"
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """One of our SM2 identities, opened from the key store."""
@@ -76,7 +84,7 @@ class Registry:
             session.merge(
                 OwnKey(
                     name=name,
-                    private_key_sealed=self._box.seal(key.to_bytes(), context=f"own_key:{name}"),
+                    private_key_sealed=self._box.seal(key.to_bytes(), context=_key_context(name)),
                     public_key=key.public_key.to_hex(),
                     certificate_pem=certificate.to_pem() if certificate else None,
                     ca_certificate_pem=ca_certificate.to_pem() if ca_certificate else None,
@@ -96,7 +104,7 @@ class Registry:
             row = session.get(OwnKey, name)
             if row is None:
                 raise KeyError(f"no own key named {name!r}")
-            secret = self._box.open(row.private_key_sealed, context=f"own_key:{name}")
+            secret = self._box.open(row.private_key_sealed, context=_key_context(name))
             identity = Identity(
                 name,
                 SM2PrivateKey(secret),
@@ -134,9 +142,7 @@ class Registry:
                         name=name,
                         appid=appid,
                         appkey=appkey,
-                        appsecret_sealed=self._box.seal(
-                            appsecret.encode(), context=f"counterparty:{cid}:appsecret"
-                        ),
+                        appsecret_sealed=self._box.seal(appsecret.encode(), context=_appsecret_context(cid)),
                         public_key=public_key.to_hex(),
                         own_key_name=own_key_name,
                         endpoint_url=endpoint_url,
@@ -152,9 +158,7 @@ class Registry:
         channel = Channel(
             appid=row.appid,
             appkey=row.appkey,
-            appsecret=self._box.open(
-                row.appsecret_sealed, context=f"counterparty:{row.id}:appsecret"
-            ).decode(),
+            appsecret=self._box.open(row.appsecret_sealed, context=_appsecret_context(row.id)).decode(),
             own_key=self.identity(row.own_key_name).key,
             peer_key=SM2PublicKey.load(row.public_key),
             profile=Profile.from_dict(row.profile),
@@ -195,6 +199,32 @@ class Registry:
         with self._sessions() as session:
             ids = session.scalars(select(Counterparty.id).where(Counterparty.active.is_(True))).all()
         return [self.peer(cid) for cid in ids]
+
+
+def reseal_all(sessions: SessionFactory, box: SecretBox) -> SecretBox:
+    """``box`` bound to this database's KEK, with every key and appsecret sealed otherwise (``bh1$``, or
+    another KEK) re-sealed under it, all in one transaction; idempotent.
+
+    Opening the old rows first proves the passphrase on a database that has none of its KEK yet; a
+    wrong one rolls everything back. Concurrent starts on PostgreSQL lock the rows they re-seal, and
+    the second process then finds none left.
+    """
+    with transaction(sessions) as session:
+        box = box.bound_to(session)
+        current = box.sealing_prefix
+        keys = select(OwnKey).where(OwnKey.private_key_sealed.not_like(f"{current}%"))
+        for key in session.scalars(keys.with_for_update()):
+            context = _key_context(key.name)
+            key.private_key_sealed = box.seal(
+                box.open(key.private_key_sealed, context=context), context=context
+            )
+        parties = select(Counterparty).where(Counterparty.appsecret_sealed.not_like(f"{current}%"))
+        for party in session.scalars(parties.with_for_update()):
+            context = _appsecret_context(party.id)
+            party.appsecret_sealed = box.seal(
+                box.open(party.appsecret_sealed, context=context), context=context
+            )
+    return box
 
 
 class PauseSwitch:

@@ -23,7 +23,7 @@ from baohan.services.idempotency import DEFAULT_RETENTION, Replays, purge_expire
 from baohan.services.procurement.delivery import issuer_handlers, platform_handlers
 from baohan.services.procurement.issuer import IssuerService, IssuerSettings
 from baohan.services.procurement.platform import PlatformService
-from baohan.services.procurement.registry import Registry
+from baohan.services.procurement.registry import Registry, reseal_all
 
 DEFAULT_RULES = Rules(
     products={
@@ -129,6 +129,7 @@ def open_runtime(
         upgrade(db_url)
     engine = make_engine(db_url, background_checkpoints=True)
     sessions = make_session_factory(engine)
+    box = reseal_all(sessions, box)  # this database's KEK; a wrong passphrase shows here
     registry = Registry(sessions, box)
     files: FileStore = DirectoryFileStore(files_dir) if files_dir is not None else DatabaseFileStore()
     service: IssuerService | PlatformService
