@@ -140,7 +140,7 @@ def test_planted_plaintexts_stay_where_they_belong(pair: Pair, caplog: pytest.Lo
 
     for runtime in (pair.issuer, pair.platform):
         dump = rows_by_table(runtime)
-        assert dump["outbox_messages"] and dump["outbox_attempts"] and dump["processed_requests"]
+        assert dump["outbox_messages"] and dump["outbox_attempts"] and dump["idempotency_records"]
         with runtime.sessions() as session:
             sealed = [*session.scalars(select(OwnKey.private_key_sealed))]
             sealed += session.scalars(select(Counterparty.appsecret_sealed))

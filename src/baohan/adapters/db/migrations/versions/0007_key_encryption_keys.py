@@ -5,7 +5,7 @@ Sealed rows are re-sealed from ``bh1$`` to ``bh2$`` when a role opens the databa
 table but leaves the ``bh2$`` tokens, which only code of this revision or later opens.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-26
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -4,7 +4,7 @@ Rows written before keep their whole file in ``stored_files.content``, which the
 rows leave it NULL. Their MD5 stays unknown (NULL).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-25
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 
