@@ -32,10 +32,11 @@ from baohan.domain.ids import new_id
 from baohan.domain.lifecycle import LIVE, Event, Stage, next_stage
 from baohan.domain.underwriting import Facts, Outcome, Rules, underwrite
 from baohan.protocols.fields import wire_is_payload
+from baohan.protocols.handoff import Resolution, resolve_from_thread
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
+from baohan.protocols.procurement.endpoint import Answer, Inbound
 from baohan.protocols.procurement.envelope import canonical_json
-from baohan.protocols.procurement.router import Answer, Inbound, Resolution, resolve_from_thread
 from baohan.services.procurement.notices import canonical_hash, money, status_key, status_notice
 from baohan.services.procurement.registry import SessionFactory
 

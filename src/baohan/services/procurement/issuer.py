@@ -31,7 +31,7 @@ from baohan.gm import sm3_hex
 from baohan.protocols.fields import SHANGHAI
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
-from baohan.protocols.procurement.router import Answer, Inbound
+from baohan.protocols.procurement.endpoint import Answer, Inbound
 from baohan.services.procurement.intake import Intake
 from baohan.services.procurement.notices import money, notice_key, status_key, status_notice, wire_time
 from baohan.services.procurement.registry import Identity, Registry, SessionFactory

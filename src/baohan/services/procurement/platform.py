@@ -23,7 +23,7 @@ from baohan.domain.ids import new_id
 from baohan.domain.lifecycle import Event, IllegalTransition, Stage
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
-from baohan.protocols.procurement.router import Answer, Inbound
+from baohan.protocols.procurement.endpoint import Answer, Inbound
 from baohan.services.procurement.notices import content_hash
 from baohan.services.procurement.registry import Registry, SessionFactory
 from baohan.services.procurement.role import OperatorError, RoleService

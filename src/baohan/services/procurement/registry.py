@@ -18,8 +18,8 @@ from baohan.adapters.db.tables import Counterparty, OwnKey, ProcessedRequest, Sw
 from baohan.adapters.keystore import SecretBox
 from baohan.gm import SM2Certificate, SM2PrivateKey, SM2PublicKey
 from baohan.protocols.procurement.codes import Code, ProtocolError
+from baohan.protocols.procurement.endpoint import Answer
 from baohan.protocols.procurement.envelope import Channel
-from baohan.protocols.procurement.router import Answer
 from baohan.protocols.profile import Profile
 
 SessionFactory = Callable[[], Session]
