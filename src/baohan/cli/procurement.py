@@ -19,7 +19,7 @@ from baohan.services.procurement.issuer import IssuerService
 from baohan.services.procurement.platform import PlatformService
 from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime, open_runtime
-from baohan.web.procurement import application_view, claim_view, event_view, refund_view
+from baohan.services.procurement.views import application_view, claim_view, event_view, refund_view
 
 issuer_app = typer.Typer(
     help="Operate the issuer role (出函机构) of the procurement protocol.", no_args_is_help=True

@@ -280,7 +280,9 @@ class Registry(Generic[C]):
             return cached
         with self._sessions() as session:
             row = session.scalars(
-                select(Counterparty).where(Counterparty.protocol == self.protocol, Counterparty.appid == appid)
+                select(Counterparty).where(
+                    Counterparty.protocol == self.protocol, Counterparty.appid == appid
+                )
             ).first()
         return self._load(row) if row is not None and row.active else None
 
@@ -379,7 +381,9 @@ def reseal_all(sessions: SessionFactory, box: SecretBox) -> SecretBox:
         keys = select(OwnKey).where(OwnKey.private_key_sealed.not_like(f"{current}%"))
         for key in session.scalars(keys.with_for_update()):
             context = key_context(key.name)
-            key.private_key_sealed = box.seal(box.open(key.private_key_sealed, context=context), context=context)
+            key.private_key_sealed = box.seal(
+                box.open(key.private_key_sealed, context=context), context=context
+            )
         parties = select(Counterparty).where(Counterparty.appsecret_sealed.not_like(f"{current}%"))
         for party in session.scalars(parties.with_for_update()):
             context = appsecret_context(party.id)

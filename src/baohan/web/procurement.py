@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 
-from baohan.adapters.db.tables import Application, ApplicationEvent, Claim, RefundRequest
 from baohan.gm import SM2PublicKey
 from baohan.protocols.fields import MessageInvalid
 from baohan.protocols.procurement import models as m
@@ -24,6 +23,7 @@ from baohan.services.procurement.issuer import IssuerService
 from baohan.services.procurement.platform import PlatformService
 from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime
+from baohan.services.procurement.views import application_view, claim_view, event_view, refund_view
 
 
 def validate_request(transcode: str, payload: dict[str, Any]) -> Any:
@@ -32,100 +32,6 @@ def validate_request(transcode: str, payload: dict[str, Any]) -> Any:
         return m.parse_request(transcode, payload)
     except MessageInvalid as exc:
         raise ProtocolError(Code.INVALID, str(exc)) from None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return f"{value:.2f}" if value.as_tuple().exponent == -2 else str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _view(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: _plain(getattr(record, name)) for name in names}
-
-
-def application_view(app: Application) -> dict[str, Any]:
-    """An application as the admin API shows it (money as strings, times ISO 8601 with zone)."""
-    names = (
-        "id",
-        "application_id",
-        "stage",
-        "counterparty_id",
-        "supplier_name",
-        "supplier_code",
-        "purchaser_name",
-        "purchaser_code",
-        "project_code",
-        "project_name",
-        "bid_code",
-        "bid_name",
-        "amount",
-        "term_months",
-        "premium",
-        "rate",
-        "decision_reasons",
-        "extends_id",
-        "guarantee_id",
-        "valid_from",
-        "valid_to",
-        "issued_at",
-        "paid_amount",
-        "paid_at",
-        "pay_type",
-        "fail_reason",
-        "file_name",
-        "verification",
-        "created_at",
-        "updated_at",
-    )
-    return _view(app, names)
-
-
-def claim_view(claim: Claim) -> dict[str, Any]:
-    """A claim as the admin API shows it."""
-    names = (
-        "id",
-        "application_pk",
-        "status",
-        "claim_amount",
-        "paid_amount",
-        "paid_at",
-        "decision_reason",
-        "created_at",
-        "decided_at",
-        "request",
-    )
-    return _view(claim, names)
-
-
-def refund_view(request: RefundRequest) -> dict[str, Any]:
-    """An ELY109 cancellation or surrender sent to an operator, as the admin API shows it."""
-    names = (
-        "id",
-        "application_pk",
-        "kind",
-        "reason",
-        "status",
-        "decided_by",
-        "decision_reason",
-        "created_at",
-        "decided_at",
-    )
-    return _view(request, names)
-
-
-def event_view(event: ApplicationEvent) -> dict[str, Any]:
-    """One audit-trail entry."""
-    return {
-        "event": event.event,
-        "from": event.from_stage,
-        "to": event.to_stage,
-        "actor": event.actor,
-        "detail": event.detail,
-        "at": event.at.isoformat(),
-    }
 
 
 def _operator(call: Callable[[], Any]) -> Any:

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from baohan.protocols.procurement.endpoint import ENVELOPE_REQUESTS, ENVELOPE_RESPONSES
 from baohan.protocols.procurement.envelope import (
     Channel,
     Response,
@@ -13,7 +14,6 @@ from baohan.protocols.procurement.envelope import (
     decode_response,
     encode_request,
 )
-from baohan.protocols.procurement.router import ENVELOPE_REQUESTS, ENVELOPE_RESPONSES
 from baohan.protocols.wirejson import parse_json
 
 

@@ -14,17 +14,25 @@ import os
 import queue
 import threading
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from baohan.gm import sm3_hex
+from baohan.protocols.handoff import resolve_from_thread
 from baohan.protocols.procurement.codes import MESSAGES, Code, ProtocolError
+from baohan.protocols.procurement.endpoint import (
+    ENVELOPE_REQUESTS,
+    ENVELOPE_RESPONSES,
+    Answer,
+    Endpoint,
+    Inbound,
+    Validator,
+    fingerprint,
+    fingerprint_of,
+)
 from baohan.protocols.procurement.envelope import (
     Channel,
     canonical_json,
@@ -37,67 +45,25 @@ from baohan.protocols.procurement.envelope import (
 )
 from baohan.protocols.wirejson import NotUnicode, parse_json
 
+# Answer, Inbound, Endpoint, Validator and fingerprint live in .endpoint and are re-exported here: the
+# router's callers name them from the router.
+__all__ = [
+    "ENVELOPE_REQUESTS",
+    "ENVELOPE_RESPONSES",
+    "SINGLE_PATH",
+    "Answer",
+    "Endpoint",
+    "Inbound",
+    "ProtocolFront",
+    "Validator",
+    "fingerprint",
+    "process",
+    "process_async",
+    "procurement_router",
+]
 log = logging.getLogger(__name__)
 SINGLE_PATH = "/zcdservice/v1/lg/ELYApi"
-ENVELOPE_REQUESTS = frozenset({"ELY104"})
-ENVELOPE_RESPONSES = frozenset({"ELY103"})
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the role answers: a code, its message, and the response data (encrypted on the way out)."""
-
-    code: Code = Code.OK
-    message: str = MESSAGES[Code.OK]
-    data: dict[str, Any] | None = None
-    # Fields of ``data`` that are Base64 of a stored file, with its id: the replay record keeps the id.
-    stored: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    """An authenticated, decrypted and validated request handed to the role."""
-
-    appid: str
-    msgcode: str
-    transcode: str
-    sent_at: datetime
-    fingerprint: str
-    payload: dict[str, Any]
-    message: Any
-    canonical: str = ""  # the payload as canonical JSON, when the router computed it (for the fingerprint)
-
-
-class Endpoint(Protocol):
-    """The role behind the router (issuer or platform)."""
-
-    def channel(self, appid: str) -> Channel | None:
-        """The channel registered for ``appid``, or None when it is unknown."""
-
-    def paused(self) -> bool:
-        """True while an operator has paused the service (answered with 301)."""
-
-    def replayed(self, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
-        """The stored answer to an already processed ``msgcode``; ProtocolError(103) if it differed.
-
-        The router asks only for requests outside the clock window; fresh ones go straight to handle.
-        """
-
-    def handle(self, request: Inbound) -> Answer:
-        """Answer a processed msgcode as before, or process the request and record its answer: atomically."""
-
-
-Validator = Callable[[str, dict[str, Any]], Any]
-
-
-def fingerprint(transcode: str, payload: dict[str, Any]) -> str:
-    """Identity of a request's decrypted content: a retry re-encrypts (SM2 is randomised) but says the same."""
-    return _fingerprint_of(transcode, canonical_json(payload))
-
-
-def _fingerprint_of(transcode: str, canonical: str) -> str:
-    return sm3_hex(f"{transcode}&{canonical}".encode())
 
 
 def _reply_body(channel: Channel | None, transcode: str, answer: Answer) -> dict[str, Any]:
@@ -171,33 +137,6 @@ class _Checks:
                 done, pending = {}, 0
 
 
-Resolution = tuple["asyncio.Future[Any]", bool, Any]  # (future, succeeded, result or exception)
-
-
-def resolve_from_thread(loop: asyncio.AbstractEventLoop, items: list[Resolution]) -> bool:
-    """Resolve ``loop``'s futures from another thread with one wake-up for all of them; False when the
-    loop has closed (nobody waits for them any more).
-
-    One wake-up per batch rather than per request matters: each is a system call and a GIL hand-off, and
-    at a few thousand requests a second they cost more than the work itself.
-    """
-    try:
-        loop.call_soon_threadsafe(_resolve, items)
-    except RuntimeError:
-        return False
-    return True
-
-
-def _resolve(items: list[Resolution]) -> None:
-    for future, ok, value in items:
-        if future.done():
-            continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
-
-
 _CHECKS = _Checks(os.cpu_count() or 2)
 
 
@@ -243,7 +182,7 @@ def prepare(
             check_sign(frame, channel)
         payload = open_request(frame, channel, envelope=envelope)
         canonical = canonical_json(payload)
-        digest = _fingerprint_of(frame.transcode, canonical)
+        digest = fingerprint_of(frame.transcode, canonical)
         try:
             check_clock(frame, channel.profile)
         except ProtocolError:

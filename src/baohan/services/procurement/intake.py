@@ -29,14 +29,16 @@ from baohan.adapters.db.bulk import insert_many, select_rows
 from baohan.adapters.db.engine import JSONDocument, transaction, utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, IdempotencyRecord
 from baohan.adapters.files import DatabaseFileStore
+from baohan.domain.extensions import ExtensionKey, live_guarantees
 from baohan.domain.ids import new_id
-from baohan.domain.lifecycle import LIVE, Event, Stage, next_stage
+from baohan.domain.lifecycle import Event, Stage, next_stage
 from baohan.domain.underwriting import Facts, Outcome, Rules, underwrite
 from baohan.protocols.fields import wire_is_payload
+from baohan.protocols.handoff import Resolution, resolve_from_thread
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
+from baohan.protocols.procurement.endpoint import Answer, Inbound
 from baohan.protocols.procurement.envelope import canonical_json
-from baohan.protocols.procurement.router import Answer, Inbound, Resolution, resolve_from_thread
 from baohan.services.idempotency import Replays
 from baohan.services.procurement.notices import canonical_hash, money, status_key, status_notice
 from baohan.services.procurement.registry import SessionFactory
@@ -90,7 +92,6 @@ _BY_ID = select(*_COLUMNS).where(
     Application.application_id.in_(bindparam("ids", expanding=True)),
 )
 _BY_PROJECT = select(*_COLUMNS).where(Application.project_code.in_(bindparam("projects", expanding=True)))
-_LIVE_STAGES = frozenset(s.value for s in LIVE)
 # The usual audit detail, encoded once (an encoding costs ~1.5 µs, and nearly every ELY101 has it).
 _NOT_AN_EXTENSION = JSONDocument('{"extends":null}')
 
@@ -283,16 +284,9 @@ class Intake:
                     ),
                 )
             }
-            live = {
-                (r.counterparty_id, r.project_code, r.bid_code, r.supplier_code): r
-                for r in map(
-                    _Known._make,
-                    select_rows(
-                        connection, _BY_PROJECT, {"projects": sorted({msg.projectCode for msg in messages})}
-                    ),
-                )
-                if r.side == SIDE and r.counterparty_id in peers and r.stage in _LIVE_STAGES
-            }
+            projects = {"projects": sorted({msg.projectCode for msg in messages})}
+            candidates = map(_Known._make, select_rows(connection, _BY_PROJECT, projects))
+            live = live_guarantees(candidates, SIDE, peers)
             batch = _Batch()
             for job in jobs:
                 self._decide(job, now, replays, by_id, live, batch)
@@ -311,7 +305,7 @@ class Intake:
         now: datetime,
         replays: dict[tuple[str, str], _Replay],
         by_id: dict[tuple[str, str], _Known | _Seen],
-        live: dict[tuple[str, str, str, str], _Known],
+        live: dict[ExtensionKey, _Known],
         batch: _Batch,
     ) -> None:
         request, msg = job.request, job.request.message

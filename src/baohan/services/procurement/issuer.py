@@ -13,7 +13,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,14 +24,18 @@ from baohan.adapters import outbox
 from baohan.adapters.db.engine import transaction, utcnow
 from baohan.adapters.db.tables import Application, Claim, RefundRequest
 from baohan.adapters.files import FileStore
+from baohan.domain.claims import ClaimRefused, check_claim_amount, check_claim_payment
 from baohan.domain.ids import new_id
-from baohan.domain.lifecycle import Event, IllegalTransition, Stage, next_stage
+from baohan.domain.lifecycle import Event, Stage
+from baohan.domain.payments import PaymentRefused, check_premium_paid
+from baohan.domain.refunds import EVENTS, DecisionRefused, RefundKind, Route, check_decision, route_refund
 from baohan.domain.underwriting import Rules
+from baohan.domain.validity import validity
 from baohan.gm import sm3_hex
 from baohan.protocols.fields import SHANGHAI
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
-from baohan.protocols.procurement.router import Answer, Inbound
+from baohan.protocols.procurement.endpoint import Answer, Inbound
 from baohan.services.idempotency import Replays
 from baohan.services.procurement.intake import Intake
 from baohan.services.procurement.notices import money, notice_key, status_key, status_notice, wire_time
@@ -41,8 +45,8 @@ from baohan.services.procurement.role import OperatorError, RoleService
 log = logging.getLogger(__name__)
 SIDE = "issuer"
 SERVED = frozenset({"ELY101", "ELY103", "ELY104", "ELY105", "ELY107", "ELY109"})
-# ELY109's two requests: the lifecycle event, then the ELY102 status if done and if refused.
-_REFUNDS = {"surrender": (Event.SURRENDER, "08", "09"), "cancel": (Event.CANCEL, "07", "06")}
+# ELY109's answers: the ELY102 status if done and if refused.
+_REFUND_STATUS = {RefundKind.SURRENDER: ("08", "09"), RefundKind.CANCEL: ("07", "06")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,29 +67,6 @@ class _Issued:
     issued_at: datetime
     pdf: bytes
     file_name: str
-
-
-def _add_months(moment: datetime, months: int) -> datetime:
-    month = moment.month - 1 + months
-    year, month = moment.year + month // 12, month % 12 + 1
-    day = min(
-        moment.day,
-        [
-            31,
-            29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
-            31,
-            30,
-            31,
-            30,
-            31,
-            31,
-            30,
-            31,
-            30,
-            31,
-        ][month - 1],
-    )
-    return moment.replace(year=year, month=month, day=day)
 
 
 class IssuerService(RoleService):
@@ -196,11 +177,10 @@ class IssuerService(RoleService):
                 f"socialCreditCode: {msg.socialCreditCode} is not the "
                 f"principal of guarantee {msg.guaranteeId}",
             )
-        if msg.claimAmount > app.amount:
-            raise ProtocolError(
-                Code.INVALID,
-                f"claimAmount: {money(msg.claimAmount)} exceeds the guaranteed amount {money(app.amount)}",
-            )
+        try:
+            check_claim_amount(msg.claimAmount, app.amount)
+        except ClaimRefused as exc:
+            raise ProtocolError(Code.INVALID, f"claimAmount: {exc}") from None
         self._move_or_refuse(
             session, app, Event.OPEN_CLAIM, "platform", {"claimAmount": money(msg.claimAmount)}
         )
@@ -233,17 +213,18 @@ class IssuerService(RoleService):
 
     def _cancel_or_surrender(self, session: Session, peer_id: str, msg: m.ELY109Request) -> Answer:
         app = self._by_application_id(session, peer_id, msg.applicationId)
-        kind = "surrender" if msg.applicationType.value == "01" else "cancel"
-        event, ok_status, fail_status = _REFUNDS[kind]
+        kind = RefundKind.SURRENDER if msg.applicationType.value == "01" else RefundKind.CANCEL
+        ok_status, fail_status = _REFUND_STATUS[kind]
         detail = {"reason": msg.refundReason}
-        try:
-            next_stage(Stage(app.stage), event)
-        except IllegalTransition as exc:
-            # What the lifecycle forbids is refused at once, whoever would otherwise decide.
-            self._log(session, app, app.stage, f"{event.value}_refused", "rules", {"why": str(exc)})
-            self._notify_status(session, app, fail_status, failReason=str(exc)[:255], dedupe=uuid.uuid4().hex)
+        routed = route_refund(Stage(app.stage), kind, by_operator=self._settings.rules.refunds_by_operator)
+        event = routed.event
+        if routed.route is Route.REFUSE:
+            self._log(session, app, app.stage, f"{event.value}_refused", "rules", {"why": routed.why})
+            self._notify_status(
+                session, app, fail_status, failReason=routed.why[:255], dedupe=uuid.uuid4().hex
+            )
             return Answer()
-        if not self._settings.rules.refunds_by_operator:
+        if routed.route is Route.APPLY:
             self._move(session, app, event, "platform", detail)
             self._notify_status(session, app, ok_status)
             return Answer()
@@ -259,7 +240,7 @@ class IssuerService(RoleService):
             )
             return Answer()
         request = RefundRequest(
-            id=new_id(), application_pk=app.id, kind=kind, reason=msg.refundReason, status="pending"
+            id=new_id(), application_pk=app.id, kind=kind.value, reason=msg.refundReason, status="pending"
         )
         session.add(request)
         self._log(
@@ -298,10 +279,10 @@ class IssuerService(RoleService):
             raise OperatorError("paid_at must carry a time zone")
         with transaction(self._sessions) as session:
             app = self._get(session, application_pk)
-            if app.premium is not None and amount != app.premium:
-                raise OperatorError(
-                    f"payment {money(amount)} does not match the premium {money(app.premium)}"
-                )
+            try:
+                check_premium_paid(amount, app.premium)
+            except PaymentRefused as exc:
+                raise OperatorError(str(exc)) from None
             app.paid_amount, app.paid_at, app.pay_type = amount, paid_at, pay_type
             self._operator_move(
                 session, app, Event.PAY, actor, {"amount": money(amount), "pay_type": pay_type}
@@ -353,16 +334,12 @@ class IssuerService(RoleService):
         if identity.certificate is None:
             raise OperatorError("our signing identity has no certificate")
         now = self._clock()
-        start_text, end_text = app.request.get("guaranteeStartDate"), app.request.get("guaranteeEndDate")
-        start = (
-            datetime.strptime(start_text, "%Y%m%d").replace(tzinfo=SHANGHAI)
-            if start_text
-            else now.astimezone(SHANGHAI)
-        )
-        end = (
-            datetime.strptime(end_text, "%Y%m%d").replace(hour=23, minute=59, second=59, tzinfo=SHANGHAI)
-            if end_text
-            else _add_months(start, app.term_months)
+        start, end = validity(
+            now,
+            app.term_months,
+            SHANGHAI,
+            _wire_date(app.request.get("guaranteeStartDate")),
+            _wire_date(app.request.get("guaranteeEndDate")),
         )
         guarantee_no = (
             app.guarantee_id or f"BH{now.astimezone(SHANGHAI):%Y%m%d}{secrets.token_hex(5).upper()}"
@@ -405,10 +382,10 @@ class IssuerService(RoleService):
             claim.decided_at, claim.decision_reason = now, reason[:255] or None
             if pay:
                 paid = amount if amount is not None else claim.claim_amount
-                if paid <= 0 or paid > app.amount:
-                    raise OperatorError(
-                        f"payment {money(paid)} must be positive and within {money(app.amount)}"
-                    )
+                try:
+                    check_claim_payment(paid, app.amount)
+                except ClaimRefused as exc:
+                    raise OperatorError(str(exc)) from None
                 claim.status, claim.paid_amount, claim.paid_at = "paid", paid, now
                 self._operator_move(session, app, Event.PAY_CLAIM, actor, {"amount": money(paid)})
                 payload = {
@@ -428,8 +405,10 @@ class IssuerService(RoleService):
 
     def decide_refund(self, request_id: str, *, accept: bool, actor: str, reason: str = "") -> RefundRequest:
         """Accept (ELY102 07 cancelled / 08 surrendered) or refuse (06 / 09, with ``reason``) a waiting ELY109."""
-        if not accept and not reason.strip():
-            raise OperatorError("a refusal needs a reason")
+        try:
+            check_decision(accept=accept, reason=reason)
+        except DecisionRefused as exc:
+            raise OperatorError(str(exc)) from None
         with transaction(self._sessions) as session:
             # Locked: two operators deciding at once must not send both 08 and 09 (SQLite's writer is alone).
             request = session.get(RefundRequest, request_id, with_for_update=True)
@@ -438,7 +417,8 @@ class IssuerService(RoleService):
             if request.status != "pending":
                 raise OperatorError(f"request {request_id} was already decided ({request.status})")
             app = self._get(session, request.application_pk)
-            event, ok_status, fail_status = _REFUNDS[request.kind]
+            kind = RefundKind(request.kind)
+            event, (ok_status, fail_status) = EVENTS[kind], _REFUND_STATUS[kind]
             request.decided_by, request.decided_at = actor[:100], self._clock()
             request.decision_reason = reason[:255] or None
             if accept:
@@ -499,3 +479,8 @@ class IssuerService(RoleService):
             aggregate=app.id,
             deadline=self._settings.notice_deadline,
         )
+
+
+def _wire_date(text: str | None) -> date | None:
+    """A ``yyyyMMdd`` date from a stored ELY101 (validated on the way in), None when absent or empty."""
+    return datetime.strptime(text, "%Y%m%d").date() if text else None

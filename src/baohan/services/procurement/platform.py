@@ -19,11 +19,12 @@ from baohan.adapters import outbox
 from baohan.adapters.db.engine import transaction, utcnow
 from baohan.adapters.db.tables import Application, Claim
 from baohan.adapters.files import FileStore
+from baohan.domain.claims import ClaimRefused, check_live
 from baohan.domain.ids import new_id
 from baohan.domain.lifecycle import Event, IllegalTransition, Stage
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
-from baohan.protocols.procurement.router import Answer, Inbound
+from baohan.protocols.procurement.endpoint import Answer, Inbound
 from baohan.services.idempotency import Replays
 from baohan.services.procurement.notices import content_hash
 from baohan.services.procurement.registry import Registry, SessionFactory
@@ -205,8 +206,10 @@ class PlatformService(RoleService):
         """Raise a claim (ELY105) on a live guarantee; the claim's remaining fields come from the guarantee."""
         with transaction(self._sessions) as session:
             app = self._get(session, key)
-            if app.guarantee_id is None or app.stage != Stage.ISSUED.value:
-                raise OperatorError(f"guarantee of {app.application_id} is not live (it is {app.stage})")
+            try:
+                check_live(app.application_id, Stage(app.stage), app.guarantee_id)
+            except ClaimRefused as exc:
+                raise OperatorError(str(exc)) from None
             payload = {
                 "guaranteeId": app.guarantee_id,
                 "bidNum": app.bid_code,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from baohan.protocols.procurement.codes import Code, ProtocolError
-from baohan.protocols.procurement.router import Answer
+from baohan.protocols.procurement.endpoint import Answer
 from baohan.services.idempotency import Key, Recorded
 
 PROTOCOL = "procurement"

@@ -19,8 +19,8 @@ from baohan.domain.ids import new_id
 from baohan.domain.lifecycle import Event, IllegalTransition, Stage, next_stage
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
+from baohan.protocols.procurement.endpoint import Answer, Inbound
 from baohan.protocols.procurement.envelope import Channel
-from baohan.protocols.procurement.router import Answer, Inbound
 from baohan.services.idempotency import KeyReused, Replays
 from baohan.services.procurement import registry as reg
 from baohan.services.procurement.registry import Registry, SessionFactory
