@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gm": ("baohan.cli.gm", "app"),
     "issuer": ("baohan.cli.procurement", "issuer_app"),
     "platform": ("baohan.cli.procurement", "platform_app"),
+    "counterparties": ("baohan.cli.counterparties", "app"),
     "sandbox": ("baohan.cli.sandbox", "app"),
     "serve": ("baohan.cli.serve", "app"),
     "demo": ("baohan.cli.demo", "app"),

@@ -128,6 +128,11 @@ class Registry(Generic[C]):
         self._peers_by_appid: dict[str, Peer[C]] = {}
         self._peers_by_id: dict[str, Peer[C]] = {}
 
+    @property
+    def switches(self) -> Switches:
+        """The operator switches this registry checks its freshness against."""
+        return self._switches
+
     # -- freshness ------------------------------------------------------------------------------------------
 
     def _fresh(self) -> None:

@@ -45,7 +45,7 @@ class Switches:
             if now - self._read_at < self._ttl:
                 return self._values.get(name)
         with self._sessions() as session:
-            values = dict(session.execute(select(Switch.name, Switch.value)).tuples().all())
+            values = {name: value for name, value in session.execute(select(Switch.name, Switch.value))}
         with self._lock:
             self._values, self._read_at = values, now
         return values.get(name)

@@ -6,6 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from baohan.services.registry import Listing
+
 
 def plain(value: Any) -> Any:
     """``value`` fit for JSON: money as a string (two decimals when it has them), times ISO 8601 with zone."""
@@ -19,3 +21,8 @@ def plain(value: Any) -> Any:
 def view(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
     """The attributes ``names`` of ``record``, each made :func:`plain`."""
     return {name: plain(getattr(record, name)) for name in names}
+
+
+def counterparty_view(listing: Listing) -> dict[str, Any]:
+    """A counterparty as operators see it (admin API and CLI alike): no secret."""
+    return view(listing, tuple(Listing.__dataclass_fields__))

@@ -24,6 +24,7 @@ from baohan.services.procurement.platform import PlatformService
 from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime
 from baohan.services.procurement.views import application_view, claim_view, event_view, refund_view
+from baohan.web.counterparties import counterparty_router
 
 
 def validate_request(transcode: str, payload: dict[str, Any]) -> Any:
@@ -367,6 +368,7 @@ def create_app(
     app.include_router(procurement_router(service, validate_request, service.served))
     admin = APIRouter(prefix="/admin", dependencies=[Depends(_auth(admin_token))], tags=["admin"])
     _common_admin(admin, runtime)
+    admin.include_router(counterparty_router(runtime.registry))
     if isinstance(service, IssuerService):
         _issuer_admin(admin, service)
     else:

@@ -12,7 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, text
+from sqlalchemy import Engine, MetaData, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 import baohan.adapters
 from baohan.adapters.db.engine import Base, make_engine
@@ -33,9 +35,22 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+class DatabaseUnavailable(ConnectionError):
+    """The database URL does not parse, or its server cannot be reached; the message says which, in a line."""
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` up to ``revision`` (head by default); a no-op when it is there."""
-    engine = make_engine(url)
+    """Bring the database at ``url`` up to ``revision`` (head by default); a no-op when it is there.
+
+    DatabaseUnavailable when the URL is not one, or the database cannot be opened.
+    """
+    try:
+        engine = make_engine(url)
+    except ArgumentError:
+        raise DatabaseUnavailable(
+            f"database URL {url!r} is not one (sqlite:///path/to/file.db or postgresql://user@host/db)"
+        ) from None
+    _check_reachable(url, engine)
     try:
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
@@ -46,6 +61,20 @@ def upgrade(url: str, revision: str = "head") -> None:
             command.upgrade(cfg, revision)
     finally:
         engine.dispose()
+
+
+def _check_reachable(url: str, engine: Engine) -> None:
+    try:
+        engine.connect().close()
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        engine.dispose()
+        raise DatabaseUnavailable(f"cannot open the database at {_safe(url)}: {reason}") from None
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def current(url: str) -> str | None:

@@ -47,7 +47,7 @@ class Counterparty(Base):
     protocol: Mapped[str] = mapped_column(String(20))
     role: Mapped[str] = mapped_column(String(20))  # the counterparty's role: platform | institution
     name: Mapped[str] = mapped_column(String(200))
-    appid: Mapped[str] = mapped_column(String(32))
+    appid: Mapped[str] = mapped_column(String(64))
     appkey: Mapped[str] = mapped_column(String(64))
     appsecret_sealed: Mapped[str] = mapped_column(Text)
     public_key: Mapped[str] = mapped_column(String(130))

@@ -1,119 +1,40 @@
-"""Who we talk to: our keys, the registered counterparties, their channels, replays and the pause switch."""
+"""Procurement's registry: the procurement protocol's counterparties, each with its envelope channel."""
 
 from __future__ import annotations
 
-import threading
-import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from baohan.adapters.db.engine import transaction
-from baohan.adapters.db.tables import Counterparty, OwnKey, Switch
 from baohan.adapters.keystore import SecretBox
-from baohan.gm import SM2Certificate, SM2PrivateKey, SM2PublicKey
+from baohan.gm import SM2PublicKey
 from baohan.protocols.procurement.envelope import Channel
 from baohan.protocols.profile import Profile
+from baohan.services import registry as generic
+from baohan.services.registry import Credentials, Identity, SessionFactory, reseal_all
+from baohan.services.switches import Switches
 
-SessionFactory = Callable[[], Session]
 PROTOCOL = "procurement"
+Peer = generic.Peer[Channel]
+
+__all__ = ["PROTOCOL", "Identity", "Peer", "Registry", "SessionFactory", "channel", "reseal_all"]
 
 
-def _key_context(name: str) -> str:
-    return f"own_key:{name}"  # a sealed key opens only in the row it was sealed for
+def channel(credentials: Credentials) -> Channel:
+    """The envelope channel of a procurement counterparty; its stored profile is validated here."""
+    return Channel(
+        appid=credentials.appid,
+        appkey=credentials.appkey,
+        appsecret=credentials.appsecret,
+        own_key=credentials.own_key,
+        peer_key=credentials.peer_key,
+        profile=Profile.from_dict(credentials.profile),
+    )
 
 
-def _appsecret_context(counterparty_id: str) -> str:
-    return f"counterparty:{counterparty_id}:appsecret"
+class Registry(generic.Registry[Channel]):
+    """The procurement protocol's counterparties (see :class:`baohan.services.registry.Registry`)."""
 
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """One of our SM2 identities, opened from the key store."""
-
-    name: str
-    key: SM2PrivateKey
-    certificate: SM2Certificate | None
-    ca_certificate: SM2Certificate | None
-
-    def __repr__(self) -> str:
-        return f"Identity({self.name!r}, public={self.key.public_key.to_hex()[:18]}…)"
-
-
-@dataclass(frozen=True, slots=True)
-class Peer:
-    """A registered counterparty as the services use it."""
-
-    id: str
-    name: str
-    role: str
-    endpoint_url: str | None
-    per_transcode_paths: bool
-    channel: Channel
-
-
-class Registry:
-    """Reads and writes our identities and counterparties; opened secrets are cached per process.
-
-    Never call it inside an open transaction: on SQLite every session takes the write lock at BEGIN, so a
-    second session in the same thread waits for the first forever (until busy_timeout). Resolve peers and
-    identities first, then open the transaction.
-    """
-
-    def __init__(self, sessions: SessionFactory, box: SecretBox) -> None:
-        self._sessions = sessions
-        self._box = box
-        self._lock = threading.Lock()
-        self._identities: dict[str, Identity] = {}
-        self._peers_by_appid: dict[str, Peer] = {}
-        self._peers_by_id: dict[str, Peer] = {}
-
-    def add_identity(
-        self,
-        name: str,
-        key: SM2PrivateKey,
-        certificate: SM2Certificate | None = None,
-        ca_certificate: SM2Certificate | None = None,
-    ) -> Identity:
-        """Store one of our keys (sealed) with its certificate and CA."""
-        with transaction(self._sessions) as session:
-            session.merge(
-                OwnKey(
-                    name=name,
-                    private_key_sealed=self._box.seal(key.to_bytes(), context=_key_context(name)),
-                    public_key=key.public_key.to_hex(),
-                    certificate_pem=certificate.to_pem() if certificate else None,
-                    ca_certificate_pem=ca_certificate.to_pem() if ca_certificate else None,
-                )
-            )
-        with self._lock:
-            self._identities.pop(name, None)
-        return self.identity(name)
-
-    def identity(self, name: str = "default") -> Identity:
-        """Our identity ``name``; KeyError if none is stored under it."""
-        with self._lock:
-            cached = self._identities.get(name)
-        if cached is not None:
-            return cached
-        with self._sessions() as session:
-            row = session.get(OwnKey, name)
-            if row is None:
-                raise KeyError(f"no own key named {name!r}")
-            secret = self._box.open(row.private_key_sealed, context=_key_context(name))
-            identity = Identity(
-                name,
-                SM2PrivateKey(secret),
-                SM2Certificate.load(row.certificate_pem) if row.certificate_pem else None,
-                SM2Certificate.load(row.ca_certificate_pem) if row.ca_certificate_pem else None,
-            )
-        with self._lock:
-            self._identities[name] = identity
-        return identity
+    def __init__(self, sessions: SessionFactory, box: SecretBox, switches: Switches | None = None) -> None:
+        super().__init__(sessions, box, protocol=PROTOCOL, channel=channel, switches=switches)
 
     def add_counterparty(
         self,
@@ -126,147 +47,22 @@ class Registry:
         public_key: SM2PublicKey,
         endpoint_url: str | None = None,
         own_key_name: str = "default",
-        profile: Profile | None = None,
+        profile: Profile | dict[str, Any] | None = None,
         per_transcode_paths: bool = False,
         counterparty_id: str | None = None,
     ) -> Peer:
-        """Register a counterparty; its appsecret is sealed at rest. ValueError if the appid is taken."""
-        cid = counterparty_id or uuid.uuid4().hex
-        try:
-            with transaction(self._sessions) as session:
-                session.add(
-                    Counterparty(
-                        id=cid,
-                        protocol=PROTOCOL,
-                        role=role,
-                        name=name,
-                        appid=appid,
-                        appkey=appkey,
-                        appsecret_sealed=self._box.seal(appsecret.encode(), context=_appsecret_context(cid)),
-                        public_key=public_key.to_hex(),
-                        own_key_name=own_key_name,
-                        endpoint_url=endpoint_url,
-                        per_transcode_paths=per_transcode_paths,
-                        profile=(profile or Profile()).to_dict(),
-                    )
-                )
-        except IntegrityError:
-            raise ValueError(f"appid {appid} is already registered") from None
-        return self.peer(cid)
-
-    def _load(self, row: Counterparty) -> Peer:
-        channel = Channel(
-            appid=row.appid,
-            appkey=row.appkey,
-            appsecret=self._box.open(row.appsecret_sealed, context=_appsecret_context(row.id)).decode(),
-            own_key=self.identity(row.own_key_name).key,
-            peer_key=SM2PublicKey.load(row.public_key),
-            profile=Profile.from_dict(row.profile),
+        """Register a procurement counterparty with its wire profile (checked before anything is stored)."""
+        settings = profile if isinstance(profile, Profile) else Profile.from_dict(profile)
+        return super().add_counterparty(
+            name=name,
+            role=role,
+            appid=appid,
+            appkey=appkey,
+            appsecret=appsecret,
+            public_key=public_key,
+            endpoint_url=endpoint_url,
+            own_key_name=own_key_name,
+            profile=settings.to_dict(),
+            per_transcode_paths=per_transcode_paths,
+            counterparty_id=counterparty_id,
         )
-        peer = Peer(row.id, row.name, row.role, row.endpoint_url, row.per_transcode_paths, channel)
-        with self._lock:
-            self._peers_by_appid[row.appid] = peer
-            self._peers_by_id[row.id] = peer
-        return peer
-
-    def peer(self, counterparty_id: str) -> Peer:
-        """The counterparty ``counterparty_id``; KeyError if unknown."""
-        with self._lock:
-            cached = self._peers_by_id.get(counterparty_id)
-        if cached is not None:
-            return cached
-        # Close the session before loading: _load opens its own, and SQLite sessions hold the write lock.
-        with self._sessions() as session:
-            row = session.get(Counterparty, counterparty_id)
-        if row is None or not row.active:
-            raise KeyError(f"no counterparty {counterparty_id}")
-        return self._load(row)
-
-    def peer_by_appid(self, appid: str) -> Peer | None:
-        """The active counterparty registered under ``appid``, or None."""
-        with self._lock:
-            cached = self._peers_by_appid.get(appid)
-        if cached is not None:
-            return cached
-        with self._sessions() as session:
-            row = session.scalars(
-                select(Counterparty).where(Counterparty.protocol == PROTOCOL, Counterparty.appid == appid)
-            ).first()
-        return self._load(row) if row is not None and row.active else None
-
-    def peers(self) -> list[Peer]:
-        """Every active counterparty."""
-        with self._sessions() as session:
-            ids = session.scalars(select(Counterparty.id).where(Counterparty.active.is_(True))).all()
-        return [self.peer(cid) for cid in ids]
-
-
-def reseal_all(sessions: SessionFactory, box: SecretBox) -> SecretBox:
-    """``box`` bound to this database's KEK, with every key and appsecret sealed otherwise (``bh1$``, or
-    another KEK) re-sealed under it, all in one transaction; idempotent.
-
-    Opening the old rows first proves the passphrase on a database that has none of its KEK yet; a
-    wrong one rolls everything back. Concurrent starts on PostgreSQL lock the rows they re-seal, and
-    the second process then finds none left.
-    """
-    with transaction(sessions) as session:
-        box = box.bound_to(session)
-        current = box.sealing_prefix
-        keys = select(OwnKey).where(OwnKey.private_key_sealed.not_like(f"{current}%"))
-        for key in session.scalars(keys.with_for_update()):
-            context = _key_context(key.name)
-            key.private_key_sealed = box.seal(
-                box.open(key.private_key_sealed, context=context), context=context
-            )
-        parties = select(Counterparty).where(Counterparty.appsecret_sealed.not_like(f"{current}%"))
-        for party in session.scalars(parties.with_for_update()):
-            context = _appsecret_context(party.id)
-            party.appsecret_sealed = box.seal(
-                box.open(party.appsecret_sealed, context=context), context=context
-            )
-    return box
-
-
-class PauseSwitch:
-    """The operator's ``paused`` switch, read at most once a second per process.
-
-    Every request asks; a database read each time would cost more than the SM3 sign check. Setting it
-    here takes effect at once in this process and within ``ttl`` seconds in the others.
-    """
-
-    def __init__(self, sessions: SessionFactory, ttl: float = 1.0) -> None:
-        self._sessions = sessions
-        self._ttl = ttl
-        self._lock = threading.Lock()
-        self._value = False
-        self._read_at = float("-inf")
-
-    def paused(self) -> bool:
-        """True while the switch is on."""
-        now = time.monotonic()
-        with self._lock:
-            if now - self._read_at < self._ttl:
-                return self._value
-        with self._sessions() as session:
-            value = is_paused(session)
-        with self._lock:
-            self._value, self._read_at = value, now
-        return value
-
-    def set(self, paused: bool) -> None:
-        """Turn the switch on or off."""
-        set_paused(self._sessions, paused)
-        with self._lock:
-            self._value, self._read_at = paused, time.monotonic()
-
-
-def is_paused(session: Session) -> bool:
-    """True while the operator switch ``paused`` is on."""
-    row = session.get(Switch, "paused")
-    return row is not None and row.value == "on"
-
-
-def set_paused(sessions: SessionFactory, paused: bool) -> None:
-    """Turn the ``paused`` switch on (answer 301) or off."""
-    with transaction(sessions) as session:
-        session.merge(Switch(name="paused", value="on" if paused else "off"))

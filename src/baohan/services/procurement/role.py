@@ -22,9 +22,8 @@ from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.endpoint import Answer, Inbound
 from baohan.protocols.procurement.envelope import Channel
 from baohan.services.idempotency import KeyReused, Replays
-from baohan.services.procurement import registry as reg
 from baohan.services.procurement.registry import Registry, SessionFactory
-from baohan.services.procurement.replay import replay_key, replayed_answer, reused
+from baohan.services.procurement.replay import PROTOCOL, replay_key, replayed_answer, reused
 
 Handler = Callable[[Session, str, Any], Answer]
 _ATTEMPTS = 2  # a request that lost a race to a twin runs once more and finds what the winner did
@@ -57,7 +56,7 @@ class RoleService:
         self._registry = registry
         self._files = files
         self._clock = clock
-        self._switch = reg.PauseSwitch(sessions)
+        self._switches = registry.switches
         self._replays = replays or Replays(files)
 
     # -- the router's Endpoint --------------------------------------------------------------------------
@@ -68,12 +67,12 @@ class RoleService:
         return peer.channel if peer is not None else None
 
     def paused(self) -> bool:
-        """True while the operator has paused the service."""
-        return self._switch.paused()
+        """True while the operator has paused this role of the procurement protocol."""
+        return self._switches.paused(PROTOCOL, self.side)
 
     def pause(self, paused: bool) -> None:
-        """Pause (301 to every request) or resume."""
-        self._switch.set(paused)
+        """Pause this role (301 to every request) or resume it; other protocols and roles keep running."""
+        self._switches.pause(PROTOCOL, self.side, paused)
 
     def replayed(self, appid: str, msgcode: str, fingerprint: str) -> Answer | None:
         """The answer already given to ``msgcode``."""
