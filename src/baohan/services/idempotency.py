@@ -9,15 +9,17 @@ back from the file store on replay. Records expire after a retention period and 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from baohan.adapters.db.engine import utcnow
+from baohan.adapters.db.engine import transaction, utcnow
 from baohan.adapters.db.tables import IdempotencyRecord
 from baohan.adapters.files import FileStore
 
@@ -46,6 +48,30 @@ class Recorded:
 
 class KeyReused(Exception):
     """The key was used before for a request with other content."""
+
+
+class Outcome(Protocol):
+    """What a handler answers, as the record keeps it (a protocol's own answer type fits)."""
+
+    @property
+    def code(self) -> str:
+        """The protocol's result code."""
+
+    @property
+    def message(self) -> str:
+        """The protocol's message."""
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        """The answer's data."""
+
+    @property
+    def stored(self) -> Sequence[tuple[str, str]]:
+        """Fields of ``data`` that are Base64 of a stored file, with the file's id."""
+
+
+OutcomeT = TypeVar("OutcomeT", bound=Outcome)
+_ATTEMPTS = 2  # a request that lost a race to a twin runs once more and finds what the winner did
 
 
 class Replays:
@@ -121,6 +147,43 @@ class Replays:
         """
         values = self.row(key, fingerprint, code, message, data, now=now or utcnow(), stored=stored)
         session.add(IdempotencyRecord(**values))
+
+    def transact(
+        self, sessions: Callable[[], Session], key: Key, fingerprint: str, work: Callable[[Session], OutcomeT]
+    ) -> OutcomeT | Recorded:
+        """The answer recorded under ``key``, or ``work``'s, recorded with its effects in one transaction.
+
+        A concurrent twin is answered as the winner was: when the same key commits first (a unique
+        violation) the recorded answer is returned; when a twin under another key changed the same rows
+        first (a unique key, or a version), ``work`` runs once more and sees what the twin did.
+        KeyReused when the key was used for other content.
+        """
+        attempt = 1
+        while True:
+            try:
+                with transaction(sessions) as session:
+                    prior = self.find(session, key, fingerprint)
+                    if prior is not None:
+                        return prior
+                    outcome = work(session)
+                    self.record(
+                        session,
+                        key,
+                        fingerprint,
+                        str(outcome.code),
+                        outcome.message,
+                        outcome.data,
+                        stored=outcome.stored,
+                    )
+                return outcome
+            except (IntegrityError, StaleDataError):
+                with sessions() as session:
+                    prior = self.find(session, key, fingerprint)
+                if prior is not None:
+                    return prior
+                if attempt == _ATTEMPTS:
+                    raise
+                attempt += 1
 
     def _resolve(self, session: Session, data: dict[str, Any] | None) -> dict[str, Any] | None:
         if not data:

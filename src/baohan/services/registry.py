@@ -116,10 +116,12 @@ class Registry(Generic[C]):
         protocol: str,
         channel: Callable[[Credentials], C],
         switches: Switches | None = None,
+        counterparty_role: str | None = None,
     ) -> None:
         self._sessions = sessions
         self._box = box
         self.protocol = protocol
+        self.counterparty_role = counterparty_role  # e.g. an issuer's registry serves platforms only
         self._channel = channel
         self._switches = switches or Switches(sessions)
         self._lock = threading.Lock()
@@ -216,6 +218,8 @@ class Registry(Generic[C]):
         counterparty_id: str | None = None,
     ) -> Peer[C]:
         """Register a counterparty; its appsecret is sealed at rest. ValueError if the appid is taken."""
+        if self.counterparty_role is not None and role != self.counterparty_role:
+            raise ValueError(f"this registry keeps {self.counterparty_role} counterparties, not {role}")
         for field, value in (("appid", appid), ("appkey", appkey)):
             if not value or len(value) > MAX_IDENTIFIER:
                 raise ValueError(f"{field} must be 1 to {MAX_IDENTIFIER} characters")
@@ -240,7 +244,7 @@ class Registry(Generic[C]):
                 )
                 self._changed(session)
         except IntegrityError:
-            raise ValueError(f"appid {appid} is already registered for {self.protocol}") from None
+            raise ValueError(f"appid {appid} is already registered for a {self.protocol} {role}") from None
         self._after_change()
         return self.peer(cid)
 
@@ -272,7 +276,7 @@ class Registry(Generic[C]):
         # Close the session before loading: _load opens its own, and SQLite sessions hold the write lock.
         with self._sessions() as session:
             row = session.get(Counterparty, counterparty_id)
-        if row is None or not row.active or row.protocol != self.protocol:
+        if row is None or not row.active or not self._ours(row):
             raise KeyError(f"no counterparty {counterparty_id}")
         return self._load(row)
 
@@ -284,28 +288,29 @@ class Registry(Generic[C]):
         if cached is not None:
             return cached
         with self._sessions() as session:
-            row = session.scalars(
-                select(Counterparty).where(
-                    Counterparty.protocol == self.protocol, Counterparty.appid == appid
-                )
-            ).first()
+            row = session.scalars(self._select(Counterparty).where(Counterparty.appid == appid)).first()
         return self._load(row) if row is not None and row.active else None
 
     def peers(self) -> list[Peer[C]]:
-        """Every active counterparty of this protocol."""
+        """Every active counterparty of this protocol (and role)."""
         with self._sessions() as session:
-            ids = session.scalars(
-                select(Counterparty.id).where(
-                    Counterparty.protocol == self.protocol, Counterparty.active.is_(True)
-                )
-            ).all()
+            ids = session.scalars(self._select(Counterparty.id).where(Counterparty.active.is_(True))).all()
         return [self.peer(cid) for cid in ids]
+
+    def _ours(self, row: Counterparty) -> bool:
+        return row.protocol == self.protocol and self.counterparty_role in (None, row.role)
+
+    def _select(self, *columns: Any) -> Any:
+        query = select(*columns).where(Counterparty.protocol == self.protocol)
+        if self.counterparty_role is not None:
+            query = query.where(Counterparty.role == self.counterparty_role)
+        return query
 
     # -- operators ------------------------------------------------------------------------------------------
 
     def listing(self, *, include_inactive: bool = True) -> list[Listing]:
         """This protocol's counterparties for an operator, oldest first; no secrets."""
-        query = select(Counterparty).where(Counterparty.protocol == self.protocol)
+        query = self._select(Counterparty)
         if not include_inactive:
             query = query.where(Counterparty.active.is_(True))
         with self._sessions() as session:
@@ -352,7 +357,7 @@ class Registry(Generic[C]):
 
     def _row(self, session: Session, counterparty_id: str) -> Counterparty:
         row = session.get(Counterparty, counterparty_id, with_for_update=True)
-        if row is None or row.protocol != self.protocol:
+        if row is None or not self._ours(row):
             raise LookupError(f"no {self.protocol} counterparty {counterparty_id}")
         return row
 

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
 from baohan.gm import SM2PublicKey
 from baohan.protocols.fields import MessageInvalid
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
-from baohan.protocols.procurement.router import ProtocolFront, procurement_router
+from baohan.protocols.procurement.router import DEFAULT_PREFIX, ProcurementWire
 from baohan.protocols.profile import Profile
 from baohan.services.procurement.issuer import IssuerService
 from baohan.services.procurement.platform import PlatformService
+from baohan.services.procurement.registry import PROTOCOL
 from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime
 from baohan.services.procurement.views import application_view, claim_view, event_view, refund_view
 from baohan.web.counterparties import counterparty_router
+from baohan.web.front import ProtocolFront
+from baohan.web.host import Mount, host_app
 
 
 def validate_request(transcode: str, payload: dict[str, Any]) -> Any:
@@ -106,15 +107,6 @@ class PauseIn(BaseModel):
     """Pause (301) or resume the protocol endpoints."""
 
     paused: bool
-
-
-def _auth(token: str) -> Callable[..., None]:
-    def check(authorization: Annotated[str | None, Header()] = None) -> None:
-        supplied = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(supplied.encode(), token.encode()):
-            raise HTTPException(401, detail="admin API needs Authorization: Bearer <admin token>")
-
-    return check
 
 
 def _common_admin(router: APIRouter, runtime: RoleRuntime) -> None:
@@ -350,36 +342,25 @@ def _platform_admin(router: APIRouter, service: PlatformService, runtime: RoleRu
         )
 
 
-def create_app(
-    runtime: RoleRuntime, *, admin_token: str, run_dispatcher: bool = True, extra: APIRouter | None = None
-) -> ProtocolFront:
-    """The role's app: protocol endpoints under /zcdservice/v1/lg, admin API under /admin (bearer token),
-    and ``extra`` routes (the sandbox's)."""
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if run_dispatcher:
-            runtime.start()
-        yield
-        runtime.stop()
-
-    app = FastAPI(title=f"baohan procurement {runtime.role}", lifespan=lifespan)
+def mount(runtime: RoleRuntime, *, prefix: str = DEFAULT_PREFIX, admin_prefix: str = "/admin") -> Mount:
+    """What a procurement role serves: its wire under ``prefix``, its admin API under ``admin_prefix``."""
     service = runtime.service
-    app.include_router(procurement_router(service, validate_request, service.served))
-    admin = APIRouter(prefix="/admin", dependencies=[Depends(_auth(admin_token))], tags=["admin"])
+    admin = APIRouter()
     _common_admin(admin, runtime)
     admin.include_router(counterparty_router(runtime.registry))
     if isinstance(service, IssuerService):
         _issuer_admin(admin, service)
     else:
         _platform_admin(admin, service, runtime)
-    app.include_router(admin)
-    if extra is not None:
-        app.include_router(extra)
+    wire = ProcurementWire(service, validate_request, service.served, prefix=prefix)
+    return Mount(PROTOCOL, runtime.role, wire, admin, admin_prefix)
 
-    @app.get("/health")
-    def health() -> JSONResponse:
-        return JSONResponse({"role": runtime.role, "pending_outbox": runtime.pending()})
 
-    # The routes above stay for other methods' answers; protocol POSTs take the lean path in front.
-    return ProtocolFront(app, service, validate_request, service.served)
+def create_app(
+    runtime: RoleRuntime, *, admin_token: str, run_dispatcher: bool = True, extra: APIRouter | None = None
+) -> ProtocolFront:
+    """The role's app: protocol endpoints under /zcdservice/v1/lg, admin API under /admin (bearer token),
+    and ``extra`` routes (the sandbox's)."""
+    return host_app(
+        runtime.runtime, [mount(runtime)], admin_token=admin_token, run_dispatcher=run_dispatcher, extra=extra
+    )

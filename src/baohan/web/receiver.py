@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.envelope import Channel
-from baohan.protocols.procurement.router import Answer, Inbound, procurement_router
+from baohan.protocols.procurement.router import Answer, Inbound, ProcurementWire
+from baohan.web.front import ProtocolFront
 from baohan.web.procurement import validate_request
 
 
@@ -60,13 +61,12 @@ class NoticeRecorder:
         return answer
 
 
-def receiver_app(recorder: NoticeRecorder, served: frozenset[str]) -> FastAPI:
+def receiver_app(recorder: NoticeRecorder, served: frozenset[str]) -> ProtocolFront:
     """The receiver's app: the protocol endpoints for ``served``, and GET /received."""
     app = FastAPI(title="baohan sandbox notice receiver")
-    app.include_router(procurement_router(recorder, validate_request, served))
 
     @app.get("/received")
     def received() -> list[dict[str, Any]]:
         return list(recorder.received)
 
-    return app
+    return ProtocolFront(app, [ProcurementWire(recorder, validate_request, served)])

@@ -15,7 +15,8 @@ from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement.client import ProcurementClient, TransportError
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.envelope import Channel, compute_sign, decode_response, encode_request
-from baohan.protocols.procurement.router import Answer, Inbound, ProtocolFront, procurement_router
+from baohan.protocols.procurement.router import Answer, Inbound, ProcurementWire
+from baohan.web.front import CheckPool, ProtocolFront
 
 PLATFORM_KEY, ISSUER_KEY = SM2PrivateKey.generate(), SM2PrivateKey.generate()
 CREDS = {"appid": "BANK0001", "appkey": "ak", "appsecret": "secret-of-bank-0001"}
@@ -73,34 +74,27 @@ SERVED = {"ELY101", "ELY103", "ELY104"}
 LONE = "a \\u escape leaves a lone surrogate, which is not a Unicode character"
 
 
-@pytest.fixture(params=["routes", "front"])
-def http(recorder: Recorder, request: pytest.FixtureRequest) -> TestClient:
-    """The FastAPI routes alone, and behind the lean ProtocolFront the roles' apps use: same answers."""
-    app = FastAPI()
-    app.include_router(procurement_router(recorder, validate, SERVED))
-    if request.param == "routes":
-        return TestClient(app)
-    return TestClient(ProtocolFront(app, recorder, validate, SERVED))
+@pytest.fixture
+def http(recorder: Recorder) -> TestClient:
+    """The lean ProtocolFront the roles' apps use, in front of an app of its own."""
+    return front(recorder)
 
 
-def front(recorder: Recorder) -> TestClient:
+def front(recorder: Recorder, *, max_body: int | None = None) -> TestClient:
     app = FastAPI()
-    app.include_router(procurement_router(recorder, validate, SERVED))
 
     @app.get("/other")
     def other() -> dict[str, str]:
         return {"from": "inner"}
 
-    return TestClient(ProtocolFront(app, recorder, validate, SERVED))
+    codec = ProcurementWire(recorder, validate, SERVED)
+    return TestClient(
+        ProtocolFront(app, [codec]) if max_body is None else ProtocolFront(app, [codec], max_body=max_body)
+    )
 
 
-def test_front_refuses_an_oversized_body_with_103(
-    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import baohan.protocols.procurement.router as router_module
-
-    monkeypatch.setattr(router_module, "MAX_BODY_BYTES", 1000)
-    reply = post(front(recorder), b"x" * 1001)
+def test_front_refuses_an_oversized_body_with_103(recorder: Recorder) -> None:
+    reply = post(front(recorder, max_body=1000), b"x" * 1001)
     assert reply["code"] == "103" and reply["message"].startswith("request body: larger than 1000 bytes")
     assert recorder.effects == []
 
@@ -110,6 +104,27 @@ def test_front_leaves_other_methods_and_paths_to_the_app(recorder: Recorder) -> 
     assert client.get("/zcdservice/v1/lg/ELYApi").status_code == 405
     assert client.get("/other").json() == {"from": "inner"}
     assert client.post("/zcdservice/v1/lg/ELY999", content=b"{}").status_code == 404
+
+
+def test_one_front_hosts_several_roles_at_their_own_prefixes(recorder: Recorder) -> None:
+    other = Recorder()
+    app = ProtocolFront(
+        FastAPI(),
+        [
+            ProcurementWire(recorder, validate, SERVED),
+            ProcurementWire(other, validate, SERVED, prefix="/b/lg"),
+        ],
+    )
+    client = TestClient(app)
+    for path, target in (("/zcdservice/v1/lg/ELYApi", recorder), ("/b/lg/ELY101", other)):
+        wire = encode_request(PLATFORM, "ELY101", {"applicationId": path})
+        assert decode_response(PLATFORM, post(client, wire, path)).ok
+        assert target.effects[-1].payload == {"applicationId": path}
+    assert len(recorder.effects) == len(other.effects) == 1
+    with pytest.raises(ValueError, match="two protocol roles serve /zcdservice/v1/lg/ELYApi"):
+        ProtocolFront(
+            FastAPI(), [ProcurementWire(recorder, validate, SERVED), ProcurementWire(other, validate, SERVED)]
+        )
 
 
 def post(http: TestClient, body: object, path: str = "/zcdservice/v1/lg/ELYApi") -> dict[str, Any]:
@@ -253,9 +268,7 @@ def test_client_reports_transport_failures() -> None:
 def test_wire_check_workers_answer_every_caller_with_its_own_result() -> None:
     import asyncio
 
-    from baohan.protocols.procurement.router import _Checks
-
-    checks = _Checks(2)
+    checks = CheckPool(2)
 
     def fails() -> int:
         raise RuntimeError("only this one")

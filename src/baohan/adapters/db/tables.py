@@ -41,7 +41,9 @@ class Counterparty(Base):
     """A platform (for an issuer) or an institution (for a platform) we exchange messages with."""
 
     __tablename__ = "counterparties"
-    __table_args__ = (UniqueConstraint("protocol", "appid"),)
+    # One appid per role of each protocol: our issuer's platform and our platform's institution may share
+    # one (as two sides of one connection do), each in its own role.
+    __table_args__ = (UniqueConstraint("protocol", "role", "appid"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     protocol: Mapped[str] = mapped_column(String(20))

@@ -33,8 +33,22 @@ def channel(credentials: Credentials) -> Channel:
 class Registry(generic.Registry[Channel]):
     """The procurement protocol's counterparties (see :class:`baohan.services.registry.Registry`)."""
 
-    def __init__(self, sessions: SessionFactory, box: SecretBox, switches: Switches | None = None) -> None:
-        super().__init__(sessions, box, protocol=PROTOCOL, channel=channel, switches=switches)
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        box: SecretBox,
+        switches: Switches | None = None,
+        *,
+        counterparty_role: str | None = None,
+    ) -> None:
+        super().__init__(
+            sessions,
+            box,
+            protocol=PROTOCOL,
+            channel=channel,
+            switches=switches,
+            counterparty_role=counterparty_role,
+        )
 
     def add_counterparty(
         self,

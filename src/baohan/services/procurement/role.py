@@ -8,11 +8,9 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from baohan.adapters.db.engine import transaction, utcnow
+from baohan.adapters.db.engine import utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
 from baohan.adapters.files import FileStore
 from baohan.domain.ids import new_id
@@ -21,12 +19,11 @@ from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.endpoint import Answer, Inbound
 from baohan.protocols.procurement.envelope import Channel
-from baohan.services.idempotency import KeyReused, Replays
+from baohan.services.idempotency import KeyReused, Recorded, Replays
 from baohan.services.procurement.registry import Registry, SessionFactory
 from baohan.services.procurement.replay import PROTOCOL, replay_key, replayed_answer, reused
 
 Handler = Callable[[Session, str, Any], Answer]
-_ATTEMPTS = 2  # a request that lost a race to a twin runs once more and finds what the winner did
 
 
 class OperatorError(Exception):
@@ -93,34 +90,16 @@ class RoleService:
         """Answer a processed msgcode as before, or run ``handler`` and record its answer: atomically."""
         peer = self._registry.peer_by_appid(request.appid)
         assert peer is not None  # the router only hands over requests from registered appids
-        attempt = 1
-        while True:
-            try:
-                with transaction(self._sessions) as session:
-                    prior = self._find(session, peer.id, request.msgcode, request.fingerprint)
-                    if prior is not None:
-                        return prior
-                    answer = handler(session, peer.id, request.message)
-                    self._replays.record(
-                        session,
-                        replay_key(peer.id, request.msgcode),
-                        request.fingerprint,
-                        answer.code.value,
-                        answer.message,
-                        answer.data,
-                        stored=answer.stored,
-                    )
-                return answer
-            except (IntegrityError, StaleDataError):
-                # The same msgcode was processed by another worker in between: answer as it did.
-                prior = self.replayed(request.appid, request.msgcode, request.fingerprint)
-                if prior is not None:
-                    return prior
-                if attempt == _ATTEMPTS:
-                    raise
-                # A twin under another msgcode won first: a unique key, or the application's version (two
-                # ELY109s for one guarantee, say). Run again, and the handler now sees what the twin did.
-                attempt += 1
+        try:
+            outcome = self._replays.transact(
+                self._sessions,
+                replay_key(peer.id, request.msgcode),
+                request.fingerprint,
+                lambda session: handler(session, peer.id, request.message),
+            )
+        except KeyReused:
+            raise reused(request.msgcode) from None
+        return replayed_answer(outcome) if isinstance(outcome, Recorded) else outcome
 
     # -- reading -------------------------------------------------------------------------------------------
 

@@ -1,29 +1,30 @@
-"""Wiring one role together: database, key store, registry, files, service, outbox dispatcher, courier."""
+"""Procurement's roles on the shared runtime: a builder per role, and ``open_runtime`` for one role alone.
+
+The builders are what a process hosting several protocol roles hands to
+:func:`baohan.services.runtime.open_runtime`; :class:`RoleRuntime` is the common case of one procurement
+role on its own database (the CLI, the sandbox, the demo, the tests).
+"""
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from baohan.adapters import outbox
-from baohan.adapters.db.engine import make_engine, make_session_factory, transaction
-from baohan.adapters.db.migrate import upgrade
-from baohan.adapters.files import DatabaseFileStore, DirectoryFileStore, FileStore
 from baohan.adapters.keystore import SecretBox
 from baohan.domain.underwriting import Product, Rules
+from baohan.services import runtime as shared
 from baohan.services.delivery import Courier
-from baohan.services.idempotency import DEFAULT_RETENTION, Replays, purge_expired
+from baohan.services.idempotency import DEFAULT_RETENTION
 from baohan.services.procurement.delivery import issuer_handlers, platform_handlers
 from baohan.services.procurement.issuer import IssuerService, IssuerSettings
 from baohan.services.procurement.platform import PlatformService
-from baohan.services.procurement.registry import Registry, reseal_all
+from baohan.services.procurement.registry import PROTOCOL, Registry
 
 DEFAULT_RULES = Rules(
     products={
@@ -41,70 +42,88 @@ DEFAULT_RULES = Rules(
 )
 
 
+def build_issuer(ground: shared.Ground, settings: IssuerSettings) -> shared.HostedRole:
+    """The issuer (出函机构) of the procurement protocol, on ``ground``: it talks to platforms."""
+    registry = Registry(ground.sessions, ground.box, ground.switches, counterparty_role="platform")
+    service = IssuerService(ground.sessions, registry, ground.files, settings, replays=ground.replays)
+    return shared.HostedRole(
+        PROTOCOL, "issuer", service, registry, issuer_handlers(registry, ground.http), service.close
+    )
+
+
+def build_platform(ground: shared.Ground, settings: None = None) -> shared.HostedRole:
+    """The platform of the procurement protocol, on ``ground``: it talks to institutions."""
+    registry = Registry(ground.sessions, ground.box, ground.switches, counterparty_role="institution")
+    service = PlatformService(ground.sessions, registry, ground.files, replays=ground.replays)
+    return shared.HostedRole(
+        PROTOCOL, "platform", service, registry, platform_handlers(registry, ground.http, service)
+    )
+
+
 @dataclass
 class RoleRuntime:
-    """One running role: its service, and the dispatcher thread that delivers its outbox."""
+    """One procurement role hosted alone on its database: the runtime and that role."""
 
-    role: str
-    engine: Engine
-    sessions: sessionmaker[Session]
-    registry: Registry
-    service: IssuerService | PlatformService
-    dispatcher: outbox.Dispatcher
-    courier: Courier
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    runtime: shared.Runtime
+    hosted: shared.HostedRole
+
+    @property
+    def role(self) -> str:
+        """``issuer`` or ``platform``."""
+        return self.hosted.role
+
+    @property
+    def service(self) -> IssuerService | PlatformService:
+        """The role's use cases."""
+        service: IssuerService | PlatformService = self.hosted.service
+        return service
+
+    @property
+    def registry(self) -> Registry:
+        """The role's counterparties and our identities."""
+        registry = self.hosted.registry
+        assert isinstance(registry, Registry)
+        return registry
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine."""
+        return self.runtime.engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions on the database."""
+        return self.runtime.sessions
+
+    @property
+    def dispatcher(self) -> outbox.Dispatcher:
+        """The outbox dispatcher."""
+        return self.runtime.dispatcher
+
+    @property
+    def courier(self) -> Courier:
+        """Delivers one outbox message (the dispatcher's ``deliver``)."""
+        return self.runtime.courier
 
     def start(self, idle_sleep: float = 0.2) -> None:
         """Deliver the outbox in a background thread until :meth:`stop`."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self.dispatcher.run_forever,
-                args=(self._stop, idle_sleep),
-                name=f"outbox-{self.role}",
-                daemon=True,
-            )
-            self._thread.start()
+        self.runtime.start(idle_sleep)
 
     def stop(self) -> None:
-        """Stop the dispatcher thread (a delivery in flight finishes) and release connections."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-        self.courier.close()
-        if isinstance(self.service, IssuerService):
-            self.service.close()
-        self.engine.dispose()
+        """Stop delivering and release everything."""
+        self.runtime.stop()
 
     def pending(self) -> int:
-        """Outbox messages not yet delivered (pending or in delivery)."""
-        from sqlalchemy import func, select
-
-        with self.sessions() as session:
-            return int(
-                session.scalar(
-                    select(func.count())
-                    .select_from(outbox.OutboxMessage)
-                    .where(
-                        outbox.OutboxMessage.status.in_(
-                            [outbox.OutboxStatus.PENDING, outbox.OutboxStatus.DELIVERING]
-                        )
-                    )
-                )
-                or 0
-            )
+        """Outbox messages not yet delivered."""
+        return self.runtime.pending()
 
     def dead_letters(self) -> list[outbox.OutboxMessage]:
-        """Messages that kept failing past their deadline."""
-        with self.sessions() as session:
-            return outbox.dead_letters(session)
+        """Messages given up on."""
+        return self.runtime.dead_letters()
 
     def retry_dead(self, message_id: str) -> None:
         """Put a dead letter back in the queue."""
-        with transaction(self.sessions) as session:
-            outbox.retry_dead(session, message_id)
+        self.runtime.retry_dead(message_id)
 
 
 def open_runtime(
@@ -122,46 +141,21 @@ def open_runtime(
     delivery_concurrency: int = 16,
     replay_retention: timedelta = DEFAULT_RETENTION,
 ) -> RoleRuntime:
-    """Open (and migrate) the database at ``db_url`` and wire the ``issuer`` or ``platform`` role on it."""
-    if role not in ("issuer", "platform"):
+    """Open (and migrate) the database at ``db_url`` and host the procurement ``issuer`` or ``platform`` on it."""
+    builders: dict[str, tuple[shared.RoleBuilder, object]] = {
+        "issuer": (build_issuer, IssuerSettings(institution_name, rules)),
+        "platform": (build_platform, None),
+    }
+    if role not in builders:
         raise ValueError(f"role must be issuer or platform, not {role!r}")
-    if migrate:
-        upgrade(db_url)
-    engine = make_engine(db_url, background_checkpoints=True)
-    sessions = make_session_factory(engine)
-    box = reseal_all(sessions, box)  # this database's KEK; a wrong passphrase shows here
-    registry = Registry(sessions, box)
-    files: FileStore = DirectoryFileStore(files_dir) if files_dir is not None else DatabaseFileStore()
-    service: IssuerService | PlatformService
-    # One kept-alive pool for every delivery thread: notices to one counterparty reuse its connections.
-    http = httpx.Client(
-        timeout=timeout,
-        limits=httpx.Limits(
-            max_connections=4 * delivery_concurrency, max_keepalive_connections=delivery_concurrency
-        ),
-    )
-    courier = Courier()
-    courier.on_close(http.close)
-    replays = Replays(files, replay_retention)
-    if role == "issuer":
-        service = IssuerService(
-            sessions, registry, files, IssuerSettings(institution_name, rules), replays=replays
-        )
-        courier.register_all(issuer_handlers(registry, http))
-    else:
-        service = PlatformService(sessions, registry, files, replays=replays)
-        courier.register_all(platform_handlers(registry, http, service))
-
-    def purge(now: datetime) -> None:
-        with transaction(sessions) as session:
-            purge_expired(session, now)
-
-    dispatcher = outbox.Dispatcher(
-        sessions,
-        courier,
+    settings = shared.RuntimeSettings(
+        files_dir=files_dir,
+        migrate=migrate,
         policy=policy or outbox.RetryPolicy(),
         lease=lease,
-        concurrency=delivery_concurrency,
-        chores=[purge],
+        timeout=timeout,
+        delivery_concurrency=delivery_concurrency,
+        replay_retention=replay_retention,
     )
-    return RoleRuntime(role, engine, sessions, registry, service, dispatcher, courier)
+    runtime = shared.open_runtime(db_url, box, [builders[role]], settings)
+    return RoleRuntime(runtime, runtime.role(PROTOCOL, role))
