@@ -14,10 +14,11 @@ import httpx
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
 from baohan.domain.underwriting import Rules
-from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
+from baohan.gm import SM2Certificate, SM2PrivateKey
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.router import Inbound, fingerprint
 from baohan.protocols.procurement.samples import sample_application
+from baohan.services.procurement.pairing import Credentials, pair
 from baohan.services.procurement.registry import Registry
 from baohan.services.procurement.runtime import DEFAULT_RULES, RoleRuntime, open_runtime
 from baohan.web.procurement import create_app
@@ -84,62 +85,40 @@ class Pair:
 def running_pair(issuer_db: str, platform_db: str, *, rules: Rules = DEFAULT_RULES) -> Iterator[Pair]:
     """Start both roles on fresh databases, register each with the other, and tear everything down."""
     box = SecretBox(PASSPHRASE)
-    ca_key, issuer_key, platform_key = (
-        SM2PrivateKey.generate(),
-        SM2PrivateKey.generate(),
-        SM2PrivateKey.generate(),
-    )
-    ca = make_ca("CN=baohan Test CA,O=baohan,C=CN", ca_key)
-    issuer_cert = issue_certificate(
-        ca, ca_key, "CN=示范担保有限公司,O=示范担保有限公司,C=CN", issuer_key.public_key
-    )
     issuer = open_runtime(
         "issuer", issuer_db, box, rules=rules, policy=FAST, lease=timedelta(seconds=5), timeout=5
     )
     platform = open_runtime("platform", platform_db, box, policy=FAST, lease=timedelta(seconds=5), timeout=5)
-    issuer.registry.add_identity("default", issuer_key, issuer_cert, ca)
-    platform.registry.add_identity("default", platform_key)
     issuer_port, platform_port = free_port(), free_port()
-    issuer.registry.add_counterparty(
-        name="示范政府采购金融服务平台",
-        role="platform",
-        appid=APPID,
-        appkey=APPKEY,
-        appsecret=APPSECRET,
-        public_key=platform_key.public_key,
-        endpoint_url=f"http://127.0.0.1:{platform_port}/zcdservice/v1/lg/ELYApi",
-    )
-    institution = platform.registry.add_counterparty(
-        name="示范担保有限公司",
-        role="institution",
-        appid=APPID,
-        appkey=APPKEY,
-        appsecret=APPSECRET,
-        public_key=issuer_key.public_key,
-        endpoint_url=f"http://127.0.0.1:{issuer_port}/zcdservice/v1/lg/ELYApi",
+    paired = pair(
+        issuer.registry,
+        platform.registry,
+        issuer_url=f"http://127.0.0.1:{issuer_port}/zcdservice/v1/lg/ELYApi",
+        platform_url=f"http://127.0.0.1:{platform_port}/zcdservice/v1/lg/ELYApi",
+        credentials=Credentials(APPID, APPKEY, APPSECRET),
     )
     issuer_server = Server(create_app(issuer, admin_token=ADMIN), issuer_port)
     platform_server = Server(create_app(platform, admin_token=ADMIN), platform_port)
     headers = {"Authorization": f"Bearer {ADMIN}"}
-    pair = Pair(
+    running = Pair(
         issuer,
         platform,
         issuer_server,
         platform_server,
         httpx.Client(base_url=issuer_server.url, headers=headers, timeout=30),
         httpx.Client(base_url=platform_server.url, headers=headers, timeout=30),
-        institution.id,
-        issuer_key,
-        platform_key,
-        ca,
-        issuer_cert,
+        paired.institution_id,
+        paired.issuer.key,
+        paired.platform_key,
+        paired.issuer.ca,
+        paired.issuer.certificate,
     )
     try:
-        yield pair
+        yield running
     finally:
-        pair.issuer_admin.close()
-        pair.platform_admin.close()
-        pair.platform_server.stop()
+        running.issuer_admin.close()
+        running.platform_admin.close()
+        running.platform_server.stop()
         issuer_server.stop()
 
 

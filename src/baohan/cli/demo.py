@@ -17,8 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
 from baohan.cli.inputs import CLIError, one_line_errors
-from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
 from baohan.protocols.procurement.samples import sample_application
+from baohan.services.procurement.pairing import Credentials, pair
 from baohan.services.procurement.runtime import open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.serving import BackgroundServer, free_port
@@ -90,39 +90,18 @@ def procurement(
     fast = RetryPolicy(base=timedelta(milliseconds=100), max_delay=timedelta(seconds=2))
     issuer = open_runtime("issuer", f"sqlite:///{out}/issuer.db", box, policy=fast)
     platform = open_runtime("platform", f"sqlite:///{out}/platform.db", box, policy=fast)
-    ca_key, issuer_key, platform_key = (
-        SM2PrivateKey.generate(),
-        SM2PrivateKey.generate(),
-        SM2PrivateKey.generate(),
-    )
-    ca = make_ca("CN=baohan Demo CA,O=baohan,C=CN", ca_key)
-    cert = issue_certificate(
-        ca, ca_key, "CN=baohan 示范担保有限公司,O=baohan 示范担保有限公司,C=CN", issuer_key.public_key
-    )
-    issuer.registry.add_identity("default", issuer_key, cert, ca)
-    platform.registry.add_identity("default", platform_key)
-    (out / "ca.pem").write_text(ca.to_pem())
-    (out / "issuer-certificate.pem").write_text(cert.to_pem())
     ip, pp = free_port(), free_port()
-    appid, appkey, appsecret = "DEMO0001", secrets.token_hex(8), secrets.token_hex(16)
-    issuer.registry.add_counterparty(
-        name="示范政府采购金融服务平台",
-        role="platform",
-        public_key=platform_key.public_key,
-        endpoint_url=f"http://127.0.0.1:{pp}{PREFIX}",
-        appid=appid,
-        appkey=appkey,
-        appsecret=appsecret,
+    paired = pair(
+        issuer.registry,
+        platform.registry,
+        issuer_url=f"http://127.0.0.1:{ip}{PREFIX}",
+        platform_url=f"http://127.0.0.1:{pp}{PREFIX}",
+        credentials=Credentials("DEMO0001", secrets.token_hex(8), secrets.token_hex(16)),
+        institution="baohan 示范担保有限公司",
+        ca_name="baohan Demo CA",
     )
-    bank = platform.registry.add_counterparty(
-        name="baohan 示范担保有限公司",
-        role="institution",
-        public_key=issuer_key.public_key,
-        endpoint_url=f"http://127.0.0.1:{ip}{PREFIX}",
-        appid=appid,
-        appkey=appkey,
-        appsecret=appsecret,
-    )
+    (out / "ca.pem").write_text(paired.issuer.ca.to_pem())
+    (out / "issuer-certificate.pem").write_text(paired.issuer.certificate.to_pem())
     token = secrets.token_urlsafe(16)
     wire: list[dict[str, Any]] = []
     servers = [
@@ -136,7 +115,7 @@ def procurement(
             httpx.Client(base_url=f"http://127.0.0.1:{ip}/admin", headers=auth, timeout=60) as bank_api,
             httpx.Client(base_url=f"http://127.0.0.1:{pp}/admin", headers=auth, timeout=60) as platform_api,
         ):
-            _flows(bank_api, platform_api, bank.id, out, report)
+            _flows(bank_api, platform_api, paired.institution_id, out, report)
     finally:
         for server in servers:
             server.stop()

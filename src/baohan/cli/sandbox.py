@@ -18,9 +18,10 @@ from starlette.types import ASGIApp
 
 from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
 from baohan.cli.inputs import CLIError, one_line_errors
-from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
+from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement.envelope import VERSION, Channel
 from baohan.protocols.profile import Profile
+from baohan.services.procurement.pairing import Credentials, certify_issuer
 from baohan.services.procurement.runtime import open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.receiver import NoticeRecorder, receiver_app
@@ -85,20 +86,14 @@ def procurement(
     # A sandbox is throwaway: with no passphrase set it seals its keys under a random one of its own.
     box = SecretBox(os.environ.get(PASSPHRASE_ENV) or secrets.token_urlsafe(24))
     runtime = open_runtime(role, db_url, box)
-    ca_key, own_key, client_key = SM2PrivateKey.generate(), SM2PrivateKey.generate(), SM2PrivateKey.generate()
+    client_key = SM2PrivateKey.generate()
     if role == "issuer":
-        ca = make_ca("CN=baohan Sandbox CA,O=baohan,C=CN", ca_key)
-        cert = issue_certificate(
-            ca, ca_key, "CN=baohan 沙箱担保有限公司,O=baohan 沙箱担保有限公司,C=CN", own_key.public_key
-        )
-        runtime.registry.add_identity("default", own_key, cert, ca)
+        own_key = certify_issuer(runtime.registry, "baohan 沙箱担保有限公司", "baohan Sandbox CA").key
     else:
+        own_key = SM2PrivateKey.generate()
         runtime.registry.add_identity("default", own_key)
-    appid, appkey, appsecret = (
-        f"SBX{secrets.token_hex(4).upper()}",
-        secrets.token_hex(8),
-        secrets.token_hex(16),
-    )
+    credentials = Credentials.fresh("SBX")
+    appid, appkey, appsecret = credentials.appid, credentials.appkey, credentials.appsecret
     profile = Profile()
     extra: dict[str, Any] = {}
     servers: list[BackgroundServer] = []
