@@ -115,6 +115,7 @@ class Registry(Generic[C]):
         *,
         protocol: str,
         channel: Callable[[Credentials], C],
+        profile: Callable[[Any], dict[str, Any]] = lambda settings: dict(settings or {}),
         switches: Switches | None = None,
         counterparty_role: str | None = None,
     ) -> None:
@@ -123,6 +124,7 @@ class Registry(Generic[C]):
         self.protocol = protocol
         self.counterparty_role = counterparty_role  # e.g. an issuer's registry serves platforms only
         self._channel = channel
+        self._profile = profile  # checks a counterparty's wire profile and gives it as JSON
         self._switches = switches or Switches(sessions)
         self._lock = threading.Lock()
         self._generation: str | None = None
@@ -213,16 +215,19 @@ class Registry(Generic[C]):
         public_key: SM2PublicKey,
         endpoint_url: str | None = None,
         own_key_name: str = "default",
-        profile: dict[str, Any] | None = None,
+        profile: Any = None,
         per_transcode_paths: bool = False,
         counterparty_id: str | None = None,
     ) -> Peer[C]:
-        """Register a counterparty; its appsecret is sealed at rest. ValueError if the appid is taken."""
+        """Register a counterparty; its appsecret is sealed at rest. ValueError if the appid is taken or the
+        wire ``profile`` (the protocol's settings; None for its defaults) is not valid.
+        """
         if self.counterparty_role is not None and role != self.counterparty_role:
             raise ValueError(f"this registry keeps {self.counterparty_role} counterparties, not {role}")
         for field, value in (("appid", appid), ("appkey", appkey)):
             if not value or len(value) > MAX_IDENTIFIER:
                 raise ValueError(f"{field} must be 1 to {MAX_IDENTIFIER} characters")
+        settings = self._profile(profile)
         cid = counterparty_id or uuid.uuid4().hex
         try:
             with transaction(self._sessions) as session:
@@ -239,7 +244,7 @@ class Registry(Generic[C]):
                         own_key_name=own_key_name,
                         endpoint_url=endpoint_url,
                         per_transcode_paths=per_transcode_paths,
-                        profile=dict(profile or {}),
+                        profile=settings,
                     )
                 )
                 self._changed(session)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from baohan.adapters.keystore import SecretBox
-from baohan.gm import SM2PublicKey
 from baohan.protocols.procurement.envelope import Channel
 from baohan.protocols.profile import Profile
 from baohan.services import registry as generic
@@ -30,6 +29,12 @@ def channel(credentials: Credentials) -> Channel:
     )
 
 
+def profile_settings(profile: Any) -> dict[str, Any]:
+    """A procurement wire profile (a Profile, stored JSON or None for the defaults), checked, as JSON."""
+    settings = profile if isinstance(profile, Profile) else Profile.from_dict(profile)
+    return settings.to_dict()
+
+
 class Registry(generic.Registry[Channel]):
     """The procurement protocol's counterparties (see :class:`baohan.services.registry.Registry`)."""
 
@@ -46,37 +51,7 @@ class Registry(generic.Registry[Channel]):
             box,
             protocol=PROTOCOL,
             channel=channel,
+            profile=profile_settings,
             switches=switches,
             counterparty_role=counterparty_role,
-        )
-
-    def add_counterparty(
-        self,
-        *,
-        name: str,
-        role: str,
-        appid: str,
-        appkey: str,
-        appsecret: str,
-        public_key: SM2PublicKey,
-        endpoint_url: str | None = None,
-        own_key_name: str = "default",
-        profile: Profile | dict[str, Any] | None = None,
-        per_transcode_paths: bool = False,
-        counterparty_id: str | None = None,
-    ) -> Peer:
-        """Register a procurement counterparty with its wire profile (checked before anything is stored)."""
-        settings = profile if isinstance(profile, Profile) else Profile.from_dict(profile)
-        return super().add_counterparty(
-            name=name,
-            role=role,
-            appid=appid,
-            appkey=appkey,
-            appsecret=appsecret,
-            public_key=public_key,
-            endpoint_url=endpoint_url,
-            own_key_name=own_key_name,
-            profile=settings.to_dict(),
-            per_transcode_paths=per_transcode_paths,
-            counterparty_id=counterparty_id,
         )
