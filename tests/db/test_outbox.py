@@ -707,3 +707,38 @@ def test_claiming_is_served_by_indexes_however_long_the_queue(db_url: str, sessi
             plan = [str(row[-1]) for row in connection.exec_driver_sql(explain + statement, parameters)]
             scans = [line for line in plan if ("Seq Scan" in line if postgres else line.startswith("SCAN"))]
             assert not scans, (statement, plan)
+
+
+def test_a_payload_carries_a_reference_and_the_handler_gets_the_bytes(sessions: Sessions) -> None:
+    import base64
+
+    from baohan.adapters.files import DatabaseFileStore
+    from baohan.services.filerefs import file_ref
+
+    files = DatabaseFileStore(chunk_size=1000)
+    content = bytes(range(256)) * 20  # 5,120 bytes over six chunks
+    with transaction(sessions) as session:
+        file_id = files.put(session, "letter.pdf", content)
+    whole = put(sessions, kind="upload", payload={"n": 1, "file": file_ref(file_id)})
+    part = put(sessions, kind="upload", payload={"n": 2, "file": file_ref(file_id, 900, 2100)})
+    gone = put(sessions, kind="upload", payload={"n": 3, "file": file_ref("no-such-file")})
+    received: dict[int, bytes] = {}
+
+    def upload(message: OutboxMessage) -> None:
+        received[message.payload["n"]] = base64.b64decode(message.payload["file"])
+
+    Dispatcher(sessions, Courier({"upload": upload}, files=files, sessions=sessions)).run_once()
+    assert received == {1: content, 2: content[900:2100]}
+    assert load(sessions, whole).payload["file"] == {"$file": file_id}  # the row keeps the reference
+    assert load(sessions, part).status is OutboxStatus.DELIVERED
+    dead = load(sessions, gone)
+    assert dead.status is OutboxStatus.DEAD and "cannot be read" in str(dead.last_error)
+
+
+def test_a_file_range_must_be_whole_and_forwards() -> None:
+    from baohan.services.filerefs import file_ref
+
+    with pytest.raises(ValueError, match="both its start and its end"):
+        file_ref("f", 1)
+    with pytest.raises(ValueError, match="run forwards"):
+        file_ref("f", 5, 2)

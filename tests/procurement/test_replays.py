@@ -18,7 +18,8 @@ from baohan.adapters.db.engine import make_engine, transaction, utcnow
 from baohan.adapters.db.tables import IdempotencyRecord
 from baohan.adapters.files import DatabaseFileStore
 from baohan.adapters.keystore import SecretBox
-from baohan.services.idempotency import FILE_REF, Key, KeyReused, Replays
+from baohan.services.filerefs import FILE_REF
+from baohan.services.idempotency import Key, KeyReused, Replays
 from baohan.services.procurement.runtime import open_runtime
 from tests.procurement.harness import APPID, PASSPHRASE, Pair, register_platform, running_pair, wait_for
 from tests.procurement.test_lifecycle import approve_and_issue

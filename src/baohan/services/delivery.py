@@ -2,14 +2,20 @@
 
 A protocol plugs in by registering a handler per kind it sends (its notices, its internal jobs); the
 courier knows no protocol by name. A handler raises to have the attempt retried, or
-:class:`~baohan.adapters.outbox.PermanentFailure` when a retry cannot change the answer.
+:class:`~baohan.adapters.outbox.PermanentFailure` when a retry cannot change the answer. A payload that
+carries a file holds a reference to the file store (``baohan.services.filerefs``), not its bytes; the
+courier hands the handler the Base64 of the bytes, read at the moment of sending.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from sqlalchemy.orm import Session
+
+from baohan.adapters.files import FileStore
 from baohan.adapters.outbox import OutboxMessage, PermanentFailure
+from baohan.services.filerefs import is_ref, resolve_refs
 
 Handler = Callable[[OutboxMessage], None]
 
@@ -17,7 +23,14 @@ Handler = Callable[[OutboxMessage], None]
 class Courier:
     """The dispatcher's ``deliver``: hands each message to the handler registered for its kind."""
 
-    def __init__(self, handlers: Mapping[str, Handler] | None = None) -> None:
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler] | None = None,
+        *,
+        files: FileStore | None = None,
+        sessions: Callable[[], Session] | None = None,
+    ) -> None:
+        self._files, self._sessions = files, sessions
         self._handlers: dict[str, Handler] = {}
         self._closers: list[Callable[[], None]] = []
         for kind, handler in (handlers or {}).items():
@@ -48,7 +61,21 @@ class Courier:
         if handler is None:
             # Written by a version that knew this kind; retrying in this process cannot help.
             raise PermanentFailure(f"no handler registered for outbox kind {message.kind!r}")
+        if any(is_ref(value) for value in message.payload.values()):
+            message = self._with_files(message)
         handler(message)
+
+    def _with_files(self, message: OutboxMessage) -> OutboxMessage:
+        if self._files is None or self._sessions is None:
+            raise PermanentFailure("this courier has no file store to read the files a payload names")
+        with self._sessions() as session:
+            try:
+                payload = resolve_refs(session, self._files, message.payload)
+            except (KeyError, ValueError) as exc:
+                raise PermanentFailure(f"a file the payload names cannot be read: {exc}") from None
+        sent = OutboxMessage(**{c.key: getattr(message, c.key) for c in OutboxMessage.__table__.columns})
+        sent.payload = payload
+        return sent
 
     def close(self) -> None:
         """Release what the handlers hold."""

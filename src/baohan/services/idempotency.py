@@ -8,8 +8,7 @@ back from the file store on replay. Records expire after a retention period and 
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -22,9 +21,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from baohan.adapters.db.engine import transaction, utcnow
 from baohan.adapters.db.tables import IdempotencyRecord
 from baohan.adapters.files import FileStore
+from baohan.services.filerefs import file_ref, resolve_refs
 
 DEFAULT_RETENTION = timedelta(days=30)
-FILE_REF = "$file"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,13 +185,7 @@ class Replays:
                 attempt += 1
 
     def _resolve(self, session: Session, data: dict[str, Any] | None) -> dict[str, Any] | None:
-        if not data:
-            return data
-        out = dict(data)
-        for name, value in data.items():
-            if isinstance(value, Mapping) and FILE_REF in value:
-                out[name] = base64.b64encode(self._files.get(session, str(value[FILE_REF]))).decode("ascii")
-        return out
+        return resolve_refs(session, self._files, data) if data else data
 
 
 def _referenced(data: dict[str, Any] | None, stored: Sequence[tuple[str, str]]) -> dict[str, Any] | None:
@@ -202,7 +195,7 @@ def _referenced(data: dict[str, Any] | None, stored: Sequence[tuple[str, str]]) 
     for name, file_id in stored:
         if name not in out:
             raise ValueError(f"stored field {name!r} is not in the answer")
-        out[name] = {FILE_REF: file_id}
+        out[name] = file_ref(file_id)
     return out
 
 

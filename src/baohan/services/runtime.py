@@ -181,7 +181,7 @@ def open_runtime(
     ground = Ground(
         engine, sessions, box, Switches(sessions), files, Replays(files, settings.replay_retention), http
     )
-    courier = Courier()
+    courier = Courier(files=files, sessions=sessions)
     courier.on_close(http.close)
     hosted: dict[tuple[str, str], HostedRole] = {}
     try:
