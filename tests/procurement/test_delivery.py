@@ -1,4 +1,6 @@
-"""Delivery over real HTTP: one platform that never answers does not hold up the notices to another."""
+"""Delivery over real HTTP: a hung platform does not hold up the notices to another; a refusal no retry can
+change is a dead letter at once, holds the application's later notices, and an operator's retry releases them
+in order."""
 
 from __future__ import annotations
 
@@ -19,7 +21,16 @@ from baohan.services.procurement.runtime import open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.receiver import NoticeRecorder, receiver_app
 from baohan.web.serving import BackgroundServer, free_port
-from tests.procurement.harness import ADMIN, FAST, PASSPHRASE, application_fields, wait_for
+from tests.procurement.harness import (
+    ADMIN,
+    FAST,
+    PASSPHRASE,
+    Pair,
+    application_fields,
+    running_pair,
+    wait_for,
+)
+from tests.procurement.test_lifecycle import submit
 
 NOTICES = frozenset({"ELY102", "ELY106", "ELY108"})
 
@@ -115,3 +126,42 @@ def test_a_hung_platform_does_not_delay_the_notices_to_another(tmp_path: Path, s
         issuer.stop()
         if receiver_server is not None:
             receiver_server.stop()
+
+
+@pytest.fixture
+def pair(db_pair: tuple[str, str]) -> Iterator[Pair]:
+    with running_pair(*db_pair) as running:
+        yield running
+
+
+def test_a_refused_notice_is_dead_at_once_holds_the_next_and_an_operator_retries_it(pair: Pair) -> None:
+    """The platform stops knowing the institution: ELY102 is answered 101, which no retry changes."""
+    [institution] = pair.platform_admin.get("/admin/counterparties").json()
+    submit(pair, "DEAD-1", performanceBond="6000000.00")  # manual review: the issuer holds the notices
+    wait_for(lambda: pair.issuer_app("DEAD-1").get("stage") == "review", "in review")
+    before = pair.platform_app("DEAD-1")["stage"]
+    pair.platform_admin.post(f"/admin/counterparties/{institution['id']}/deactivate")
+    assert pair.issuer_admin.post("/admin/applications/DEAD-1/approve").status_code == 200
+
+    dead = wait_for(lambda: pair.issuer_admin.get("/admin/outbox/dead").json(), "a dead letter")
+    assert [(d["kind"], d["attempts"]) for d in dead] == [("ELY102", 1)]  # not retried for days
+    assert "answered 101" in dead[0]["last_error"] and "is not registered" in dead[0]["last_error"]
+
+    premium = pair.issuer_app("DEAD-1")["premium"]
+    paid = pair.issuer_admin.post(
+        "/admin/applications/DEAD-1/payments",
+        json={"amount": premium, "paid_at": "2026-11-23T10:00:00+08:00", "pay_type": "01"},
+    )
+    assert paid.status_code == 200
+    time.sleep(1.0)
+    assert pair.platform_app("DEAD-1")["stage"] == before  # 05 and 03 wait behind the dead 01
+    assert pair.issuer.pending() >= 2
+
+    pair.platform_admin.post(f"/admin/counterparties/{institution['id']}/activate")
+    assert pair.issuer_admin.post(f"/admin/outbox/{dead[0]['id']}/retry").json() == {"retried": dead[0]["id"]}
+    wait_for(lambda: pair.platform_app("DEAD-1").get("stage") == "issued", "01, 05, 03 in order")
+    events = [e["event"] for e in pair.platform_admin.get("/admin/applications/DEAD-1/history").json()]
+    assert events.index("approve") < events.index("pay") < events.index("issue")
+    assert pair.issuer_admin.get("/admin/outbox/dead").json() == []
+    assert pair.issuer_admin.post(f"/admin/outbox/{dead[0]['id']}/retry").status_code == 409  # not dead now
+    assert pair.issuer_admin.post("/admin/outbox/nope/retry").status_code == 404

@@ -20,6 +20,7 @@ from baohan.services.procurement.platform import PlatformService
 from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime, open_runtime
 from baohan.services.procurement.views import application_view, claim_view, event_view, refund_view
+from baohan.services.views import dead_letter_view
 
 issuer_app = typer.Typer(
     help="Operate the issuer role (出函机构) of the procurement protocol.", no_args_is_help=True
@@ -174,10 +175,7 @@ def _common(app: typer.Typer, role: str) -> None:
             _run(
                 role,
                 db,
-                lambda rt: [
-                    {"id": d.id, "kind": d.kind, "attempts": d.attempts, "last_error": d.last_error}
-                    for d in rt.dead_letters()
-                ],
+                lambda rt: [dead_letter_view(d) for d in rt.dead_letters()],
             )
         )
 
@@ -185,7 +183,10 @@ def _common(app: typer.Typer, role: str) -> None:
     @one_line_errors
     def retry(message_id: str, db: Db) -> None:
         """Put a dead letter back in the queue."""
-        _run(role, db, lambda rt: rt.retry_dead(message_id))
+        try:
+            _run(role, db, lambda rt: rt.retry_dead(message_id))
+        except (LookupError, ValueError) as exc:  # no such message, or it is not dead
+            raise CLIError(str(exc)) from None
         typer.echo(f"{message_id} queued again")
 
     @app.command("deliver")

@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from baohan.adapters.outbox import OutboxMessage
 from baohan.services.registry import Listing
 
 
@@ -26,3 +27,8 @@ def view(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
 def counterparty_view(listing: Listing) -> dict[str, Any]:
     """A counterparty as operators see it (admin API and CLI alike): no secret."""
     return view(listing, tuple(Listing.__dataclass_fields__))
+
+
+def dead_letter_view(message: OutboxMessage) -> dict[str, Any]:
+    """A dead letter as operators see it: what, to whom, how often tried, and the last refusal or error."""
+    return view(message, ("id", "kind", "destination", "attempts", "last_error", "created_at"))

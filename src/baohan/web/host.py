@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 
 from baohan.services.runtime import Runtime
+from baohan.services.views import dead_letter_view
 from baohan.web.front import ProtocolFront, WireCodec
 
 
@@ -41,6 +42,29 @@ def admin_auth(token: str) -> Callable[..., None]:
     return check
 
 
+def outbox_router(runtime: Runtime) -> APIRouter:
+    """The runtime's outbox for operators: its dead letters, and putting one back in the queue."""
+    router = APIRouter(prefix="/outbox")
+
+    @router.get("/dead")
+    def dead() -> list[dict[str, Any]]:
+        """Messages given up on: past their deadline, or refused for good."""
+        return [dead_letter_view(message) for message in runtime.dead_letters()]
+
+    @router.post("/{message_id}/retry")
+    def retry(message_id: str) -> dict[str, str]:
+        """Queue a dead letter again, due now, with a new deadline."""
+        try:
+            runtime.retry_dead(message_id)
+        except LookupError as exc:
+            raise HTTPException(404, detail=str(exc)) from None
+        except ValueError as exc:
+            raise HTTPException(409, detail=str(exc)) from None
+        return {"retried": message_id}
+
+    return router
+
+
 def host_app(
     runtime: Runtime,
     mounts: Sequence[Mount],
@@ -64,6 +88,7 @@ def host_app(
     title = "baohan " + ", ".join(f"{m.protocol} {m.role}" for m in mounts)
     app = FastAPI(title=title, lifespan=lifespan)
     guard = [Depends(admin_auth(admin_token))]
+    app.include_router(outbox_router(runtime), prefix="/admin", dependencies=guard, tags=["admin"])
     for mount in mounts:
         app.include_router(mount.admin, prefix=mount.admin_prefix, dependencies=guard, tags=["admin"])
     if extra is not None:

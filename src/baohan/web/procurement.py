@@ -138,28 +138,6 @@ def _common_admin(router: APIRouter, runtime: RoleRuntime) -> None:
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"},
         )
 
-    @router.get("/outbox/dead")
-    def dead() -> list[dict[str, Any]]:
-        return [
-            {
-                "id": d.id,
-                "kind": d.kind,
-                "destination": d.destination,
-                "attempts": d.attempts,
-                "last_error": d.last_error,
-                "created_at": d.created_at.isoformat(),
-            }
-            for d in runtime.dead_letters()
-        ]
-
-    @router.post("/outbox/{message_id}/retry")
-    def retry(message_id: str) -> dict[str, str]:
-        try:
-            runtime.retry_dead(message_id)
-        except (KeyError, ValueError) as exc:
-            raise HTTPException(404, detail=str(exc)) from None
-        return {"retried": message_id}
-
 
 def _quote(name: str) -> str:
     from urllib.parse import quote
