@@ -165,3 +165,25 @@ def test_a_refused_notice_is_dead_at_once_holds_the_next_and_an_operator_retries
     assert pair.issuer_admin.get("/admin/outbox/dead").json() == []
     assert pair.issuer_admin.post(f"/admin/outbox/{dead[0]['id']}/retry").status_code == 409  # not dead now
     assert pair.issuer_admin.post("/admin/outbox/nope/retry").status_code == 404
+
+
+def test_an_http_4xx_is_permanent_and_a_refused_connection_is_not(pair: Pair) -> None:
+    import httpx
+
+    from baohan.adapters.outbox import PermanentFailure
+    from baohan.protocols.procurement.client import TransportError
+    from baohan.services.procurement.delivery import Sender
+
+    registry = pair.issuer.registry
+    [platform] = registry.peers()
+    payload = {"applicationId": "X-1", "applicationStatus": "01"}
+    with httpx.Client(timeout=5) as http:
+        sender = Sender(registry, http)
+        from dataclasses import replace
+
+        lost = replace(platform, endpoint_url=f"{pair.platform_server.url}/no/such/path")
+        with pytest.raises(PermanentFailure, match="HTTP 404"):
+            sender.send(sender.client(lost), "ELY102", payload, "a" * 32)
+        closed = replace(platform, endpoint_url=f"http://127.0.0.1:{free_port()}/zcdservice/v1/lg/ELYApi")
+        with pytest.raises(TransportError):
+            sender.send(sender.client(closed), "ELY102", payload, "b" * 32)
