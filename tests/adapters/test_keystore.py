@@ -231,9 +231,9 @@ def test_opening_a_role_reseals_its_rows_and_refuses_a_wrong_passphrase(
 ) -> None:
     plain = _legacy_rows(sessions)
     with pytest.raises(KeyStoreError, match="wrong passphrase"):
-        open_runtime("platform", db_url, SecretBox("another long passphrase"))
+        open_runtime("issuer", db_url, SecretBox("another long passphrase"))
     assert all(token.startswith("bh1$") for token in _sealed(sessions).values())  # untouched
-    runtime = open_runtime("platform", db_url, SecretBox(PASSPHRASE))
+    runtime = open_runtime("issuer", db_url, SecretBox(PASSPHRASE))  # the rows hold a platform
     try:
         assert all(token.startswith("bh2$") for token in _sealed(sessions).values())
         peers = runtime.registry.peers()
