@@ -135,9 +135,18 @@ def test_two_workers_serve_one_port_and_a_dispatch_process_delivers(issuer: dict
     db, recorder = issuer["db"], issuer["recorder"]
     port = free_port()
     serve = start(
-        "serve", "procurement", "--role", "issuer", "--db", db, "--port", str(port), "--workers", "2",
+        "serve",
+        "procurement",
+        "--role",
+        "issuer",
+        "--db",
+        db,
+        "--port",
+        str(port),
+        "--workers",
+        "2",
         "--no-dispatch",
-    )  # fmt: skip
+    )
     dispatch: subprocess.Popen[str] | None = None
     kept: list[httpx.Client] = []
     try:
