@@ -80,11 +80,13 @@ def cpu_seconds(pid: int | None, *, tree: bool = False) -> float:
 
 @dataclass
 class Issuer:
-    """An issuer database with its key and one platform; ``sender`` is that platform's channel to us."""
+    """An issuer database with its key and one platform; ``sender`` is that platform's channel to us,
+    ``receiving`` ours to it."""
 
     db: str
     runtime: RoleRuntime
     sender: Channel
+    receiving: Channel
     receiver_config: dict[str, Any]
 
     def delivered(self) -> int:
@@ -123,7 +125,8 @@ def issuer(db: str, receiver_port: int) -> Issuer:
         "peer_public_key": issuer_key.public_key.to_hex(),
     }
     sender = Channel(APPID, APPKEY, APPSECRET, platform_key, issuer_key.public_key)
-    return Issuer(db, runtime, sender, config)
+    receiving = Channel(APPID, APPKEY, APPSECRET, issuer_key, platform_key.public_key)
+    return Issuer(db, runtime, sender, receiving, config)
 
 
 def wait_http(url: str, timeout: float = 60.0) -> None:
