@@ -82,7 +82,12 @@ class ServeSettings:
 
 def procurement_app() -> ASGIApp:
     """The role's app for this process, from the environment (the factory uvicorn's workers call)."""
-    settings = ServeSettings.from_env(os.environ)
+    try:
+        settings = ServeSettings.from_env(os.environ)
+    except KeyError as exc:
+        raise RuntimeError(
+            f"{FACTORY} reads ${exc.args[0]}: start it with `baohan serve procurement`"
+        ) from None
     runtime = open_runtime(
         settings.role,
         settings.db,
