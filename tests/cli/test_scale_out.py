@@ -212,5 +212,5 @@ def test_operator_mistakes_are_one_line_before_any_worker_starts(tmp_path: Path,
     runtime.registry.add_identity("default", SM2PrivateKey.generate())
     runtime.stop()
     wrong = {**ENV, "BAOHAN_KEY_PASSPHRASE": "not the passphrase"}
-    one_line_error(baohan(*dispatch, "--db", pg_url, env=wrong), "does not open")
-    one_line_error(baohan(*serve, "--db", pg_url, "--workers", "2", env=wrong), "does not open")
+    one_line_error(baohan(*dispatch, "--db", pg_url, env=wrong), "wrong passphrase")
+    one_line_error(baohan(*serve, "--db", pg_url, "--workers", "2", env=wrong), "wrong passphrase")

@@ -14,7 +14,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from baohan.adapters.db.engine import make_engine, make_session_factory
 from baohan.adapters.db.migrate import upgrade
-from baohan.adapters.keystore import PASSPHRASE_ENV, KeyStoreError, SecretBox
+from baohan.adapters.keystore import KeyStoreError, SecretBox
 from baohan.cli.inputs import CLIError
 from baohan.services.procurement.registry import reseal_all
 
@@ -74,8 +74,8 @@ def prepare_database(db: str, box: SecretBox) -> None:
     try:
         # Binds the passphrase to the database's KEK and re-seals old rows, once, before the workers.
         reseal_all(make_session_factory(engine), box)
-    except KeyStoreError as exc:
-        raise CLIError(f"{PASSPHRASE_ENV} does not open the keys in {where(db)}: {exc}") from None
+    except KeyStoreError as exc:  # a wrong passphrase for this database
+        raise CLIError(str(exc)) from None
     finally:
         engine.dispose()
 
