@@ -85,6 +85,7 @@ def main() -> int:
     rates: dict[int, list[float]] = {1: [], 2: []}
     # CPU milliseconds per notice, by process: where a notice's cost goes on this machine.
     costs: dict[str, list[float]] = {"dispatcher": [], "receiver": [], "postgresql": []}
+    commits: list[float] = []  # database transactions per notice: how well claims and outcomes batch
     with database(args.db) as (db, postmaster):
         target = issuer(db, free_port())
         with receiver(target.receiver_config) as peer:
@@ -92,6 +93,7 @@ def main() -> int:
                 for dispatchers in (1, 2):
                     prefill(target, args.notices, r * 10 + dispatchers)
                     spent = cpu_seconds(peer.pid), cpu_seconds(postmaster, tree=True)
+                    committed = target.commits()
                     rate, dispatcher_ms = deliver(target, args.notices, dispatchers, args.concurrency)
                     costs["dispatcher"].append(dispatcher_ms)
                     costs["receiver"].append((cpu_seconds(peer.pid) - spent[0]) * 1000 / args.notices)
@@ -99,6 +101,7 @@ def main() -> int:
                         (cpu_seconds(postmaster, tree=True) - spent[1]) * 1000 / args.notices
                     )
                     rates[dispatchers].append(rate)
+                    commits.append((target.commits() - committed) / args.notices)
                     print(
                         f"  round {r + 1}, {dispatchers} dispatcher(s): {rate:7.0f} notices/s",
                         file=sys.stderr,
@@ -121,6 +124,7 @@ def main() -> int:
         + f" = {total:.2f} ms; this machine's {cores} CPUs, all ours, would cap delivery at "
         f"{cores * 1000 / total:.0f} notices/s"
     )
+    print(f"  database transactions per notice: {statistics.median(commits):.2f} (claims and outcomes)")
     passed = two >= REQUIRED
     print(("PASS  " if passed else "FAIL  ") + f"2 dispatchers {two:.0f} notices/s (need >= {REQUIRED:.0f})")
     return 0 if passed else 1

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.db.postgres: the throwaway cluster of the test suite
 
 import httpx  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 from baohan.adapters.keystore import SecretBox  # noqa: E402
 from baohan.adapters.outbox import OutboxMessage, OutboxStatus  # noqa: E402
@@ -88,9 +88,11 @@ class Issuer:
     sender: Channel
     receiving: Channel
     receiver_config: dict[str, Any]
+    queries: int = 0  # our own transactions, for commits() to leave out
 
     def delivered(self) -> int:
         """Notices recorded as delivered."""
+        self.queries += 1
         with self.runtime.sessions() as session:
             return int(
                 session.scalar(
@@ -100,6 +102,15 @@ class Issuer:
                 )
                 or 0
             )
+
+    def commits(self) -> int:
+        """Transactions committed in this PostgreSQL database so far, ours left out."""
+        self.queries += 1
+        with self.runtime.sessions() as session:
+            total = session.scalar(
+                text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+            )
+        return int(total or 0) - self.queries
 
 
 def issuer(db: str, receiver_port: int) -> Issuer:
