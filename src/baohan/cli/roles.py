@@ -16,7 +16,7 @@ from baohan.adapters.db.engine import make_engine, make_session_factory
 from baohan.adapters.db.migrate import upgrade
 from baohan.adapters.keystore import KeyStoreError, SecretBox
 from baohan.cli.inputs import CLIError
-from baohan.services.procurement.registry import reseal_all
+from baohan.services.registry import reseal_all
 
 ROLES = ("issuer", "platform")
 
