@@ -196,8 +196,11 @@ def test_two_workers_serve_one_port_and_a_dispatch_process_delivers(issuer: dict
 def test_operator_mistakes_are_one_line_before_any_worker_starts(tmp_path: Path, pg_url: str) -> None:
     serve = ("serve", "procurement", "--role", "issuer", "--port", str(free_port()))
     one_line_error(baohan(*serve, "--db", pg_url, "--workers", "0"), "--workers")
-    one_line_error(baohan(*serve, "--db", "postgresql://127.0.0.1:1/nowhere", "--workers", "2"), "--db")
-    one_line_error(baohan(*serve, "--db", "not a url"), "--db")
+    one_line_error(
+        baohan(*serve, "--db", "postgresql://127.0.0.1:1/nowhere", "--workers", "2"), "cannot open"
+    )
+    one_line_error(baohan(*serve, "--db", "not a url"), "not a url")
+    one_line_error(baohan(*serve, "--db", "not a url", "--workers", "2"), "not a url")
     one_line_error(baohan(*serve, "--db", f"sqlite:///{tmp_path}/x.db", "--workers", "2"), "PostgreSQL")
     no_token = {k: v for k, v in ENV.items() if k != "BAOHAN_ADMIN_TOKEN"}
     one_line_error(baohan(*serve, "--db", pg_url, "--workers", "2", env=no_token), "BAOHAN_ADMIN_TOKEN")

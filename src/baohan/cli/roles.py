@@ -61,14 +61,10 @@ def prepare_database(db: str, box: SecretBox) -> None:
     """Migrate the database at ``db`` to head (once, under a lock on PostgreSQL) and check that the
     passphrase opens its keys; CLIError naming ``--db`` or the passphrase otherwise."""
     try:
-        upgrade(db)
-    except ArgumentError as exc:
-        raise CLIError(f"--db {db!r} is not a database URL: {exc}") from None
+        upgrade(db)  # DatabaseUnavailable, one line, when the URL is not one or nothing answers there
     except ValueError as exc:  # an unsupported backend
         raise CLIError(f"--db: {exc}") from None
-    except DBAPIError as exc:
-        raise CLIError(f"--db {where(db)}: cannot open the database: {_first_line(exc)}") from None
-    except CommandError as exc:
+    except (DBAPIError, CommandError) as exc:
         raise CLIError(f"--db {where(db)}: cannot migrate: {_first_line(exc)}") from None
     engine = make_engine(db)
     try:
