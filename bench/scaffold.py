@@ -221,7 +221,7 @@ def _serve_receiver() -> None:
     recorder = NoticeRecorder(channel)
     app = receiver_app(recorder, frozenset({"ELY102", "ELY106", "ELY108"}))
 
-    @app.get("/count")
+    @app.app.get("/count")  # the FastAPI app behind the protocol front
     def count() -> int:
         return len(recorder.received)
 
