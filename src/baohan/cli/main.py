@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "counterparties": ("baohan.cli.counterparties", "app"),
     "sandbox": ("baohan.cli.sandbox", "app"),
     "serve": ("baohan.cli.serve", "app"),
+    "dispatch": ("baohan.cli.dispatch", "app"),
     "demo": ("baohan.cli.demo", "app"),
 }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -10,14 +9,11 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from baohan.adapters.keystore import KeyStoreError, SecretBox
 from baohan.cli.inputs import CLIError, one_line_errors
-from baohan.domain.underwriting import rules_from_dict
-from baohan.services.procurement.runtime import DEFAULT_RULES, open_runtime
-from baohan.web.procurement import create_app
+from baohan.cli.roles import backend, check_role, env_token, prepare_database, secret_box
+from baohan.web.worker import ADMIN_TOKEN_ENV, DEFAULT_INSTITUTION_NAME, FACTORY, ServeSettings, load_rules
 
 app = typer.Typer(help="Serve a role.", no_args_is_help=True)
-ADMIN_TOKEN_ENV = "BAOHAN_ADMIN_TOKEN"  # noqa: S105 - the variable name
 
 
 @app.command("procurement")
@@ -30,30 +26,57 @@ def procurement(
     rules: Annotated[Path | None, typer.Option(help="Issuer: underwriting rules (JSON).")] = None,
     institution_name: Annotated[
         str, typer.Option(help="Issuer: our name on the letters.")
-    ] = "baohan 示范担保有限公司",
+    ] = DEFAULT_INSTITUTION_NAME,
     files_dir: Annotated[
         Path | None, typer.Option(help="Keep files in this directory instead of the database.")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes sharing the port (more than 1 needs PostgreSQL).")
+    ] = 1,
+    dispatch: Annotated[
+        bool,
+        typer.Option(
+            help="Each server process also delivers the outbox (one dispatcher thread each); "
+            "--no-dispatch leaves delivery to `baohan dispatch` processes."
+        ),
+    ] = True,
+    delivery_concurrency: Annotated[
+        int, typer.Option(min=1, help="Deliveries in flight per dispatcher.")
+    ] = 16,
 ) -> None:
-    """Serve the procurement ``role`` on ``host:port`` with its outbox dispatcher.
+    """Serve the procurement ``role`` on ``host:port`` in ``--workers`` processes, each with its dispatcher.
 
-    Needs $BAOHAN_KEY_PASSPHRASE (keys at rest) and $BAOHAN_ADMIN_TOKEN (bearer token of /admin).
+    Needs $BAOHAN_KEY_PASSPHRASE (keys at rest) and $BAOHAN_ADMIN_TOKEN (bearer token of /admin). Everything
+    is checked, and the database migrated, once before any worker starts.
     """
-    token = os.environ.get(ADMIN_TOKEN_ENV, "")
-    if len(token) < 16:
-        raise CLIError(f"set {ADMIN_TOKEN_ENV} to a token of at least 16 characters for the admin API")
+    check_role(role)
+    env_token(ADMIN_TOKEN_ENV)
+    box = secret_box()
     try:
-        box = SecretBox.from_env()
-    except KeyStoreError as exc:
-        raise CLIError(str(exc)) from None
-    try:
-        loaded = rules_from_dict(json.loads(rules.read_text(encoding="utf-8"))) if rules else DEFAULT_RULES
+        load_rules(rules)
     except ValueError as exc:
         raise CLIError(f"{rules}: {exc}") from None
-    try:
-        runtime = open_runtime(
-            role, db, box, institution_name=institution_name, rules=loaded, files_dir=files_dir
-        )
-    except KeyStoreError as exc:  # a wrong passphrase for this database
-        raise CLIError(str(exc)) from None
-    uvicorn.run(create_app(runtime, admin_token=token), host=host, port=port, log_level="info")
+    if workers > 1 and backend(db) == "sqlite":
+        raise CLIError("--workers > 1 needs PostgreSQL: SQLite lets one process write at a time")
+    prepare_database(db, box)
+    settings = ServeSettings(
+        role=role,
+        db=db,
+        rules=rules.resolve() if rules else None,
+        institution_name=institution_name,
+        files_dir=files_dir.resolve() if files_dir else None,
+        dispatch=dispatch,
+        delivery_concurrency=delivery_concurrency,
+    )
+    os.environ.update(settings.to_env())  # read back by every worker process's factory
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http="httptools",
+        loop="uvloop",
+        log_level="info",
+        timeout_graceful_shutdown=30,
+    )

@@ -26,7 +26,15 @@ class BackgroundServer:
     ) -> None:
         self.port = port
         self._server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan=lifespan,
+                http="httptools",
+                loop="uvloop",
+            )
         )
         self._thread = threading.Thread(target=self._server.run, name=f"uvicorn-{port}", daemon=True)
         self._thread.start()
