@@ -21,13 +21,14 @@ import math
 import queue
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     Boolean,
@@ -37,6 +38,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     Text,
     UniqueConstraint,
     bindparam,
@@ -368,6 +370,18 @@ def claim_query(
     return pick.order_by(OutboxMessage.next_attempt_at).limit(limit)
 
 
+_TABLE = cast(Table, OutboxMessage.__table__)
+_COLUMNS = tuple(_TABLE.columns)
+
+
+def _detached(row: Mapping[Any, Any]) -> OutboxMessage:
+    """A plain OutboxMessage for ``deliver()``, made from a RETURNING row; it belongs to no session."""
+    message = OutboxMessage()
+    for column in _COLUMNS:
+        setattr(message, column.key, row[column.key])
+    return message
+
+
 @dataclass(frozen=True)
 class _Claim:
     message: OutboxMessage
@@ -387,6 +401,7 @@ def _describe(exc: BaseException) -> str:
 
 
 Chore = Callable[[datetime], None]
+Expiry = Literal["always", "now and then"]  # when a claim also looks for expired leases
 
 
 class Dispatcher:
@@ -411,6 +426,7 @@ class Dispatcher:
         per_destination: int | None = None,
         chores: Sequence[Chore] = (),
         chore_interval: timedelta = timedelta(minutes=1),
+        gather: float = 0.005,
     ) -> None:
         if lease <= timedelta(0):
             raise ValueError("lease must be positive")
@@ -425,8 +441,13 @@ class Dispatcher:
         self._concurrency = concurrency
         self._per_destination = max(1, per_destination or max(1, concurrency // 2))
         self._chores = tuple(chores)
+        self._gather = gather
         self._chore_interval = chore_interval
         self._wake = threading.Event()
+        self._next_expiry_check = datetime.min.replace(tzinfo=UTC)
+        # After a claim found less than it could take, the next waits for this many deliveries to end:
+        # claims that come back empty cost a transaction each.
+        self._claim_batch = max(1, self._per_destination // 2)
 
     def wake(self) -> None:
         """Look for due messages now instead of at the end of the idle sleep (e.g. after a commit)."""
@@ -472,16 +493,20 @@ class Dispatcher:
             else:  # _attempt catches Exception; a BaseException still frees the slot, lease left to expire
                 log.error("outbox delivery thread ended abnormally: %r", exc)
 
+        settled = self._claim_batch  # outcomes settled since a claim found less than it asked for
         try:
             while not stop_event.is_set():
                 outcomes = _drain(done)
                 if outcomes:
                     self._settle(outcomes, in_flight)
+                    settled += len(outcomes)
                 claimed: list[_Claim] = []
-                free = self._concurrency - sum(in_flight.values())
-                if free > 0:
+                busy = sum(in_flight.values())
+                asked = min(self._concurrency - busy, limit)
+                claiming = asked > 0 and (busy == 0 or settled >= self._claim_batch)
+                if claiming:
                     try:
-                        claimed = self._claim(min(free, limit), (), in_flight)
+                        claimed = self._claim(asked, (), in_flight, "now and then")
                     except Exception:
                         # A database outage must not kill the worker; leases make any half-done claim safe.
                         log.exception("outbox claim failed; trying again in %s s", idle_sleep)
@@ -490,14 +515,13 @@ class Dispatcher:
                     for claim in claimed:
                         in_flight[claim.message.destination] += 1
                         pool.submit(self._attempt, claim).add_done_callback(finished)
+                    if len(claimed) == asked:
+                        continue  # more may be due right now
+                    settled = 0
                 if self._chores and self._clock() >= next_chores:
                     self._run_chores()
                     next_chores = self._clock() + self._chore_interval
-                if claimed and len(claimed) == min(free, limit):
-                    continue  # more may be due right now
-                if outcomes and not claimed:
-                    continue  # slots were freed: look again before resting
-                self._rest(done, in_flight, stop_event, idle_sleep)
+                settled += self._rest(done, in_flight, stop_event, idle_sleep)
         finally:
             pool.shutdown(wait=True)
             outcomes = _drain(done)
@@ -510,17 +534,32 @@ class Dispatcher:
         in_flight: Counter[str],
         stop_event: threading.Event,
         idle_sleep: float,
-    ) -> None:
-        """Wait for a delivery to finish, a wake-up or the idle time, whichever comes first."""
-        if sum(in_flight.values()):
+    ) -> int:
+        """Wait for deliveries to finish, a wake-up or the idle time; the number of outcomes settled.
+
+        Outcomes that end close together are recorded in one transaction: after the first, the others
+        in flight get ``gather`` seconds to join it.
+        """
+        if not sum(in_flight.values()):
+            self._wake.wait(idle_sleep)
+            self._wake.clear()
+            return 0
+        try:
+            first = done.get(timeout=idle_sleep)
+        except queue.Empty:
+            return 0
+        outcomes = [first]
+        deadline = time.monotonic() + self._gather
+        while len(outcomes) < sum(in_flight.values()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
             try:
-                outcome = done.get(timeout=idle_sleep)
+                outcomes.append(done.get(timeout=left))
             except queue.Empty:
-                return
-            self._settle([outcome, *_drain(done)], in_flight)
-            return
-        self._wake.wait(idle_sleep)
-        self._wake.clear()
+                break
+        self._settle(outcomes, in_flight)
+        return len(outcomes)
 
     def _settle(self, outcomes: list[_Outcome], in_flight: Counter[str]) -> None:
         for outcome in outcomes:
@@ -552,12 +591,20 @@ class Dispatcher:
         exclude: Sequence[str],
         in_flight: Mapping[str, int],
         postgres: bool,
+        expired: Expiry,
     ) -> tuple[list[str], set[str]]:
         """Ids of due messages, expired leases first (their dispatcher died), within each destination's room."""
         taken: Counter[str] = Counter(in_flight)
         ids: list[str] = []
         reclaimed: set[str] = set()
-        for query in (_expired_query, claim_query):
+        queries: list[Callable[[datetime, int, Sequence[str], Sequence[str]], Select[str, str]]]
+        queries = [claim_query]
+        if expired and now >= self._next_expiry_check:
+            queries.insert(0, _expired_query)
+            if expired == "now and then":
+                # Leases expire only when a dispatcher died mid-delivery: looking now and then is enough.
+                self._next_expiry_check = now + min(self._lease / 4, timedelta(seconds=5))
+        for query in queries:
             for _ in range(3):  # a round that had to skip a full destination looks once more
                 want = limit - len(ids)
                 if want <= 0:
@@ -581,19 +628,22 @@ class Dispatcher:
                     break
         return ids, reclaimed
 
-    def _claim(self, limit: int, exclude: Sequence[str], in_flight: Mapping[str, int]) -> list[_Claim]:
+    def _claim(
+        self, limit: int, exclude: Sequence[str], in_flight: Mapping[str, int], expired: Expiry = "always"
+    ) -> list[_Claim]:
         """Take up to ``limit`` due messages under a lease, in a transaction that commits before delivery;
         no destination gets more than ``per_destination`` counting those already ``in_flight``.
+        ``expired`` says when to look for expired leases too: ``always`` or ``now and then``.
         """
         now = self._clock()
         with transaction(self._session_factory) as session:
             postgres = session.get_bind().dialect.name == "postgresql"
-            ids, reclaimed = self._pick(session, now, limit, exclude, in_flight, postgres)
+            ids, reclaimed = self._pick(session, now, limit, exclude, in_flight, postgres, expired)
             if not ids:
                 return []
             # The guard re-checks that each message is still due, so two workers never both win one.
-            taken = session.scalars(
-                update(OutboxMessage)
+            taken = session.execute(
+                update(_TABLE)
                 .where(
                     OutboxMessage.id.in_(ids),
                     or_(
@@ -608,20 +658,13 @@ class Dispatcher:
                     lease_until=now + self._lease,
                     attempts=OutboxMessage.attempts + 1,
                 )
-                .returning(OutboxMessage.id)
+                .returning(*_COLUMNS)
                 .execution_options(synchronize_session=False)
-            ).all()
-            if not taken:
+            )
+            messages = {row.id: _detached(row._mapping) for row in taken}
+            if not messages:
                 return []
-            messages = {
-                m.id: m
-                for m in session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.id.in_(taken))
-                    .execution_options(populate_existing=True)
-                )
-            }
-            stale = [mid for mid in taken if mid in reclaimed]
+            stale = [mid for mid in messages if mid in reclaimed]
             if stale:
                 # An attempt still open here belonged to a dispatcher whose lease ran out.
                 session.execute(
@@ -646,7 +689,6 @@ class Dispatcher:
                     for c in claims
                 ],
             )
-            session.expunge_all()  # deliver() gets plain detached objects, usable after the commit
             return claims
 
     def _attempt(self, claim: _Claim) -> _Outcome:
