@@ -79,7 +79,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notices", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=16, help="deliveries in flight per dispatcher")
+    parser.add_argument("--concurrency", type=int, default=32, help="deliveries in flight per dispatcher")
     parser.add_argument("--db", help="a PostgreSQL URL (default: a throwaway cluster)")
     args = parser.parse_args()
     rates: dict[int, list[float]] = {1: [], 2: []}

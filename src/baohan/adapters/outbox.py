@@ -370,7 +370,8 @@ def claim_query(
     return pick.order_by(OutboxMessage.next_attempt_at).limit(limit)
 
 
-_TABLE = cast(Table, OutboxMessage.__table__)
+_TABLE = cast(Table, OutboxMessage.__table__)  # the dispatcher works on Core tables: no ORM per row
+_ATTEMPTS = cast(Table, OutboxAttempt.__table__)
 _COLUMNS = tuple(_TABLE.columns)
 
 
@@ -616,7 +617,7 @@ class Dispatcher:
                     # database-wide write lock from BEGIN, so the SELECT and the UPDATE after it are atomic.
                     pick = pick.with_for_update(skip_locked=True)
                 skipped = False
-                for message_id, destination in session.execute(pick):
+                for message_id, destination in session.connection().execute(pick):
                     if taken[destination] >= self._per_destination:
                         skipped = True
                         continue
@@ -642,7 +643,7 @@ class Dispatcher:
             if not ids:
                 return []
             # The guard re-checks that each message is still due, so two workers never both win one.
-            taken = session.execute(
+            taken = session.connection().execute(
                 update(_TABLE)
                 .where(
                     OutboxMessage.id.in_(ids),
@@ -667,15 +668,15 @@ class Dispatcher:
             stale = [mid for mid in messages if mid in reclaimed]
             if stale:
                 # An attempt still open here belonged to a dispatcher whose lease ran out.
-                session.execute(
-                    update(OutboxAttempt)
-                    .where(OutboxAttempt.message_id.in_(stale), OutboxAttempt.finished_at.is_(None))
+                session.connection().execute(
+                    update(_ATTEMPTS)
+                    .where(_ATTEMPTS.c.message_id.in_(stale), _ATTEMPTS.c.finished_at.is_(None))
                     .values(error=LEASE_EXPIRED_NOTE)
                     .execution_options(synchronize_session=False)
                 )
             claims = [_Claim(messages[mid], new_id()) for mid in ids if mid in messages]
-            session.execute(
-                insert(OutboxAttempt),
+            session.connection().execute(
+                insert(_ATTEMPTS),
                 [
                     {
                         "id": c.attempt_id,
@@ -726,8 +727,8 @@ class Dispatcher:
         failed = [o for o in outcomes if o.error is not None]
         with transaction(self._session_factory) as session:
             session.connection().execute(
-                update(OutboxAttempt)
-                .where(OutboxAttempt.id == bindparam("attempt_id"))
+                update(_ATTEMPTS)
+                .where(_ATTEMPTS.c.id == bindparam("attempt_id"))
                 .values(finished_at=bindparam("finished"), ok=bindparam("succeeded"), error=bindparam("err")),
                 [
                     {
@@ -742,10 +743,10 @@ class Dispatcher:
             if delivered:
                 # A success stands even if our lease ran out meanwhile: the receiver has the message.
                 session.connection().execute(
-                    update(OutboxMessage)
+                    update(_TABLE)
                     .where(
-                        OutboxMessage.id == bindparam("message_id"),
-                        OutboxMessage.status != OutboxStatus.DELIVERED,
+                        _TABLE.c.id == bindparam("message_id"),
+                        _TABLE.c.status != OutboxStatus.DELIVERED,
                     )
                     .values(status=OutboxStatus.DELIVERED, delivered_at=now, lease_until=None),
                     [{"message_id": o.claim.message.id} for o in delivered],
@@ -768,15 +769,14 @@ class Dispatcher:
             values["next_attempt_at"] = min(retry_at, message.deadline_at)
         # A failure only counts if the claim is still ours (attempts is the fencing token): after our
         # lease expired another dispatcher may have taken the message over.
-        session.execute(
-            update(OutboxMessage)
+        session.connection().execute(
+            update(_TABLE)
             .where(
-                OutboxMessage.id == message.id,
-                OutboxMessage.status == OutboxStatus.DELIVERING,
-                OutboxMessage.attempts == message.attempts,
+                _TABLE.c.id == message.id,
+                _TABLE.c.status == OutboxStatus.DELIVERING,
+                _TABLE.c.attempts == message.attempts,
             )
             .values(values)
-            .execution_options(synchronize_session=False)
         )
 
 

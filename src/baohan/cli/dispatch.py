@@ -26,7 +26,7 @@ app = typer.Typer(help="Deliver a role's outbox without serving it.", no_args_is
 def procurement(
     role: Annotated[str, typer.Option(help="issuer or platform.")],
     db: Annotated[str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL.")],
-    concurrency: Annotated[int, typer.Option(min=1, help="Deliveries in flight at once.")] = 16,
+    concurrency: Annotated[int, typer.Option(min=1, help="Deliveries in flight at once.")] = 32,
     idle_sleep: Annotated[
         float, typer.Option(min=0.01, help="Seconds between looks at the outbox when nothing is due.")
     ] = 0.2,

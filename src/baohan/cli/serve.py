@@ -41,8 +41,9 @@ def procurement(
         ),
     ] = True,
     delivery_concurrency: Annotated[
-        int, typer.Option(min=1, help="Deliveries in flight per dispatcher.")
-    ] = 16,
+        int,
+        typer.Option(min=1, help="Deliveries in flight per dispatcher (half at most to one destination)."),
+    ] = 32,
 ) -> None:
     """Serve the procurement ``role`` on ``host:port`` in ``--workers`` processes, each with its dispatcher.
 

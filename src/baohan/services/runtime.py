@@ -42,7 +42,7 @@ class RuntimeSettings:
     policy: outbox.RetryPolicy = field(default_factory=outbox.RetryPolicy)
     lease: timedelta = timedelta(minutes=2)
     timeout: float = 15.0  # seconds an outbound call may take
-    delivery_concurrency: int = 16
+    delivery_concurrency: int = 32
     replay_retention: timedelta = DEFAULT_RETENTION
     delivered_retention: timedelta = timedelta(days=30)  # delivered notices are then purged
 

@@ -52,7 +52,7 @@ class ServeSettings:
     institution_name: str = DEFAULT_INSTITUTION_NAME
     files_dir: Path | None = None
     dispatch: bool = True
-    delivery_concurrency: int = 16
+    delivery_concurrency: int = 32
 
     def to_env(self) -> dict[str, str]:
         """The environment variables :meth:`from_env` reads back."""
@@ -76,7 +76,7 @@ class ServeSettings:
             institution_name=env.get(_NAME) or DEFAULT_INSTITUTION_NAME,
             files_dir=Path(env[_FILES]) if env.get(_FILES) else None,
             dispatch=env.get(_DISPATCH, "1") == "1",
-            delivery_concurrency=int(env.get(_CONCURRENCY) or 16),
+            delivery_concurrency=int(env.get(_CONCURRENCY) or 32),
         )
 
 

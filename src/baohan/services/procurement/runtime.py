@@ -138,7 +138,7 @@ def open_runtime(
     policy: outbox.RetryPolicy | None = None,
     lease: timedelta = timedelta(minutes=2),
     timeout: float = 15.0,
-    delivery_concurrency: int = 16,
+    delivery_concurrency: int = 32,
     replay_retention: timedelta = DEFAULT_RETENTION,
 ) -> RoleRuntime:
     """Open (and migrate) the database at ``db_url`` and host the procurement ``issuer`` or ``platform`` on it."""
