@@ -28,6 +28,7 @@ from tests.procurement.harness import (
     PASSPHRASE,
     Pair,
     application_fields,
+    register_platform,
     running_pair,
     wait_for,
 )
@@ -44,21 +45,9 @@ def two_processes(db_url: str) -> tuple[ProcurementRegistry, ProcurementRegistry
     return registries[0], registries[1]
 
 
-def add_platform(registry: ProcurementRegistry) -> str:
-    registry.add_identity("default", SM2PrivateKey.generate())
-    return registry.add_counterparty(
-        name="p",
-        role="platform",
-        appid="BANK0001",
-        appkey="k",
-        appsecret="secret-1",
-        public_key=SM2PrivateKey.generate().public_key,
-    ).id
-
-
 def test_a_rotated_secret_and_a_deactivation_reach_another_process_without_a_restart(db_url: str) -> None:
     here, there = two_processes(db_url)
-    peer_id = add_platform(here)
+    peer_id = register_platform(here)
     assert there.peer_by_appid("BANK0001").channel.appsecret == "secret-1"  # type: ignore[union-attr]  # cached there now
 
     here.rotate(peer_id, appsecret="secret-2")
@@ -81,7 +70,7 @@ def test_a_listing_never_mixes_protocols(db_url: str) -> None:
     sessions = make_session_factory(make_engine(db_url))
     procurement = ProcurementRegistry(sessions, BOX)
     tender: Registry[Credentials] = Registry(sessions, BOX, protocol="tender", channel=lambda c: c)
-    procurement_id = add_platform(procurement)
+    procurement_id = register_platform(procurement)
     tender_id = tender.add_counterparty(
         name="交易中心",
         role="platform",
@@ -122,7 +111,7 @@ def test_identifiers_over_64_characters_are_refused(db_url: str, field: str) -> 
 
 def test_a_rotation_needs_something_to_rotate(db_url: str) -> None:
     registry = ProcurementRegistry(make_session_factory(make_engine(db_url)), BOX)
-    peer_id = add_platform(registry)
+    peer_id = register_platform(registry)
     with pytest.raises(ValueError, match="give a new appsecret"):
         registry.rotate(peer_id)
     with pytest.raises(LookupError, match="no procurement counterparty nope"):

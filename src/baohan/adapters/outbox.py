@@ -522,7 +522,10 @@ class Dispatcher:
                 if self._chores and self._clock() >= next_chores:
                     self._run_chores()
                     next_chores = self._clock() + self._chore_interval
-                settled += self._rest(done, in_flight, stop_event, idle_sleep)
+                rested = self._rest(done, in_flight, stop_event, idle_sleep)
+                # Nothing ended within the idle time (a destination that hangs holds its share): look
+                # for other work anyway.
+                settled = settled + rested if rested else self._claim_batch
         finally:
             pool.shutdown(wait=True)
             outcomes = _drain(done)
