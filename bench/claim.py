@@ -14,34 +14,17 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's cluster and outbox filler
 
-from baohan.adapters.db.bulk import insert_many
+from sqlalchemy import update
+from tests.db.outbox_rows import fill_outbox
+from tests.db.postgres import start_cluster
+
 from baohan.adapters.db.engine import make_engine, make_session_factory, transaction, utcnow
 from baohan.adapters.db.migrate import upgrade
-from baohan.adapters.outbox import Dispatcher, OutboxMessage, OutboxStatus, claim_query, message_values
-
-
-def fill(sessions, pending: int, delivered: int) -> None:  # type: ignore[no-untyped-def]
-    now = utcnow() - timedelta(minutes=1)
-    for start in range(0, pending + delivered, 20_000):
-        rows = []
-        for n in range(start, min(start + 20_000, pending + delivered)):
-            row = message_values(
-                destination=f"platform-{n % 7}",
-                kind="ELY102",
-                payload={"n": n},
-                aggregate=f"app-{n}",
-                now=now,
-            )
-            if n >= pending:
-                row.update(status=OutboxStatus.DELIVERED, delivered_at=now)
-            rows.append(row)
-        with transaction(sessions) as session:
-            insert_many(session.connection(), OutboxMessage.__table__, rows)
+from baohan.adapters.outbox import Dispatcher, OutboxMessage, OutboxStatus, claim_query
 
 
 def claim_time(sessions, rounds: int = 30) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -69,10 +52,12 @@ def measure(url: str) -> dict[int, tuple[float, float]]:
     upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    results, have = {}, 0
+    results, have, made = {}, 0, 0
     for size in (10, 1_000, 100_000):
-        fill(sessions, size - have, 0 if have else 50_000)  # and a long history of delivered ones
-        have = size
+        # Each message about an application of its own; the first fill adds a long delivered history.
+        history = 0 if have else 50_000
+        fill_outbox(sessions, size - have, history, aggregates=10**9, first=made)
+        made, have = made + size - have + history, size
         with engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
             connection.commit()
@@ -92,9 +77,6 @@ def main() -> None:
     if args.pg_url:
         urls["postgresql"] = args.pg_url
     else:  # a throwaway local cluster, as the tests start one
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from tests.db.postgres import start_cluster
-
         cluster = start_cluster()
         urls["postgresql"] = cluster.url(cluster.create_database())
     for name, url in urls.items():

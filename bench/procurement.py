@@ -33,15 +33,14 @@ from typing import Any
 import httpx
 
 from baohan.adapters.keystore import SecretBox
-from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
 from baohan.protocols.procurement.envelope import (
-    Channel,
     check_sign,
     encode_request,
     open_request,
     parse_frame,
 )
 from baohan.protocols.procurement.samples import sample_application
+from baohan.services.procurement.pairing import AppCredentials, issuer_side
 from baohan.services.procurement.runtime import open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.serving import BackgroundServer, free_port
@@ -104,26 +103,13 @@ def main() -> int:
 
     box = SecretBox("benchmark passphrase")
     runtime = open_runtime("issuer", db, box)
-    ca_key, issuer_key, platform_key = (
-        SM2PrivateKey.generate(),
-        SM2PrivateKey.generate(),
-        SM2PrivateKey.generate(),
+    side = issuer_side(
+        runtime.registry,
+        platform_url="http://127.0.0.1:9/unused",
+        credentials=AppCredentials(APPID, APPKEY, APPSECRET),
+        ca_name="Bench CA",
     )
-    ca = make_ca("CN=Bench CA", ca_key)
-    runtime.registry.add_identity(
-        "default", issuer_key, issue_certificate(ca, ca_key, "CN=Bench", issuer_key.public_key), ca
-    )
-    runtime.registry.add_counterparty(
-        name="bench platform",
-        role="platform",
-        appid=APPID,
-        appkey=APPKEY,
-        appsecret=APPSECRET,
-        public_key=platform_key.public_key,
-        endpoint_url="http://127.0.0.1:9/unused",
-    )
-    sender = Channel(APPID, APPKEY, APPSECRET, platform_key, issuer_key.public_key)
-    receiver = Channel(APPID, APPKEY, APPSECRET, issuer_key, platform_key.public_key)
+    sender, receiver = side.platform_channel(), side.issuer_channel()
     app = create_app(runtime, admin_token="bench", run_dispatcher=False)
 
     rounds = max(1, args.rounds)

@@ -28,8 +28,9 @@ from sqlalchemy import func, select, text  # noqa: E402
 
 from baohan.adapters.keystore import SecretBox  # noqa: E402
 from baohan.adapters.outbox import OutboxMessage, OutboxStatus  # noqa: E402
-from baohan.gm import SM2PrivateKey, SM2PublicKey, issue_certificate, make_ca  # noqa: E402
+from baohan.gm import SM2PrivateKey, SM2PublicKey  # noqa: E402
 from baohan.protocols.procurement.envelope import Channel  # noqa: E402
+from baohan.services.procurement.pairing import AppCredentials, issuer_side  # noqa: E402
 from baohan.services.procurement.runtime import RoleRuntime, open_runtime  # noqa: E402
 
 PASSPHRASE = "benchmark passphrase"
@@ -116,28 +117,18 @@ class Issuer:
 def issuer(db: str, receiver_port: int) -> Issuer:
     """Migrate ``db``, store the issuer's key and register a platform whose endpoint is the receiver."""
     runtime = open_runtime("issuer", db, SecretBox(PASSPHRASE))
-    ca_key, issuer_key, platform_key = (SM2PrivateKey.generate() for _ in range(3))
-    ca = make_ca("CN=Bench CA", ca_key)
-    runtime.registry.add_identity(
-        "default", issuer_key, issue_certificate(ca, ca_key, "CN=Bench", issuer_key.public_key), ca
-    )
-    runtime.registry.add_counterparty(
-        name="bench platform",
-        role="platform",
-        appid=APPID,
-        appkey=APPKEY,
-        appsecret=APPSECRET,
-        public_key=platform_key.public_key,
-        endpoint_url=f"http://127.0.0.1:{receiver_port}{PREFIX}",
+    side = issuer_side(
+        runtime.registry,
+        platform_url=f"http://127.0.0.1:{receiver_port}{PREFIX}",
+        credentials=AppCredentials(APPID, APPKEY, APPSECRET),
+        ca_name="Bench CA",
     )
     config = {
         "port": receiver_port,
-        "private_key": platform_key.to_hex(),
-        "peer_public_key": issuer_key.public_key.to_hex(),
+        "private_key": side.platform_key.to_hex(),
+        "peer_public_key": side.issuer.key.public_key.to_hex(),
     }
-    sender = Channel(APPID, APPKEY, APPSECRET, platform_key, issuer_key.public_key)
-    receiving = Channel(APPID, APPKEY, APPSECRET, issuer_key, platform_key.public_key)
-    return Issuer(db, runtime, sender, receiving, config)
+    return Issuer(db, runtime, side.platform_channel(), side.issuer_channel(), config)
 
 
 def wait_http(url: str, timeout: float = 60.0) -> None:

@@ -17,8 +17,9 @@ from baohan.adapters.db.engine import make_engine, make_session_factory, transac
 from baohan.adapters.db.tables import Counterparty, OwnKey
 from baohan.adapters.keystore import PASSPHRASE_ENV, KeyEncryptionKey, KeyStoreError, SecretBox
 from baohan.gm import SM2PrivateKey
-from baohan.services.procurement.registry import Registry, reseal_all
+from baohan.services.procurement.registry import Registry
 from baohan.services.procurement.runtime import open_runtime
+from baohan.services.registry import reseal_all
 
 PASSPHRASE = "correct horse battery staple"
 BOX = SecretBox(PASSPHRASE)

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from baohan.adapters.keystore import SecretBox
-from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
+from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement.client import ProcurementClient
-from baohan.protocols.procurement.envelope import Channel
+from baohan.services.procurement.pairing import AppCredentials, issuer_side
 from baohan.services.procurement.runtime import open_runtime
 from baohan.web.receiver import NoticeRecorder, receiver_app
 from baohan.web.serving import BackgroundServer
@@ -65,28 +65,21 @@ def pg_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
 @pytest.fixture
 def issuer(pg_url: str) -> Iterator[dict[str, Any]]:
     """An issuer database with its key and one platform whose notices a recording receiver takes."""
-    issuer_key, platform_key, ca_key = (SM2PrivateKey.generate() for _ in range(3))
-    recorder = NoticeRecorder(Channel(APPID, APPKEY, APPSECRET, platform_key, issuer_key.public_key))
-    receiver = BackgroundServer(receiver_app(recorder, frozenset({"ELY102"})), free_port())
+    receiver_port = free_port()
     runtime = open_runtime("issuer", pg_url, SecretBox(PASSPHRASE))
-    ca = make_ca("CN=Scale CA", ca_key)
-    runtime.registry.add_identity(
-        "default", issuer_key, issue_certificate(ca, ca_key, "CN=Scale", issuer_key.public_key), ca
+    side = issuer_side(
+        runtime.registry,
+        platform_url=f"http://127.0.0.1:{receiver_port}{PREFIX}",
+        credentials=AppCredentials(APPID, APPKEY, APPSECRET),
+        ca_name="Scale CA",
     )
-    runtime.registry.add_counterparty(
-        name="scale platform",
-        role="platform",
-        appid=APPID,
-        appkey=APPKEY,
-        appsecret=APPSECRET,
-        public_key=platform_key.public_key,
-        endpoint_url=f"{receiver.url}{PREFIX}",
-    )
+    recorder = NoticeRecorder(side.platform_channel())
+    receiver = BackgroundServer(receiver_app(recorder, frozenset({"ELY102"})), receiver_port)
     runtime.stop()
     yield {
         "db": pg_url,
         "recorder": recorder,
-        "channel": Channel(APPID, APPKEY, APPSECRET, platform_key, issuer_key.public_key),
+        "channel": side.platform_channel(),
     }
     receiver.stop()
 

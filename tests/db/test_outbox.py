@@ -33,6 +33,7 @@ from baohan.adapters.outbox import (
     retry_dead,
 )
 from baohan.services.delivery import Courier
+from tests.db.outbox_rows import fill_outbox
 
 Sessions = sessionmaker[Session]
 PAYLOAD = {"orderNo": "BH-2024-0001", "applicant": "某某建设有限公司", "amount": "12345.60"}
@@ -657,25 +658,8 @@ def test_a_kind_cannot_be_registered_twice() -> None:
 
 
 def _fill(sessions: Sessions, pending: int, delivered: int) -> None:
-    """Many messages, fast: a busy outbox with a long history."""
-    from baohan.adapters.db.bulk import insert_many
-    from baohan.adapters.outbox import message_values
-
-    now = utcnow() - timedelta(minutes=1)
-    rows = []
-    for n in range(pending + delivered):
-        row = message_values(
-            destination=f"platform-{n % 7}",
-            kind="ELY102",
-            payload={"n": n},
-            aggregate=f"app-{n % 5000}",
-            now=now,
-        )
-        if n >= pending:
-            row.update(status=OutboxStatus.DELIVERED, delivered_at=now)
-        rows.append(row)
-    with transaction(sessions) as session:
-        insert_many(session.connection(), OutboxMessage.__table__, rows)
+    """Many messages, fast: a busy outbox with a long history, its statistics up to date."""
+    fill_outbox(sessions, pending, delivered)
     with sessions() as session:
         session.execute(text("ANALYZE"))
         session.commit()

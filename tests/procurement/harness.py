@@ -18,7 +18,7 @@ from baohan.gm import SM2Certificate, SM2PrivateKey
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.router import Inbound, fingerprint
 from baohan.protocols.procurement.samples import sample_application
-from baohan.services.procurement.pairing import Credentials, pair
+from baohan.services.procurement.pairing import AppCredentials, pair
 from baohan.services.procurement.registry import Registry
 from baohan.services.procurement.runtime import DEFAULT_RULES, RoleRuntime, open_runtime
 from baohan.web.procurement import create_app
@@ -95,7 +95,7 @@ def running_pair(issuer_db: str, platform_db: str, *, rules: Rules = DEFAULT_RUL
         platform.registry,
         issuer_url=f"http://127.0.0.1:{issuer_port}/zcdservice/v1/lg/ELYApi",
         platform_url=f"http://127.0.0.1:{platform_port}/zcdservice/v1/lg/ELYApi",
-        credentials=Credentials(APPID, APPKEY, APPSECRET),
+        credentials=AppCredentials(APPID, APPKEY, APPSECRET),
     )
     issuer_server = Server(create_app(issuer, admin_token=ADMIN), issuer_port)
     platform_server = Server(create_app(platform, admin_token=ADMIN), platform_port)

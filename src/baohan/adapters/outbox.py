@@ -26,9 +26,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -402,7 +402,6 @@ def _describe(exc: BaseException) -> str:
 
 
 Chore = Callable[[datetime], None]
-Expiry = Literal["always", "now and then"]  # when a claim also looks for expired leases
 
 
 class Dispatcher:
@@ -444,15 +443,9 @@ class Dispatcher:
         self._chores = tuple(chores)
         self._gather = gather
         self._chore_interval = chore_interval
-        self._wake = threading.Event()
-        self._next_expiry_check = datetime.min.replace(tzinfo=UTC)
         # After a claim found less than it could take, the next waits for this many deliveries to end:
         # claims that come back empty cost a transaction each.
         self._claim_batch = max(1, self._per_destination // 2)
-
-    def wake(self) -> None:
-        """Look for due messages now instead of at the end of the idle sleep (e.g. after a commit)."""
-        self._wake.set()
 
     # -- driving ------------------------------------------------------------------------------------------
 
@@ -485,7 +478,7 @@ class Dispatcher:
         done: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
         in_flight: Counter[str] = Counter()
         pool = ThreadPoolExecutor(self._concurrency, "outbox")
-        next_chores = self._clock()
+        next_chores = next_expiry = self._clock()
 
         def finished(future: Future[_Outcome]) -> None:
             exc = future.exception()
@@ -507,7 +500,11 @@ class Dispatcher:
                 claiming = asked > 0 and (busy == 0 or settled >= self._claim_batch)
                 if claiming:
                     try:
-                        claimed = self._claim(asked, (), in_flight, "now and then")
+                        # Leases expire only when a dispatcher died mid-delivery: look now and then.
+                        expired = self._clock() >= next_expiry
+                        if expired:
+                            next_expiry = self._clock() + min(self._lease / 4, timedelta(seconds=5))
+                        claimed = self._claim(asked, (), in_flight, expired)
                     except Exception:
                         # A database outage must not kill the worker; leases make any half-done claim safe.
                         log.exception("outbox claim failed; trying again in %s s", idle_sleep)
@@ -539,14 +536,13 @@ class Dispatcher:
         stop_event: threading.Event,
         idle_sleep: float,
     ) -> int:
-        """Wait for deliveries to finish, a wake-up or the idle time; the number of outcomes settled.
+        """Wait for deliveries to finish, or the idle time; the number of outcomes settled.
 
         Outcomes that end close together are recorded in one transaction: after the first, the others
         in flight get ``gather`` seconds to join it.
         """
         if not sum(in_flight.values()):
-            self._wake.wait(idle_sleep)
-            self._wake.clear()
+            stop_event.wait(idle_sleep)
             return 0
         try:
             first = done.get(timeout=idle_sleep)
@@ -595,7 +591,7 @@ class Dispatcher:
         exclude: Sequence[str],
         in_flight: Mapping[str, int],
         postgres: bool,
-        expired: Expiry,
+        expired: bool,
     ) -> tuple[list[str], set[str]]:
         """Ids of due messages, expired leases first (their dispatcher died), within each destination's room."""
         taken: Counter[str] = Counter(in_flight)
@@ -603,11 +599,8 @@ class Dispatcher:
         reclaimed: set[str] = set()
         queries: list[Callable[[datetime, int, Sequence[str], Sequence[str]], Select[str, str]]]
         queries = [claim_query]
-        if expired and now >= self._next_expiry_check:
+        if expired:
             queries.insert(0, _expired_query)
-            if expired == "now and then":
-                # Leases expire only when a dispatcher died mid-delivery: looking now and then is enough.
-                self._next_expiry_check = now + min(self._lease / 4, timedelta(seconds=5))
         for query in queries:
             for _ in range(3):  # a round that had to skip a full destination looks once more
                 want = limit - len(ids)
@@ -633,11 +626,11 @@ class Dispatcher:
         return ids, reclaimed
 
     def _claim(
-        self, limit: int, exclude: Sequence[str], in_flight: Mapping[str, int], expired: Expiry = "always"
+        self, limit: int, exclude: Sequence[str], in_flight: Mapping[str, int], expired: bool = True
     ) -> list[_Claim]:
         """Take up to ``limit`` due messages under a lease, in a transaction that commits before delivery;
         no destination gets more than ``per_destination`` counting those already ``in_flight``.
-        ``expired`` says when to look for expired leases too: ``always`` or ``now and then``.
+        ``expired``: look for messages whose lease ran out too.
         """
         now = self._clock()
         with transaction(self._session_factory) as session:

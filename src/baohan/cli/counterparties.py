@@ -13,10 +13,9 @@ from typing import Annotated, Any
 import typer
 
 from baohan.adapters.db.engine import make_engine, make_session_factory
-from baohan.adapters.db.migrate import upgrade
-from baohan.adapters.keystore import KeyStoreError, SecretBox
 from baohan.cli.inputs import CLIError, one_line_errors, public_key
-from baohan.services.registry import Credentials, Registry, reseal_all
+from baohan.cli.roles import prepare_database, secret_box
+from baohan.services.registry import Credentials, Registry
 from baohan.services.views import counterparty_view
 
 app = typer.Typer(
@@ -34,19 +33,12 @@ Protocol = Annotated[str, typer.Option(help=f"One of: {', '.join(PROTOCOLS)}.")]
 def _registry(db: str, protocol: str) -> Iterator[Registry[Credentials]]:
     if protocol not in PROTOCOLS:
         raise CLIError(f"--protocol {protocol!r} is not one of: {', '.join(PROTOCOLS)}")
-    try:
-        box = SecretBox.from_env()
-    except KeyStoreError as exc:
-        raise CLIError(str(exc)) from None
-    upgrade(db)
+    box = prepare_database(db, secret_box())
     engine = make_engine(db)
     try:
-        sessions = make_session_factory(engine)
-        try:
-            bound = reseal_all(sessions, box)
-        except KeyStoreError as exc:
-            raise CLIError(str(exc)) from None
-        yield Registry(sessions, bound, protocol=protocol, channel=lambda credentials: credentials)
+        yield Registry(
+            make_session_factory(engine), box, protocol=protocol, channel=lambda credentials: credentials
+        )
     except (LookupError, ValueError) as exc:
         raise CLIError(str(exc).strip("'\"")) from None
     finally:

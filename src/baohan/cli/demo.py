@@ -18,7 +18,7 @@ from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.protocols.procurement.samples import sample_application
-from baohan.services.procurement.pairing import Credentials, pair
+from baohan.services.procurement.pairing import AppCredentials, pair
 from baohan.services.procurement.runtime import open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.serving import BackgroundServer, free_port
@@ -96,7 +96,7 @@ def procurement(
         platform.registry,
         issuer_url=f"http://127.0.0.1:{ip}{PREFIX}",
         platform_url=f"http://127.0.0.1:{pp}{PREFIX}",
-        credentials=Credentials("DEMO0001", secrets.token_hex(8), secrets.token_hex(16)),
+        credentials=AppCredentials("DEMO0001", secrets.token_hex(8), secrets.token_hex(16)),
         institution="baohan 示范担保有限公司",
         ca_name="baohan Demo CA",
     )

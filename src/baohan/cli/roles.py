@@ -57,9 +57,10 @@ def _first_line(exc: BaseException) -> str:
     return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
-def prepare_database(db: str, box: SecretBox) -> None:
+def prepare_database(db: str, box: SecretBox) -> SecretBox:
     """Migrate the database at ``db`` to head (once, under a lock on PostgreSQL) and check that the
-    passphrase opens its keys; CLIError naming ``--db`` or the passphrase otherwise."""
+    passphrase opens its keys; ``box`` bound to the database's key-encryption key. CLIError naming ``--db``
+    or the passphrase otherwise."""
     try:
         upgrade(db)  # DatabaseUnavailable, one line, when the URL is not one or nothing answers there
     except ValueError as exc:  # an unsupported backend
@@ -69,7 +70,7 @@ def prepare_database(db: str, box: SecretBox) -> None:
     engine = make_engine(db)
     try:
         # Binds the passphrase to the database's KEK and re-seals old rows, once, before the workers.
-        reseal_all(make_session_factory(engine), box)
+        return reseal_all(make_session_factory(engine), box)
     except KeyStoreError as exc:  # a wrong passphrase for this database
         raise CLIError(str(exc)) from None
     finally:

@@ -19,9 +19,9 @@ from starlette.types import ASGIApp
 from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.gm import SM2PrivateKey
-from baohan.protocols.procurement.envelope import VERSION, Channel
+from baohan.protocols.procurement.envelope import VERSION
 from baohan.protocols.profile import Profile
-from baohan.services.procurement.pairing import Credentials, certify_issuer
+from baohan.services.procurement.pairing import AppCredentials, issuer_side
 from baohan.services.procurement.runtime import open_runtime
 from baohan.web.procurement import create_app
 from baohan.web.receiver import NoticeRecorder, receiver_app
@@ -86,13 +86,7 @@ def procurement(
     # A sandbox is throwaway: with no passphrase set it seals its keys under a random one of its own.
     box = SecretBox(os.environ.get(PASSPHRASE_ENV) or secrets.token_urlsafe(24))
     runtime = open_runtime(role, db_url, box)
-    client_key = SM2PrivateKey.generate()
-    if role == "issuer":
-        own_key = certify_issuer(runtime.registry, "baohan 沙箱担保有限公司", "baohan Sandbox CA").key
-    else:
-        own_key = SM2PrivateKey.generate()
-        runtime.registry.add_identity("default", own_key)
-    credentials = Credentials.fresh("SBX")
+    credentials = AppCredentials.fresh("SBX")
     appid, appkey, appsecret = credentials.appid, credentials.appkey, credentials.appsecret
     profile = Profile()
     extra: dict[str, Any] = {}
@@ -102,17 +96,17 @@ def procurement(
     if role == "issuer":
         notify_port = free_port()
         notify_url = f"http://127.0.0.1:{notify_port}{PREFIX}"
-        runtime.registry.add_counterparty(
-            name="Sandbox platform",
-            role="platform",
-            appid=appid,
-            appkey=appkey,
-            appsecret=appsecret,
-            public_key=client_key.public_key,
-            endpoint_url=notify_url,
+        side = issuer_side(
+            runtime.registry,
+            platform_url=notify_url,
+            credentials=credentials,
+            institution="baohan 沙箱担保有限公司",
+            platform_name="Sandbox platform",
+            ca_name="baohan Sandbox CA",
             profile=profile,
         )
-        recorder = NoticeRecorder(Channel(appid, appkey, appsecret, client_key, own_key.public_key, profile))
+        own_key, client_key = side.issuer.key, side.platform_key
+        recorder = NoticeRecorder(side.platform_channel())
         servers.append(_serve(receiver_app(recorder, frozenset({"ELY102", "ELY106", "ELY108"})), notify_port))
 
         @extra_routes.get("/sandbox/received")
@@ -121,6 +115,8 @@ def procurement(
 
         extra["notify_url"] = notify_url
     else:
+        own_key, client_key = SM2PrivateKey.generate(), SM2PrivateKey.generate()
+        runtime.registry.add_identity("default", own_key)
         peer = runtime.registry.add_counterparty(
             name="Sandbox institution",
             role="institution",

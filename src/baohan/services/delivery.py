@@ -9,7 +9,7 @@ courier hands the handler the Base64 of the bytes, read at the moment of sending
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session
 
@@ -50,11 +50,6 @@ class Courier:
     def on_close(self, close: Callable[[], None]) -> None:
         """Run ``close`` (an HTTP pool's, say) when the courier closes."""
         self._closers.append(close)
-
-    @property
-    def kinds(self) -> Iterable[str]:
-        """The kinds this courier delivers."""
-        return tuple(self._handlers)
 
     def __call__(self, message: OutboxMessage) -> None:
         handler = self._handlers.get(message.kind)

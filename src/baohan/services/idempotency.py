@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -206,15 +206,3 @@ def purge_expired(session: Session, now: datetime) -> int:
         execution_options={"synchronize_session": False},
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def count(session: Session, protocol: str) -> int:
-    """How many records ``protocol`` holds (for operators and tests)."""
-    from sqlalchemy import func
-
-    return int(
-        session.scalar(
-            select(func.count()).select_from(IdempotencyRecord).where(IdempotencyRecord.protocol == protocol)
-        )
-        or 0
-    )

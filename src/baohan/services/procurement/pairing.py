@@ -15,7 +15,7 @@ from baohan.services.procurement.registry import Registry
 
 
 @dataclass(frozen=True)
-class Credentials:
+class AppCredentials:
     """What a platform issues an institution: ``appid``, ``appkey`` and ``appsecret``."""
 
     appid: str
@@ -23,12 +23,12 @@ class Credentials:
     appsecret: str
 
     @classmethod
-    def fresh(cls, prefix: str = "SBX") -> Credentials:
+    def fresh(cls, prefix: str = "SBX") -> AppCredentials:
         """Random credentials, the appid starting with ``prefix``."""
         return cls(f"{prefix}{secrets.token_hex(4).upper()}", secrets.token_hex(8), secrets.token_hex(16))
 
     def __repr__(self) -> str:
-        return f"Credentials(appid={self.appid!r})"
+        return f"AppCredentials(appid={self.appid!r})"
 
 
 @dataclass(frozen=True)
@@ -53,41 +53,44 @@ def certify_issuer(registry: Registry, institution: str, ca_name: str = "baohan 
 
 
 @dataclass(frozen=True)
-class Pairing:
-    """What pairing made: the keys, and each side's id for the other."""
+class IssuerSide:
+    """An issuer made known to one platform: its certified key, the platform's key and the credentials."""
 
     issuer: IssuerIdentity
     platform_key: SM2PrivateKey
-    institution_id: str  # the issuer, as the platform knows it
     platform_id: str  # the platform, as the issuer knows it
+    credentials: AppCredentials
+    profile: Profile
 
-    def platform_channel(self, credentials: Credentials, profile: Profile | None = None) -> Channel:
+    def platform_channel(self) -> Channel:
         """The channel the platform talks to the issuer on."""
+        c = self.credentials
         return Channel(
-            credentials.appid,
-            credentials.appkey,
-            credentials.appsecret,
-            self.platform_key,
-            self.issuer.key.public_key,
-            profile or Profile(),
+            c.appid, c.appkey, c.appsecret, self.platform_key, self.issuer.key.public_key, self.profile
+        )
+
+    def issuer_channel(self) -> Channel:
+        """The channel the issuer talks to the platform on."""
+        c = self.credentials
+        return Channel(
+            c.appid, c.appkey, c.appsecret, self.issuer.key, self.platform_key.public_key, self.profile
         )
 
 
-def pair(
+def issuer_side(
     issuer: Registry,
-    platform: Registry,
     *,
-    issuer_url: str,
     platform_url: str,
-    credentials: Credentials,
+    credentials: AppCredentials,
     institution: str = "示范担保有限公司",
     platform_name: str = "示范政府采购金融服务平台",
     ca_name: str = "baohan Test CA",
-) -> Pairing:
-    """Register an issuer and a platform with each other, each reachable at its ELYApi URL."""
+    profile: Profile | None = None,
+) -> IssuerSide:
+    """Certify the issuer's key and register a platform with a fresh key, reachable at ``platform_url``."""
     identity = certify_issuer(issuer, institution, ca_name)
     platform_key = SM2PrivateKey.generate()
-    platform.add_identity("default", platform_key)
+    settings = profile or Profile()
     known_platform = issuer.add_counterparty(
         name=platform_name,
         role="platform",
@@ -96,14 +99,48 @@ def pair(
         appsecret=credentials.appsecret,
         public_key=platform_key.public_key,
         endpoint_url=platform_url,
+        profile=settings,
     )
+    return IssuerSide(identity, platform_key, known_platform.id, credentials, settings)
+
+
+@dataclass(frozen=True)
+class Pairing(IssuerSide):
+    """Both roles ours: the issuer side, and the issuer as the platform knows it."""
+
+    institution_id: str = ""
+
+
+def pair(
+    issuer: Registry,
+    platform: Registry,
+    *,
+    issuer_url: str,
+    platform_url: str,
+    credentials: AppCredentials,
+    institution: str = "示范担保有限公司",
+    platform_name: str = "示范政府采购金融服务平台",
+    ca_name: str = "baohan Test CA",
+) -> Pairing:
+    """Register an issuer and a platform with each other, each reachable at its ELYApi URL."""
+    side = issuer_side(
+        issuer,
+        platform_url=platform_url,
+        credentials=credentials,
+        institution=institution,
+        platform_name=platform_name,
+        ca_name=ca_name,
+    )
+    platform.add_identity("default", side.platform_key)
     known_institution = platform.add_counterparty(
         name=institution,
         role="institution",
         appid=credentials.appid,
         appkey=credentials.appkey,
         appsecret=credentials.appsecret,
-        public_key=identity.key.public_key,
+        public_key=side.issuer.key.public_key,
         endpoint_url=issuer_url,
     )
-    return Pairing(identity, platform_key, known_institution.id, known_platform.id)
+    return Pairing(
+        side.issuer, side.platform_key, side.platform_id, credentials, side.profile, known_institution.id
+    )

@@ -8,13 +8,13 @@ from baohan.adapters.keystore import SecretBox
 from baohan.protocols.procurement.envelope import Channel
 from baohan.protocols.profile import Profile
 from baohan.services import registry as generic
-from baohan.services.registry import Credentials, Identity, SessionFactory, reseal_all
+from baohan.services.registry import Credentials, Identity, SessionFactory
 from baohan.services.switches import Switches
 
 PROTOCOL = "procurement"
 Peer = generic.Peer[Channel]
 
-__all__ = ["PROTOCOL", "Identity", "Peer", "Registry", "SessionFactory", "channel", "reseal_all"]
+__all__ = ["PROTOCOL", "Identity", "Peer", "Registry", "SessionFactory", "channel", "profile_settings"]
 
 
 def channel(credentials: Credentials) -> Channel:
