@@ -19,6 +19,7 @@ from baohan.adapters.documents.ofd.package import OfdPackage
 
 DOC = "Doc_0"
 CREATOR = "baohan"
+HALF_WIDTH = 0.55
 _BASELINE = 0.88  # of the size: where the baseline sits below the top of a line box
 
 
@@ -34,24 +35,48 @@ def box(x_: float, y: float, width: float, height: float) -> str:
 
 
 def advance(char: str, size: float) -> float:
-    """How far a character moves the pen: a full em for CJK and full-width forms, half for the rest."""
-    return size if unicodedata.east_asian_width(char) in ("W", "F") else size / 2
+    """How far a character moves the pen: a full em for CJK and full-width forms, a bit over half for the rest
+    (the Latin letters of common Chinese faces are 0.5-0.6 em wide)."""
+    return size if unicodedata.east_asian_width(char) in ("W", "F") else size * HALF_WIDTH
 
 
 def wrap(text: str, size: float, width: float | None) -> list[str]:
-    """The lines of ``text``: its own line breaks, and breaks before any character that would pass ``width``."""
+    """The lines of ``text``: its own line breaks, and breaks before any character that would pass ``width``.
+
+    A run of ASCII letters and digits (a guarantee number, an amount) moves to the next line whole unless
+    it fills a line on its own; spaces at a break are dropped.
+    """
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        line, used = "", 0.0
+        line = ""
         for char in paragraph:
-            step = advance(char, size)
-            if width is not None and line and used + step > width + 1e-9:
-                lines.append(line)
-                line, used = "", 0.0
+            if width is not None and line and _width(line + char, size) > width + 1e-9:
+                head, tail = _split_word(line, char)
+                lines.append(head.rstrip(" "))
+                line = tail.lstrip(" ")
+                if char == " " and not line:
+                    continue
             line += char
-            used += step
         lines.append(line)
     return lines
+
+
+def _width(line: str, size: float) -> float:
+    return sum(advance(c, size) for c in line)
+
+
+def _split_word(line: str, char: str) -> tuple[str, str]:
+    """Where to break ``line`` when ``char`` does not fit: before the word ``char`` continues, if any."""
+    if not _wordish(char):
+        return line, ""
+    start = len(line)
+    while start > 0 and _wordish(line[start - 1]):
+        start -= 1
+    return (line[:start], line[start:]) if start > 0 else (line, "")
+
+
+def _wordish(char: str) -> bool:
+    return char.isascii() and (char.isalnum() or char in ".,-_/")
 
 
 class _Ids:

@@ -34,9 +34,12 @@ def child(parent: Any, tag: str, text: str | None = None, **attributes: str) -> 
     return element
 
 
+_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
 def to_bytes(element: Any) -> bytes:
-    """UTF-8 XML with its declaration, no added whitespace: what the bytes are is what gets hashed."""
-    return bytes(etree.tostring(element, xml_declaration=True, encoding="UTF-8"))
+    """UTF-8 XML with the usual declaration and no added whitespace: what the bytes are is what gets hashed."""
+    return _DECLARATION + bytes(etree.tostring(element, encoding="UTF-8", xml_declaration=False))
 
 
 def parse(data: bytes, part: str) -> Any:
