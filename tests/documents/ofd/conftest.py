@@ -115,9 +115,10 @@ def samples_dir() -> Path:
     where they fail.
     """
     configured = os.environ.get(SAMPLES_ENV, "").strip()
-    candidates = [Path(configured)] if configured else []
     repo_root = Path(__file__).resolve().parents[3]
-    candidates += [ancestor / "shared" / "ofd-samples" for ancestor in repo_root.parents]
+    candidates = (
+        [Path(configured)] if configured else [a / "shared" / "ofd-samples" for a in repo_root.parents]
+    )
     for candidate in candidates:
         if (candidate / "signedFile.ofd").is_file():
             return candidate
