@@ -67,7 +67,9 @@ def make_kit(name: str = INSTITUTION, *, valid_days: int = 365) -> SealKit:
         valid_from=NOW - timedelta(days=1),
         valid_to=NOW + timedelta(days=valid_days),
     )
-    return SealKit(ca, maker, user, make_seal(spec, maker.key, maker.cert, created=NOW - timedelta(days=1)), picture)
+    return SealKit(
+        ca, maker, user, make_seal(spec, maker.key, maker.cert, created=NOW - timedelta(days=1)), picture
+    )
 
 
 @pytest.fixture(scope="session")

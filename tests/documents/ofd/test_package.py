@@ -39,7 +39,7 @@ def test_same_parts_give_the_same_bytes_with_fixed_times() -> None:
 def test_read_refuses_what_is_not_an_ofd_package() -> None:
     with pytest.raises(OfdError, match="not a ZIP"):
         OfdPackage.read(b"PK\x03\x04 not really")
-    with pytest.raises(OfdError, match="no OFD.xml"):
+    with pytest.raises(OfdError, match=r"no OFD\.xml"):
         OfdPackage.read(OfdPackage({"Doc_0/Document.xml": b"<x/>"}).to_bytes())
 
 

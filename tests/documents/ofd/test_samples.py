@@ -25,10 +25,16 @@ def _test_signer(samples: Path) -> list[SM2Certificate]:
         ("v4signed.ofd", ["Seal"], ["测试全国统一发票监制章国家税务总局重庆市税务局"]),
         ("SESV4SignDoc.ofd", ["Seal"], ["OFD R&W 测试用印章"]),
         ("DigitalSign.ofd", ["Sign"], [None]),
-        ("three-signatures.ofd", ["Seal", "Sign", "Seal"], ["OFD R&W 测试用印章", None, "OFD R&W 测试用印章"]),
+        (
+            "three-signatures.ofd",
+            ["Seal", "Sign", "Seal"],
+            ["OFD R&W 测试用印章", None, "OFD R&W 测试用印章"],
+        ),
     ],
 )
-def test_valid_samples_verify(samples: Path, name: str, kinds: list[str], seal_names: list[str | None]) -> None:
+def test_valid_samples_verify(
+    samples: Path, name: str, kinds: list[str], seal_names: list[str | None]
+) -> None:
     check = verify_ofd((samples / name).read_bytes(), known_signers=_test_signer(samples))
     assert check.valid, check.reason
     assert [s.kind for s in check.signatures] == kinds

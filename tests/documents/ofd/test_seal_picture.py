@@ -37,6 +37,7 @@ def test_the_seal_is_red_round_and_transparent_outside() -> None:
 def test_the_name_is_drawn_along_the_rim() -> None:
     short = Image.open(io.BytesIO(draw_seal("甲", size_px=200)))
     long = Image.open(io.BytesIO(draw_seal("示例融资担保股份有限公司", size_px=200)))
+
     # The upper band between rim and star holds the name: more characters, more red there.
     def ink(image: Image.Image) -> int:
         band = image.crop((20, 12, 180, 60))

@@ -16,11 +16,11 @@ from baohan.adapters.documents.ofd import (
     OfdError,
     OfdPackage,
     Stamp,
+    asn1,
     seal_ofd,
     verify_ofd,
     write_ofd,
 )
-from baohan.adapters.documents.ofd import asn1
 from baohan.adapters.documents.ofd.ses import sign_document
 from baohan.adapters.documents.ofd.xmlparts import OFD_NS
 from baohan.gm import sm3
@@ -67,7 +67,9 @@ def test_the_seal_has_the_form_real_readers_verify() -> None:
     assert set(covered) == {"/" + n for n in expected}
     assert all(base64.b64decode(covered["/" + n]) == sm3(package[n]) for n in expected)
     stamp = signature.find("ofd:SignedInfo/ofd:StampAnnot", namespaces=NS)
-    page_id = etree.fromstring(package["Doc_0/Document.xml"]).find("ofd:Pages/ofd:Page", namespaces=NS).get("ID")
+    page_id = (
+        etree.fromstring(package["Doc_0/Document.xml"]).find("ofd:Pages/ofd:Page", namespaces=NS).get("ID")
+    )
     assert (stamp.get("PageRef"), stamp.get("Boundary")) == (page_id, "140 230 40 40")
     assert signature.findtext("ofd:SignedValue", namespaces=NS) == "/" + VALUE
     value = asn1.SESSignature.load(package[VALUE], strict=True)
@@ -89,7 +91,9 @@ def test_sealing_again_adds_a_signature_and_keeps_the_first_valid() -> None:
 
 
 def test_a_sealed_document_embedded_as_an_attachment_stays_sealed() -> None:
-    outer = guarantee_document(KIT, attachments=(Attachment("sealed-guarantee.ofd", SEALED, NOW, format="ofd"),))
+    outer = guarantee_document(
+        KIT, attachments=(Attachment("sealed-guarantee.ofd", SEALED, NOW, format="ofd"),)
+    )
     merged = seal_ofd(write_ofd(outer), KIT.seal, KIT.user.key, KIT.user.cert, at=NOW)
     assert verify_ofd(merged, trusted=[KIT.ca]).valid
     carried = OfdPackage.read(merged)["Doc_0/Attachs/sealed-guarantee.ofd"]
@@ -172,7 +176,9 @@ def test_a_signature_made_for_another_place_is_refused() -> None:
 def test_an_expired_seal_is_a_warning_not_a_forgery() -> None:
     short = make_kit(valid_days=10)
     late = NOW + timedelta(days=30)
-    sealed = seal_ofd(write_ofd(guarantee_document(short)), short.seal, short.user.key, short.user.cert, at=late)
+    sealed = seal_ofd(
+        write_ofd(guarantee_document(short)), short.seal, short.user.key, short.user.cert, at=late
+    )
     check = verify_ofd(sealed, trusted=[short.ca])
     assert check.valid, check.reason
     assert any("the seal was valid" in w for w in check.signatures[0].warnings)

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baohan.adapters.documents.ofd import OfdError, SealSpec, make_seal
-from baohan.adapters.documents.ofd import asn1
+from baohan.adapters.documents.ofd import OfdError, SealSpec, asn1, make_seal
 from baohan.adapters.documents.ofd.ses import load_seal, seal_users, sign_document
 from baohan.gm import SM2PrivateKey, sm3
 from baohan.gm.oids import SM3_WITH_SM2
@@ -84,8 +83,14 @@ def test_a_seal_reads_back_as_written_in_strict_der(
     assert KIT.maker.cert.public_key.verify(info.dump(), seal["signed_value"].native)
 
 
-@given(signature_xml=st.binary(min_size=1, max_size=4000), path=st.from_regex(r"/Doc_0/Signs/Sign_[0-9]{1,3}/Signature\.xml", fullmatch=True), at=moments)
-def test_a_signature_reads_back_as_written_in_strict_der(signature_xml: bytes, path: str, at: datetime) -> None:
+@given(
+    signature_xml=st.binary(min_size=1, max_size=4000),
+    path=st.from_regex(r"/Doc_0/Signs/Sign_[0-9]{1,3}/Signature\.xml", fullmatch=True),
+    at=moments,
+)
+def test_a_signature_reads_back_as_written_in_strict_der(
+    signature_xml: bytes, path: str, at: datetime
+) -> None:
     der = sign_document(KIT.seal, signature_xml, path, KIT.user.key, KIT.user.cert, at=at)
     assert _canonical(asn1.SESSignature(), der)
     signature = asn1.SESSignature.load(der, strict=True)
@@ -118,7 +123,7 @@ def test_only_a_listed_certificate_with_its_own_key_may_use_the_seal(kit: SealKi
         ({"picture_png": b"GIF89a"}, "PNG"),
         ({"users": []}, "at least one certificate"),
         ({"valid_to": NOW - timedelta(days=1)}, "end after it starts"),
-        ({"valid_from": datetime(2026, 1, 1)}, "timezone-aware"),  # noqa: DTZ001
+        ({"valid_from": datetime(2026, 1, 1)}, "timezone-aware"),
     ],
 )
 def test_a_bad_seal_spec_is_refused(changes: dict[str, object], message: str) -> None:
@@ -132,6 +137,8 @@ def test_load_seal_refuses_what_is_not_a_v4_seal(kit: SealKit) -> None:
     seal = asn1.SESeal.load(kit.seal)
     info = seal["e_seal_info"].copy()
     info["header"]["version"] = 3
-    older = asn1.SESeal({**{k: seal[k] for k in ("cert", "sign_alg_id", "signed_value")}, "e_seal_info": info})
+    older = asn1.SESeal(
+        {**{k: seal[k] for k in ("cert", "sign_alg_id", "signed_value")}, "e_seal_info": info}
+    )
     with pytest.raises(OfdError, match="version 3"):
         load_seal(older.dump())

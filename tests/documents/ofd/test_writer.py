@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 import pytest
 from lxml import etree
 
-from baohan.adapters.documents.ofd import Attachment, Image, OfdDocument, OfdError, OfdPackage, Page, Text, write_ofd
+from baohan.adapters.documents.ofd import (
+    Attachment,
+    Image,
+    OfdDocument,
+    OfdError,
+    OfdPackage,
+    Page,
+    Text,
+    write_ofd,
+)
 from baohan.adapters.documents.ofd.writer import HALF_WIDTH, wrap
 from baohan.adapters.documents.ofd.xmlparts import OFD_NS
 from tests.documents.ofd.conftest import GUARANTEE_NO, NOW, SealKit, guarantee_document
@@ -28,7 +37,9 @@ def test_the_parts_form_a_gb_t_33190_document(kit: SealKit, guarantee_ofd: bytes
     ofd = _xml(package, "OFD.xml")
     assert ofd.tag == f"{{{OFD_NS}}}OFD" and ofd.get("DocType") == "OFD"
     assert ofd.findtext("ofd:DocBody/ofd:DocRoot", namespaces=NS) == "Doc_0/Document.xml"
-    assert ofd.findtext("ofd:DocBody/ofd:DocInfo/ofd:CustomDatas/ofd:CustomData", namespaces=NS) == GUARANTEE_NO
+    assert (
+        ofd.findtext("ofd:DocBody/ofd:DocInfo/ofd:CustomDatas/ofd:CustomData", namespaces=NS) == GUARANTEE_NO
+    )
     document = _xml(package, "Doc_0/Document.xml")
     assert document.findtext("ofd:CommonData/ofd:PageArea/ofd:PhysicalBox", namespaces=NS) == "0 0 210 297"
     page_ref = document.find("ofd:Pages/ofd:Page", namespaces=NS)
@@ -41,7 +52,13 @@ def test_the_parts_form_a_gb_t_33190_document(kit: SealKit, guarantee_ofd: bytes
     assert media.get("Format") == "PNG"
     assert package[f"Doc_0/Res/{media.findtext('ofd:MediaFile', namespaces=NS)}"] == kit.picture
     # Every id is unique and MaxUnitID is the largest.
-    ids = [int(e.get("ID")) for name in package if name.endswith(".xml") for e in _xml(package, name).iter() if e.get("ID")]
+    ids = [
+        int(e.get("ID"))
+        for name in package
+        if name.endswith(".xml")
+        for e in _xml(package, name).iter()
+        if e.get("ID")
+    ]
     assert len(ids) == len(set(ids))
     assert int(document.findtext("ofd:CommonData/ofd:MaxUnitID", namespaces=NS)) == max(ids)
 
@@ -68,13 +85,18 @@ def test_wrap_breaks_at_the_width_and_keeps_words_whole() -> None:
 
 def test_attachments_are_stored_byte_for_byte(kit: SealKit) -> None:
     inner = bytes(range(256)) * 10
-    document = guarantee_document(kit, attachments=(Attachment("sealed.ofd", inner, NOW, title="已密封保函"),))
+    document = guarantee_document(
+        kit, attachments=(Attachment("sealed.ofd", inner, NOW, title="已密封保函"),)
+    )
     package = OfdPackage.read(write_ofd(document))
     assert package["Doc_0/Attachs/sealed.ofd"] == inner
     listed = _xml(package, "Doc_0/Attachs/Attachments.xml").find("ofd:Attachment", namespaces=NS)
     assert listed.get("Name") == "已密封保函" and listed.get("Format") == "ofd"
     assert listed.findtext("ofd:FileLoc", namespaces=NS) == "sealed.ofd"
-    assert _xml(package, "Doc_0/Document.xml").findtext("ofd:Attachments", namespaces=NS) == "Attachs/Attachments.xml"
+    assert (
+        _xml(package, "Doc_0/Document.xml").findtext("ofd:Attachments", namespaces=NS)
+        == "Attachs/Attachments.xml"
+    )
 
 
 def test_the_same_document_gives_the_same_bytes(kit: SealKit) -> None:
@@ -91,12 +113,16 @@ def test_the_same_document_gives_the_same_bytes(kit: SealKit) -> None:
         (lambda: Text("x", 0, 0, size=0), "size must be positive"),
         (lambda: Image(b"GIF89a", 0, 0, 1, 1), "PNG or JPEG"),
         (lambda: Attachment("../x.ofd", b"", NOW), "plain file name"),
-        (lambda: Attachment("x.ofd", b"", datetime(2026, 1, 1)), "timezone-aware"),  # noqa: DTZ001
+        (lambda: Attachment("x.ofd", b"", datetime(2026, 1, 1)), "timezone-aware"),
         (lambda: OfdDocument("id", "t", NOW, pages=[]), "at least one page"),
         (lambda: OfdDocument("a/b", "t", NOW, pages=[Page([])]), "doc_id"),
         (
             lambda: OfdDocument(
-                "id", "t", NOW, pages=[Page([])], attachments=[Attachment("a", b"", NOW), Attachment("a", b"", NOW)]
+                "id",
+                "t",
+                NOW,
+                pages=[Page([])],
+                attachments=[Attachment("a", b"", NOW), Attachment("a", b"", NOW)],
             ),
             "unique",
         ),
