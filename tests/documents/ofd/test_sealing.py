@@ -201,3 +201,27 @@ def test_what_is_not_a_sealed_document_is_not_valid() -> None:
 def test_sealing_refuses_a_page_the_document_lacks() -> None:
     with pytest.raises(OfdError, match="no page 3"):
         seal_ofd(SEALED, KIT.seal, KIT.user.key, KIT.user.cert, stamp=Stamp(page=3), at=NOW)
+
+
+@given(where=st.floats(min_value=0, max_value=1, exclude_max=True), flip=st.integers(min_value=1, max_value=255))
+def test_a_damaged_file_gives_a_verdict_never_an_exception(where: float, flip: int) -> None:
+    data = bytearray(SEALED)
+    data[int(where * len(data))] ^= flip
+    check = verify_ofd(bytes(data), trusted=[KIT.ca])
+    if check.valid:  # the byte was ZIP bookkeeping (a time, a comment), not content
+        assert dict(OfdPackage.read(bytes(data))) == dict(OfdPackage.read(SEALED))
+
+
+def test_a_signature_must_cover_the_document_and_its_pages() -> None:
+    package = OfdPackage.read(SEALED)
+    signature = etree.fromstring(package[SIGNATURE])
+    references = signature.find("ofd:SignedInfo/ofd:References", namespaces=NS)
+    for reference in list(references):
+        if reference.get("FileRef") == "/Doc_0/Pages/Page_0/Content.xml":
+            references.remove(reference)
+    narrower = etree.tostring(signature, xml_declaration=True, encoding="UTF-8")
+    package.put(SIGNATURE, narrower)
+    package.put(VALUE, sign_document(KIT.seal, narrower, "/" + SIGNATURE, KIT.user.key, KIT.user.cert, at=NOW))
+    check = verify_ofd(package.to_bytes(), trusted=[KIT.ca])
+    assert not check.valid
+    assert check.reason.endswith("the signature does not cover /Doc_0/Pages/Page_0/Content.xml")

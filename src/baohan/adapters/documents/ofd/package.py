@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import posixpath
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 
 from baohan.adapters.documents.ofd.errors import OfdError
@@ -55,7 +56,7 @@ class OfdPackage(Mapping[str, bytes]):
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
             infos = archive.infolist()
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
             raise OfdError(f"not an OFD package (not a ZIP file: {exc})") from None
         if len(infos) > MAX_PARTS:
             raise OfdError(f"the package has more than {MAX_PARTS} entries")
@@ -71,7 +72,16 @@ class OfdPackage(Mapping[str, bytes]):
                 raise OfdError(f"the package holds {name} twice")
             try:
                 content = archive.read(info)
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+            except (
+                zipfile.BadZipFile,
+                OSError,
+                ValueError,
+                NotImplementedError,
+                RuntimeError,
+                EOFError,
+                zlib.error,
+            ) as exc:
+                # RuntimeError: an encrypted entry; zlib.error and EOFError: damaged compressed data.
                 raise OfdError(f"cannot unpack {name}: {exc}") from None
             package._parts[name] = content
         if "OFD.xml" not in package._parts:

@@ -40,31 +40,44 @@ def part(package: OfdPackage, name: str) -> bytes:
 
 
 def doc_body(package: OfdPackage) -> Any:
-    """The first ``DocBody`` of OFD.xml (this library handles one document per package)."""
+    """The first ``DocBody`` of OFD.xml, the document this library writes and seals."""
     body = x.find(x.parse(part(package, ENTRY), ENTRY), "DocBody")
     if body is None:
         raise OfdError("OFD.xml has no DocBody")
     return body
 
 
-def layout(package: OfdPackage) -> Layout:
-    """The document root, pages and signature list of the package's first document."""
-    body = doc_body(package)
-    document = resolve(ENTRY, x.text_of(body, "DocRoot", ENTRY))
+def documents(package: OfdPackage) -> list[tuple[str, str | None]]:
+    """Each document OFD.xml lists: its Document.xml part and its Signatures.xml part, if any."""
+    bodies = x.find_all(x.parse(part(package, ENTRY), ENTRY), "DocBody")
+    if not bodies:
+        raise OfdError("OFD.xml has no DocBody")
+    found = []
+    for body in bodies:
+        signatures = x.find(body, "Signatures")
+        listed = (signatures.text or "").strip() if signatures is not None else ""
+        found.append(
+            (resolve(ENTRY, x.text_of(body, "DocRoot", ENTRY)), resolve(ENTRY, listed) if listed else None)
+        )
+    return found
+
+
+def pages(package: OfdPackage, document: str) -> tuple[tuple[str, str], ...]:
+    """(page id, content part) of every page of ``document``, in order; a document needs one page at least."""
     root = x.parse(part(package, document), document)
-    pages = tuple(
+    found = tuple(
         (page.get("ID", ""), resolve(document, page.get("BaseLoc", "")))
         for page in x.find_all(root, "Pages/Page")
     )
-    if not pages:
+    if not found:
         raise OfdError(f"{document} lists no pages")
-    signatures = x.find(body, "Signatures")
-    located = (
-        resolve(ENTRY, signatures.text)
-        if signatures is not None and (signatures.text or "").strip()
-        else None
-    )
-    return Layout(document, pages, located)
+    return found
+
+
+def layout(package: OfdPackage) -> Layout:
+    """The document root, pages and signature list of the package's first document."""
+    document, signatures = documents(package)[0]
+    return Layout(document, pages(package, document), signatures)
 
 
 def signature_entries(package: OfdPackage, signatures_part: str) -> list[SignatureEntry]:

@@ -20,7 +20,14 @@ from baohan.adapters.documents.ofd import xmlparts as x
 from baohan.adapters.documents.ofd.errors import OfdError
 from baohan.adapters.documents.ofd.package import OfdPackage, resolve
 from baohan.adapters.documents.ofd.signed_data import SM2_SIGNATURE_OIDS, check_sign
-from baohan.adapters.documents.ofd.structure import SignatureEntry, layout, part, signature_entries
+from baohan.adapters.documents.ofd.structure import (
+    ENTRY,
+    SignatureEntry,
+    documents,
+    pages,
+    part,
+    signature_entries,
+)
 from baohan.gm import CertificateError, CertificateInfo, SM2Certificate, sm3
 from baohan.gm.oids import SM3
 
@@ -94,16 +101,31 @@ def verify_ofd(
     """
     try:
         package = OfdPackage.read(data)
-        signatures_part = layout(package).signatures
-        entries = signature_entries(package, signatures_part) if signatures_part else []
+        listed = [
+            (entry, document)
+            for document, signatures_part in documents(package)
+            if signatures_part is not None
+            for entry in signature_entries(package, signatures_part)
+        ]
     except OfdError as exc:
         return OfdCheck(problem=str(exc))
-    return OfdCheck(tuple(_check(package, entry, known_signers, trusted) for entry in entries))
+    return OfdCheck(
+        tuple(_check(package, entry, document, known_signers, trusted) for entry, document in listed)
+    )
+
+
+def essential_parts(package: OfdPackage, document: str) -> frozenset[str]:
+    """What every signature of ``document`` must cover: OFD.xml, Document.xml and each page's content.
+
+    A signature over less would stay valid while the document it is shown on changes.
+    """
+    return frozenset({ENTRY, document, *(content for _, content in pages(package, document))})
 
 
 def _check(
     package: OfdPackage,
     entry: SignatureEntry,
+    document: str,
     known_signers: Sequence[SM2Certificate],
     trusted: Sequence[SM2Certificate] | None,
 ) -> SignatureCheck:
@@ -111,7 +133,10 @@ def _check(
     try:
         signature_xml = part(package, entry.part)
         root = x.parse(signature_xml, entry.part)
-        _check_references(package, entry.part, root)
+        covered = _check_references(package, entry.part, root)
+        uncovered = sorted(essential_parts(package, document) - covered)
+        if uncovered:
+            raise _Invalid(f"the signature does not cover {', '.join('/' + p for p in uncovered)}")
         value = part(package, resolve(entry.part, x.text_of(root, "SignedValue", entry.part)))
         method_node = x.find(root, "SignedInfo/SignatureMethod")
         method = (method_node.text or "").strip() if method_node is not None else ""
@@ -149,15 +174,14 @@ def _check(
         return SignatureCheck(entry.signature_id, entry.kind, entry.part, False, str(exc), tuple(warnings))
 
 
-def _check_references(package: OfdPackage, signature_part: str, root: object) -> None:
+def _check_references(package: OfdPackage, signature_part: str, root: object) -> set[str]:
+    """The parts the signature covers, each checked against its digest."""
     references = x.find(root, "SignedInfo/References")
     method = (references.get("CheckMethod", "") if references is not None else "").strip()
     if method.lower() not in _SM3_NAMES:
         raise _Invalid(f"CheckMethod {method or '(none)'} is not SM3 ({SM3})")
-    nodes = x.find_all(references, "Reference")
-    if not nodes:
-        raise _Invalid("the signature covers no file")
-    for node in nodes:
+    covered: set[str] = set()
+    for node in x.find_all(references, "Reference"):
         file_ref = node.get("FileRef", "")
         name = resolve(signature_part, file_ref)
         if name not in package:
@@ -168,6 +192,8 @@ def _check_references(package: OfdPackage, signature_part: str, root: object) ->
             raise _Invalid(f"the CheckValue of {file_ref} is not Base64") from None
         if sm3(package[name]) != expected:
             raise _Invalid(f"the SM3 digest of {file_ref} does not match: the file changed after signing")
+        covered.add(name)
+    return covered
 
 
 def _certificate(der: bytes, role: str) -> SM2Certificate:
