@@ -203,7 +203,9 @@ def test_sealing_refuses_a_page_the_document_lacks() -> None:
         seal_ofd(SEALED, KIT.seal, KIT.user.key, KIT.user.cert, stamp=Stamp(page=3), at=NOW)
 
 
-@given(where=st.floats(min_value=0, max_value=1, exclude_max=True), flip=st.integers(min_value=1, max_value=255))
+@given(
+    where=st.floats(min_value=0, max_value=1, exclude_max=True), flip=st.integers(min_value=1, max_value=255)
+)
 def test_a_damaged_file_gives_a_verdict_never_an_exception(where: float, flip: int) -> None:
     data = bytearray(SEALED)
     data[int(where * len(data))] ^= flip
@@ -221,7 +223,9 @@ def test_a_signature_must_cover_the_document_and_its_pages() -> None:
             references.remove(reference)
     narrower = etree.tostring(signature, xml_declaration=True, encoding="UTF-8")
     package.put(SIGNATURE, narrower)
-    package.put(VALUE, sign_document(KIT.seal, narrower, "/" + SIGNATURE, KIT.user.key, KIT.user.cert, at=NOW))
+    package.put(
+        VALUE, sign_document(KIT.seal, narrower, "/" + SIGNATURE, KIT.user.key, KIT.user.cert, at=NOW)
+    )
     check = verify_ofd(package.to_bytes(), trusted=[KIT.ca])
     assert not check.valid
     assert check.reason.endswith("the signature does not cover /Doc_0/Pages/Page_0/Content.xml")

@@ -19,9 +19,26 @@ from baohan.gm.signature import der_to_raw
 
 SM2_SIGN = "1.2.156.10197.1.301.1"  # GM/T 0006's bare SM2 signature, used by signers where 501 belongs
 SM2_SIGNATURE_OIDS = frozenset({SM3_WITH_SM2, SM2_SIGN})
-_GM_SIGNED_DATA = "1.2.156.10197.6.1.4.2.2"  # GM/T 0010 signedData
-_SIGNED_DATA = frozenset({_GM_SIGNED_DATA, "1.2.840.113549.1.7.2"})
+GM_DATA = "1.2.156.10197.6.1.4.2.1"  # GM/T 0010 data
+GM_SIGNED_DATA = "1.2.156.10197.6.1.4.2.2"  # GM/T 0010 signedData
+_SIGNED_DATA = frozenset({GM_SIGNED_DATA, "1.2.840.113549.1.7.2"})
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
+
+
+def _register() -> None:
+    # GM/T 0010 names PKCS #7's types under its own arc; taught to asn1crypto once, like baohan.gm.oids,
+    # so a GM SignedData parses (and builds) as a SignedData.
+    if GM_SIGNED_DATA in cms.ContentType._map:
+        return
+    cms.ContentType._map[GM_DATA] = "gm_data"
+    cms.ContentType._map[GM_SIGNED_DATA] = "gm_signed_data"
+    cms.ContentType._reverse_map = None
+    for holder in (cms.ContentInfo, cms.EncapsulatedContentInfo):
+        holder._oid_specs["gm_data"] = core.OctetString
+        holder._oid_specs["gm_signed_data"] = cms.SignedData
+
+
+_register()
 
 
 @dataclass(frozen=True)
@@ -58,7 +75,7 @@ def _check_signed_data(value: bytes, signature_xml: bytes) -> SignOutcome:
     info = cms.ContentInfo.load(value, strict=True)
     if info["content_type"].dotted not in _SIGNED_DATA:
         return SignOutcome(None, None, f"SignedValue.dat holds {info['content_type'].dotted}, not SignedData")
-    signed = info["content"].parse(cms.SignedData)
+    signed = info["content"]
     encap = signed["encap_content_info"]["content"]
     if isinstance(encap, core.Void):
         content = signature_xml
