@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from baohan.adapters.documents.ofd import verify_ofd
+from baohan.adapters.documents.ofd import seal_ofd, verify_ofd
 from baohan.adapters.documents.ofd.ses import load_seal, seal_users
 from baohan.gm import SM2Certificate
+from tests.documents.ofd.conftest import NOW, SealKit
 
 
 def _test_signer(samples: Path) -> list[SM2Certificate]:
@@ -74,3 +75,17 @@ def test_an_unsigned_sample_has_no_signature(samples: Path) -> None:
 def test_a_bare_signature_needs_its_signer_named(samples: Path) -> None:
     (signature,) = verify_ofd((samples / "DigitalSign.ofd").read_bytes()).signatures
     assert not signature.valid and "no signer certificate was given" in signature.reason
+
+
+@pytest.mark.parametrize("name", ["signedFile.ofd", "three-signatures.ofd"])
+def test_our_seal_on_a_sealed_sample_leaves_its_signatures_valid(
+    samples: Path, name: str, kit: SealKit
+) -> None:
+    original = (samples / name).read_bytes()
+    ours = seal_ofd(original, kit.seal, kit.user.key, kit.user.cert, at=NOW)
+    before = verify_ofd(original, known_signers=_test_signer(samples)).signatures
+    after = verify_ofd(ours, known_signers=_test_signer(samples)).signatures
+    assert all(s.valid for s in after), [s.reason for s in after]
+    assert [s.part for s in after[:-1]] == [s.part for s in before]
+    assert after[-1].seal_name == "示例融资担保股份有限公司保函专用章"
+    assert len({s.signature_id for s in after}) == len(after)

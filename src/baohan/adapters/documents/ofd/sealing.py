@@ -75,7 +75,7 @@ def seal_ofd(
     package.put(
         value_part, sign_document(seal, signature_xml, absolute(signature_part), key, cert, at=moment)
     )
-    x.child(signatures, "Signature", ID=signature_id, Type="Seal", BaseLoc=absolute(signature_part))
+    _list_signature(signatures, signature_id, absolute(signature_part))
     package.put(found.signatures, x.to_bytes(signatures))
     return package.to_bytes()
 
@@ -106,6 +106,16 @@ def _next_ids(signatures: Any) -> tuple[str, str]:
         signatures.insert(0, max_node)  # MaxSignId comes before the Signature entries
     max_node.text = str(top + 2)
     return str(top + 1), str(top + 2)
+
+
+def _list_signature(signatures: Any, signature_id: str, location: str) -> None:
+    """Add the entry after the last one listed (some writers put MaxSignId last; their order is kept)."""
+    entry = signatures.makeelement(x.q("Signature"), ID=signature_id, Type="Seal", BaseLoc=location)
+    listed = x.find_all(signatures, "Signature")
+    if listed:
+        listed[-1].addnext(entry)
+    else:
+        signatures.append(entry)
 
 
 def _free_folder(package: OfdPackage, signs: str) -> str:
