@@ -229,3 +229,34 @@ def test_a_signature_must_cover_the_document_and_its_pages() -> None:
     check = verify_ofd(package.to_bytes(), trusted=[KIT.ca])
     assert not check.valid
     assert check.reason.endswith("the signature does not cover /Doc_0/Pages/Page_0/Content.xml")
+
+
+def _digest_listed_seal(digest: bytes) -> bytes:
+    """KIT's seal with its user named by an SM3 digest (``certListType`` 2) instead of the certificate."""
+    info = asn1.SESeal.load(KIT.seal)["e_seal_info"].copy()
+    info["property"]["cert_list_type"] = 2
+    info["property"]["cert_list"] = asn1.CertDigestList([{"type": "SM3", "value": digest}])
+    seal = asn1.SESeal(
+        {
+            "e_seal_info": info,
+            "cert": KIT.maker.cert.to_der(),
+            "sign_alg_id": SM3_WITH_SM2,
+            "signed_value": KIT.maker.key.sign(info.dump()),
+        }
+    )
+    return bytes(seal.dump())
+
+
+def test_a_seal_may_name_its_user_by_certificate_digest() -> None:
+    unsealed = write_ofd(guarantee_document(KIT))
+    listed = _digest_listed_seal(sm3(KIT.user.cert.to_der()))
+    check = verify_ofd(seal_ofd(unsealed, listed, KIT.user.key, KIT.user.cert, at=NOW), trusted=[KIT.ca])
+    assert check.valid, check.reason
+    with pytest.raises(OfdError, match="not one of the seal's users"):
+        seal_ofd(unsealed, _digest_listed_seal(bytes(32)), KIT.user.key, KIT.user.cert, at=NOW)
+    # Made by hand, the signature of an unlisted user is refused by the verifier too.
+    package = OfdPackage.read(SEALED)
+    to_sign = asn1.SESSignature.load(package[VALUE])["to_sign"].copy()
+    to_sign["eseal"] = asn1.SESeal.load(_digest_listed_seal(bytes(32)))
+    check = verify_ofd(_replace(SEALED, VALUE, _resign(to_sign, KIT)))
+    assert not check.valid and "not in the seal's certificate list" in check.reason

@@ -8,7 +8,8 @@ tax-bureau seals and ofdrw do (checked against the samples in the tests).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,6 +22,11 @@ from baohan.gm.oids import SM3_WITH_SM2
 
 SEAL_TYPE_ORGANISATION = 1  # GB/T 38540 §5.2: 1 单位印章, 2 个人印章
 CERT_LIST_CERTS = 1
+_DIGESTS: dict[str, Callable[[bytes], bytes]] = {
+    "sm3": sm3,
+    "sha1": lambda b: hashlib.sha1(b, usedforsecurity=False).digest(),  # names a listed certificate
+    "sha256": lambda b: hashlib.sha256(b).digest(),
+}
 _MAX_PICTURE = 1024 * 1024
 
 
@@ -115,6 +121,19 @@ def load_seal(der: bytes) -> asn1.SESeal:
     return seal
 
 
+def lists_user(seal: asn1.SESeal, cert: SM2Certificate) -> bool:
+    """True when the seal's list names ``cert``: by its DER (``certListType`` 1) or by a digest (2)."""
+    der = cert.to_der()
+    prop = seal["e_seal_info"]["property"]
+    if prop["cert_list_type"].native == CERT_LIST_CERTS:
+        return der in seal_users(seal)
+    for digest in asn1.CertDigestList.load(prop["cert_list"].dump()):
+        algorithm = _DIGESTS.get(digest["type"].native.lower().replace("-", ""))
+        if algorithm is not None and algorithm(der) == digest["value"].native:
+            return True
+    return False
+
+
 def seal_users(seal: asn1.SESeal) -> list[bytes]:
     """The DER certificates a seal lists (``certListType`` 1); digest lists give an empty list."""
     prop = seal["e_seal_info"]["property"]
@@ -138,7 +157,7 @@ def sign_document(
     if at.utcoffset() is None:
         raise OfdError("the signing time must be timezone-aware")
     seal = load_seal(seal_der)
-    if cert.to_der() not in seal_users(seal):
+    if not lists_user(seal, cert):
         raise OfdError("the signer's certificate is not one of the seal's users")
     if not property_info.isascii():
         raise OfdError("property_info must be an ASCII path")

@@ -1,24 +1,21 @@
-"""Verifying every signature of an OFD document: the reference digests, then for a seal (GB/T 38540 v4)
-``dataHash``, the signer's SM2 signature over ``TBS_Sign``, the seal maker's signature over the seal and
-the signer's place in the seal's certificate list; for a ``Sign`` the SignedData (:mod:`.signed_data`).
+"""Verifying every signature of an OFD document: the reference digests and what they must cover here,
+then the seal (:mod:`.seal_check`) or the ``Sign`` (:mod:`.signed_data`), then trust if asked for.
 
-One :class:`SignatureCheck` per signature. Validity periods that ended before the signing time are
-warnings, not forgeries: real seals outlive their certificates' terms in archives.
+One :class:`SignatureCheck` per signature; warnings never make a signature invalid.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from baohan.adapters.documents.ofd import asn1
 from baohan.adapters.documents.ofd import xmlparts as x
 from baohan.adapters.documents.ofd.errors import OfdError
 from baohan.adapters.documents.ofd.package import OfdPackage, resolve
+from baohan.adapters.documents.ofd.seal_check import check_seal
 from baohan.adapters.documents.ofd.signed_data import SM2_SIGNATURE_OIDS, check_sign
 from baohan.adapters.documents.ofd.structure import (
     ENTRY,
@@ -32,12 +29,6 @@ from baohan.gm import CertificateError, CertificateInfo, SM2Certificate, sm3
 from baohan.gm.oids import SM3
 
 _SM3_NAMES = frozenset({SM3, "sm3"})
-_DIGESTS: dict[str, Callable[[bytes], bytes]] = {
-    "sm3": sm3,
-    "sha1": lambda b: hashlib.sha1(b, usedforsecurity=False).digest(),  # a name for a certificate, as listed
-    "sha256": lambda b: hashlib.sha256(b).digest(),
-}
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
 
 
 @dataclass(frozen=True)
@@ -81,10 +72,13 @@ class OfdCheck:
 class _Invalid(Exception):
     """A signature fails; carries the reason and whatever was learnt before it failed."""
 
-    def __init__(self, reason: str, **known: object) -> None:
+    def __init__(
+        self, reason: str, *, signer: SM2Certificate | None = None, seal_name: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.known = known
+        self.signer = signer
+        self.seal_name = seal_name
 
 
 def verify_ofd(
@@ -142,12 +136,17 @@ def _check(
         method = (method_node.text or "").strip() if method_node is not None else ""
         if method not in SM2_SIGNATURE_OIDS:
             warnings.append(f"SignatureMethod {method or '(none)'} is not SM3withSM2")
+        if entry.kind not in ("Seal", "Sign"):
+            raise _Invalid(f"the signature Type {entry.kind!r} is neither Seal nor Sign")
         if entry.kind == "Sign":
             outcome = check_sign(value, signature_xml, known_signers)
-            if outcome.reason:
+            if outcome.reason or outcome.signer is None:
                 raise _Invalid(outcome.reason, signer=outcome.signer)
-            assert outcome.signer is not None
-            _check_trust(outcome.signer, "signer", trusted)
+            try:
+                _check_trust(outcome.signer, "signer", trusted)
+            except _Invalid as failure:
+                failure.signer = outcome.signer
+                raise
             return SignatureCheck(
                 entry.signature_id,
                 entry.kind,
@@ -157,9 +156,26 @@ def _check(
                 signer=outcome.signer.info(),
                 signed_at=outcome.signed_at,
             )
-        return _check_seal(entry, signature_xml, value, trusted, warnings)
+        sealed = check_seal(value, signature_xml, entry.part)
+        if sealed.reason or sealed.signer is None or sealed.maker is None:
+            raise _Invalid(sealed.reason, signer=sealed.signer, seal_name=sealed.seal_name)
+        try:
+            _check_trust(sealed.signer, "signer", trusted)
+            _check_trust(sealed.maker, "seal maker", trusted)
+        except _Invalid as failure:
+            failure.signer, failure.seal_name = sealed.signer, sealed.seal_name
+            raise
+        return SignatureCheck(
+            entry.signature_id,
+            entry.kind,
+            entry.part,
+            True,
+            warnings=(*warnings, *sealed.warnings),
+            signer=sealed.signer.info(),
+            seal_name=sealed.seal_name,
+            signed_at=sealed.signed_at,
+        )
     except _Invalid as failure:
-        signer = failure.known.get("signer")
         return SignatureCheck(
             entry.signature_id,
             entry.kind,
@@ -167,8 +183,8 @@ def _check(
             False,
             failure.reason,
             tuple(warnings),
-            signer=signer.info() if isinstance(signer, SM2Certificate) else None,
-            seal_name=failure.known.get("seal_name"),  # type: ignore[arg-type]
+            signer=failure.signer.info() if failure.signer is not None else None,
+            seal_name=failure.seal_name,
         )
     except OfdError as exc:
         return SignatureCheck(entry.signature_id, entry.kind, entry.part, False, str(exc), tuple(warnings))
@@ -194,106 +210,6 @@ def _check_references(package: OfdPackage, signature_part: str, root: object) ->
             raise _Invalid(f"the SM3 digest of {file_ref} does not match: the file changed after signing")
         covered.add(name)
     return covered
-
-
-def _certificate(der: bytes, role: str) -> SM2Certificate:
-    try:
-        return SM2Certificate(der)
-    except CertificateError as exc:
-        raise _Invalid(f"the {role}'s certificate is unreadable: {exc}") from None
-
-
-def _check_seal(
-    entry: SignatureEntry,
-    signature_xml: bytes,
-    value: bytes,
-    trusted: Sequence[SM2Certificate] | None,
-    warnings: list[str],
-) -> SignatureCheck:
-    try:
-        signature = asn1.SESSignature.load(value, strict=True)
-        to_sign = signature["to_sign"]
-        version = to_sign["version"].native
-        seal = to_sign["eseal"]
-        info = seal["e_seal_info"]
-        seal_name = info["property"]["name"].native
-        header = (info["header"]["id"].native, info["header"]["version"].native)
-    except _PARSE_ERRORS as exc:
-        raise _Invalid(f"SignedValue.dat is not a GB/T 38540 SES_Signature v4 ({exc})") from None
-    if version != asn1.SES_VERSION or header != (asn1.HEADER_ID, asn1.SES_VERSION):
-        raise _Invalid(
-            f"the seal signature is version {version}, seal header {header}; only version 4 is read"
-        )
-    try:
-        signer = _certificate(bytes(signature["cert"].native), "signer")
-        if to_sign["data_hash"].native != sm3(signature_xml):
-            raise _Invalid(
-                "dataHash is not SM3 of Signature.xml: Signature.xml changed after sealing", signer=signer
-            )
-        property_info = to_sign["property_info"].native
-        if resolve("", "/" + property_info.lstrip("/")) != entry.part:
-            raise _Invalid(
-                f"propertyInfo names {property_info}, not this signature's Signature.xml", signer=signer
-            )
-        if signature["signature_alg_id"].dotted not in SM2_SIGNATURE_OIDS:
-            raise _Invalid(
-                f"the signature algorithm {signature['signature_alg_id'].dotted} is not SM3withSM2"
-            )
-        if not signer.public_key.verify(to_sign.dump(), signature["signature"].native, fmt="der"):
-            raise _Invalid("the signer's SM2 signature over TBS_Sign does not verify", signer=signer)
-        maker = _certificate(bytes(seal["cert"].native), "seal maker")
-        if seal["sign_alg_id"].dotted not in SM2_SIGNATURE_OIDS:
-            raise _Invalid(
-                f"the seal's algorithm {seal['sign_alg_id'].dotted} is not SM3withSM2", signer=signer
-            )
-        if not maker.public_key.verify(info.dump(), seal["signed_value"].native, fmt="der"):
-            raise _Invalid("the seal maker's signature over the seal does not verify", signer=signer)
-        if not _listed(signer, info["property"]):
-            raise _Invalid("the signer's certificate is not in the seal's certificate list", signer=signer)
-        signed_at = to_sign["time_info"].native
-        valid_start, valid_end = info["property"]["valid_start"].native, info["property"]["valid_end"].native
-    except _Invalid as failure:
-        failure.known.setdefault("seal_name", seal_name)
-        raise
-    except _PARSE_ERRORS as exc:
-        raise _Invalid(f"the seal signature is malformed ({exc})", seal_name=seal_name) from None
-    if not valid_start <= signed_at <= valid_end:
-        warnings.append(
-            f"the seal was valid {valid_start:%Y-%m-%d} to {valid_end:%Y-%m-%d}, not at the signing time"
-        )
-    if not signer.not_before <= signed_at <= signer.not_after:
-        warnings.append(
-            f"the signer's certificate was valid {signer.not_before:%Y-%m-%d} to {signer.not_after:%Y-%m-%d},"
-            " not at the signing time"
-        )
-    try:
-        _check_trust(signer, "signer", trusted)
-        _check_trust(maker, "seal maker", trusted)
-    except _Invalid as failure:
-        failure.known.update(signer=signer, seal_name=seal_name)
-        raise
-    return SignatureCheck(
-        entry.signature_id,
-        entry.kind,
-        entry.part,
-        True,
-        warnings=tuple(warnings),
-        signer=signer.info(),
-        seal_name=seal_name,
-        signed_at=signed_at,
-    )
-
-
-def _listed(signer: SM2Certificate, prop: asn1.SESESPropertyInfo) -> bool:
-    der = signer.to_der()
-    listed = prop["cert_list"].dump()
-    if prop["cert_list_type"].native == 1:
-        return der in [bytes(c.native) for c in asn1.CertInfoList.load(listed)]
-    for digest in asn1.CertDigestList.load(listed):
-        algorithm = _DIGESTS.get(digest["type"].native.lower().replace("-", ""))
-        if algorithm is not None and algorithm(der) == digest["value"].native:
-            return True
-    return False
 
 
 def _check_trust(cert: SM2Certificate, role: str, trusted: Sequence[SM2Certificate] | None) -> None:
