@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from baohan.adapters.documents.ofd import seal_ofd, verify_ofd
+from baohan.adapters.documents.ofd import Stamp, seal_ofd, verify_ofd
 from baohan.adapters.documents.ofd.ses import load_seal, seal_users
 from baohan.gm import SM2Certificate
 from tests.documents.ofd.conftest import NOW, SealKit
@@ -82,7 +82,7 @@ def test_our_seal_on_a_sealed_sample_leaves_its_signatures_valid(
     samples: Path, name: str, kit: SealKit
 ) -> None:
     original = (samples / name).read_bytes()
-    ours = seal_ofd(original, kit.seal, kit.user.key, kit.user.cert, at=NOW)
+    ours = seal_ofd(original, kit.seal, kit.user.key, kit.user.cert, stamp=Stamp(x=10, y=10), at=NOW)
     before = verify_ofd(original, known_signers=_test_signer(samples)).signatures
     after = verify_ofd(ours, known_signers=_test_signer(samples)).signatures
     assert all(s.valid for s in after), [s.reason for s in after]

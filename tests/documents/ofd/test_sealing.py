@@ -198,9 +198,11 @@ def test_what_is_not_a_sealed_document_is_not_valid() -> None:
     assert not garbage.valid and "not a ZIP" in garbage.reason
 
 
-def test_sealing_refuses_a_page_the_document_lacks() -> None:
+def test_sealing_refuses_a_page_the_document_lacks_or_a_stamp_off_the_page() -> None:
     with pytest.raises(OfdError, match="no page 3"):
         seal_ofd(SEALED, KIT.seal, KIT.user.key, KIT.user.cert, stamp=Stamp(page=3), at=NOW)
+    with pytest.raises(OfdError, match=r"not within page 0 \(0 0 210 297\)"):
+        seal_ofd(SEALED, KIT.seal, KIT.user.key, KIT.user.cert, stamp=Stamp(x=180, y=10), at=NOW)
 
 
 @given(

@@ -111,6 +111,8 @@ def test_the_same_document_gives_the_same_bytes(kit: SealKit) -> None:
     [
         (lambda: Text("", 0, 0), "text must not be empty"),
         (lambda: Text("x", 0, 0, size=0), "size must be positive"),
+        (lambda: Text("a\x00b", 0, 0), "control character"),
+        (lambda: OfdDocument("id", "t\x1b", NOW, pages=[Page([])]), "control character"),
         (lambda: Image(b"GIF89a", 0, 0, 1, 1), "PNG or JPEG"),
         (lambda: Attachment("../x.ofd", b"", NOW), "plain file name"),
         (lambda: Attachment("x.ofd", b"", datetime(2026, 1, 1)), "timezone-aware"),

@@ -14,6 +14,15 @@ A4 = (210.0, 297.0)
 _FILE_NAME = re.compile(r"^[\w.\-\u4e00-\u9fff]{1,100}$")
 
 
+# XML 1.0 allows no C0 control character but tab, line feed and carriage return (and no lone surrogate).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(name: str, *values: str) -> None:
+    if any(_NOT_XML.search(v) for v in values):
+        raise OfdError(f"{name} holds a control character XML cannot carry")
+
+
 def _positive(name: str, *values: float) -> None:
     if any(not v > 0 for v in values):
         raise OfdError(f"{name} must be positive")
@@ -38,6 +47,7 @@ class Text:
     def __post_init__(self) -> None:
         if not self.text:
             raise OfdError("text must not be empty")
+        _xml_text("text", self.text, self.font)
         if not self.font.strip():
             raise OfdError("font must name a font")
         _positive("text size", self.size)
@@ -100,6 +110,7 @@ class Attachment:
             raise OfdError(f"attachment file_name {self.file_name!r} must be a plain file name")
         if self.created.utcoffset() is None:
             raise OfdError("attachment created must be timezone-aware")
+        _xml_text("attachment title or format", self.title, self.format)
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,13 @@ class OfdDocument:
             raise OfdError("doc_id must be 1-64 letters, digits, '-' or '_'")
         if self.created.utcoffset() is None:
             raise OfdError("created must be timezone-aware")
+        _xml_text(
+            "title, author or custom_data",
+            self.title,
+            self.author,
+            *self.custom_data,
+            *self.custom_data.values(),
+        )
         if not self.pages:
             raise OfdError("a document needs at least one page")
         _positive("page_size", *self.page_size)

@@ -18,7 +18,7 @@ from baohan.adapters.documents.ofd import xmlparts as x
 from baohan.adapters.documents.ofd.errors import OfdError
 from baohan.adapters.documents.ofd.package import OfdPackage, absolute
 from baohan.adapters.documents.ofd.ses import sign_document
-from baohan.adapters.documents.ofd.structure import ENTRY, Layout, doc_body, folder, layout
+from baohan.adapters.documents.ofd.structure import ENTRY, Layout, doc_body, folder, layout, page_box
 from baohan.adapters.documents.ofd.writer import box
 from baohan.gm import SM2Certificate, SM2PrivateKey, sm3
 from baohan.gm.oids import SM3, SM3_WITH_SM2
@@ -60,6 +60,7 @@ def seal_ofd(
     if place.page >= len(found.pages):
         raise OfdError(f"the document has {len(found.pages)} page(s); there is no page {place.page}")
     assert found.signatures is not None  # _with_signature_list named one
+    _check_on_page(package, found, place)
     signatures = (
         x.parse(package[found.signatures], found.signatures)
         if found.signatures in package
@@ -90,6 +91,23 @@ def _with_signature_list(package: OfdPackage) -> Layout:
     x.child(body, "Signatures", signatures)
     package.put(ENTRY, x.to_bytes(body.getroottree().getroot()))
     return Layout(found.document, found.pages, signatures)
+
+
+def _check_on_page(package: OfdPackage, found: Layout, place: Stamp) -> None:
+    """A stamp off the page would be a seal nobody sees: refuse it."""
+    bounds = page_box(package, found.document, found.pages[place.page][1])
+    if bounds is None:
+        return
+    left, top, width, height = bounds
+    if not (
+        left <= place.x
+        and top <= place.y
+        and place.x + place.width <= left + width + 1e-6
+        and place.y + place.height <= top + height + 1e-6
+    ):
+        raise OfdError(
+            f"the stamp {box(place.x, place.y, place.width, place.height)} is not within page {place.page} ({box(*bounds)})"
+        )
 
 
 def _next_ids(signatures: Any) -> tuple[str, str]:

@@ -74,6 +74,21 @@ def pages(package: OfdPackage, document: str) -> tuple[tuple[str, str], ...]:
     return found
 
 
+def page_box(package: OfdPackage, document: str, content: str) -> tuple[float, ...] | None:
+    """A page's PhysicalBox (x, y, width, height in mm): its own, else the document's; None if neither says."""
+    for owner, path in ((content, "Area/PhysicalBox"), (document, "CommonData/PageArea/PhysicalBox")):
+        found = x.find(x.parse(part(package, owner), owner), path)
+        if found is not None and found.text:
+            try:
+                numbers = tuple(float(v) for v in found.text.split())
+            except ValueError:
+                raise OfdError(f"{owner} has a PhysicalBox that is not four numbers") from None
+            if len(numbers) == 4:
+                return numbers
+            raise OfdError(f"{owner} has a PhysicalBox that is not four numbers")
+    return None
+
+
 def layout(package: OfdPackage) -> Layout:
     """The document root, pages and signature list of the package's first document."""
     document, signatures = documents(package)[0]
