@@ -115,6 +115,7 @@ def test_the_same_document_gives_the_same_bytes(kit: SealKit) -> None:
         (lambda: OfdDocument("id", "t\x1b", NOW, pages=[Page([])]), "control character"),
         (lambda: Image(b"GIF89a", 0, 0, 1, 1), "PNG or JPEG"),
         (lambda: Attachment("../x.ofd", b"", NOW), "plain file name"),
+        (lambda: Attachment("Attachments.xml", b"", NOW), "list's own name"),
         (lambda: Attachment("x.ofd", b"", datetime(2026, 1, 1)), "timezone-aware"),
         (lambda: OfdDocument("id", "t", NOW, pages=[]), "at least one page"),
         (lambda: OfdDocument("a/b", "t", NOW, pages=[Page([])]), "doc_id"),

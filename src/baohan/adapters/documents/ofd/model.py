@@ -108,6 +108,8 @@ class Attachment:
     def __post_init__(self) -> None:
         if not _FILE_NAME.fullmatch(self.file_name) or self.file_name.startswith("."):
             raise OfdError(f"attachment file_name {self.file_name!r} must be a plain file name")
+        if self.file_name.lower() == "attachments.xml":
+            raise OfdError("attachment file_name Attachments.xml is the attachment list's own name")
         if self.created.utcoffset() is None:
             raise OfdError("attachment created must be timezone-aware")
         _xml_text("attachment title or format", self.title, self.format)
