@@ -58,9 +58,11 @@ def _star(cx: float, cy: float, radius: float) -> list[tuple[float, float]]:
 def _rim_text(image: Image.Image, text: str, centre: float, inner: float, font_path: Path) -> None:
     count = len(text)
     arc = min(_MAX_ARC, _CHAR_ARC * count)
-    # A character gets the rim length its share of the arc allows, and never more than an eighth of the seal.
-    share = math.radians(arc / count) * inner
-    size = max(8, round(min(image.width * 0.125, share * 0.85)))
+    size = round(image.width * 0.12)
+    # Each character gets its share of the arc; a long name keeps its height and narrows its characters,
+    # as seal engravers do.
+    share = math.radians(arc / count) * (inner - size * 0.68)
+    squeeze = min(1.0, share * 0.9 / size)
     radius = inner - size * 0.68
     face = ImageFont.truetype(str(font_path), size)
     cell = round(size * 1.5)
@@ -68,6 +70,8 @@ def _rim_text(image: Image.Image, text: str, centre: float, inner: float, font_p
         angle = -arc / 2 + arc * (n + 0.5) / count  # degrees clockwise from the top
         glyph = Image.new("RGBA", (cell, cell), (0, 0, 0, 0))
         ImageDraw.Draw(glyph).text((cell / 2, cell / 2), char, font=face, fill=SEAL_RED, anchor="mm")
+        if squeeze < 1.0:
+            glyph = glyph.resize((max(1, round(cell * squeeze)), cell), Image.Resampling.LANCZOS)
         turned = glyph.rotate(-angle, resample=Image.Resampling.BICUBIC, expand=True)
         x = centre + radius * math.sin(math.radians(angle)) - turned.width / 2
         y = centre - radius * math.cos(math.radians(angle)) - turned.height / 2
