@@ -18,6 +18,7 @@ from baohan.adapters.documents.ofd import (
     Text,
     draw_seal,
     make_seal,
+    seal_ofd,
     write_ofd,
 )
 from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
@@ -72,11 +73,6 @@ def make_kit(name: str = INSTITUTION, *, valid_days: int = 365) -> SealKit:
     )
 
 
-@pytest.fixture(scope="session")
-def kit() -> SealKit:
-    return make_kit()
-
-
 def guarantee_document(kit: SealKit, *, attachments: tuple[Attachment, ...] = ()) -> OfdDocument:
     """A one-page guarantee in Chinese with the guarantee number, the seal picture and any attachments."""
     body = (
@@ -103,6 +99,18 @@ def guarantee_document(kit: SealKit, *, attachments: tuple[Attachment, ...] = ()
         ],
         attachments=attachments,
     )
+
+
+SIGNATURE = "Doc_0/Signs/Sign_0/Signature.xml"
+VALUE = "Doc_0/Signs/Sign_0/SignedValue.dat"
+KIT = make_kit()
+SEALED = seal_ofd(write_ofd(guarantee_document(KIT)), KIT.seal, KIT.user.key, KIT.user.cert, at=NOW)
+"""A guarantee sealed once by KIT's institution, for the tests that take it apart."""
+
+
+@pytest.fixture(scope="session")
+def kit() -> SealKit:
+    return KIT
 
 
 @pytest.fixture(scope="session")

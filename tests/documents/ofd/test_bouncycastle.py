@@ -10,7 +10,7 @@ import pytest
 
 from baohan.adapters.documents.ofd import OfdPackage, asn1
 from baohan.gm import DEFAULT_UID, SM2Certificate
-from tests.documents.ofd.test_sealing import KIT, SEALED, VALUE
+from tests.documents.ofd.conftest import KIT, SEALED, VALUE
 from tests.peers import LinePeer
 
 pytestmark = pytest.mark.interop

@@ -25,13 +25,18 @@ from baohan.adapters.documents.ofd.ses import sign_document
 from baohan.adapters.documents.ofd.xmlparts import OFD_NS
 from baohan.gm import sm3
 from baohan.gm.oids import SM3_WITH_SM2
-from tests.documents.ofd.conftest import NOW, SealKit, guarantee_document, make_kit
+from tests.documents.ofd.conftest import (
+    KIT,
+    NOW,
+    SEALED,
+    SIGNATURE,
+    VALUE,
+    SealKit,
+    guarantee_document,
+    make_kit,
+)
 
 NS = {"ofd": OFD_NS}
-SIGNATURE = "Doc_0/Signs/Sign_0/Signature.xml"
-VALUE = "Doc_0/Signs/Sign_0/SignedValue.dat"
-KIT = make_kit()
-SEALED = seal_ofd(write_ofd(guarantee_document(KIT)), KIT.seal, KIT.user.key, KIT.user.cert, at=NOW)
 SIGNED_PARTS = [name for name in OfdPackage.read(SEALED) if name != "Doc_0/Signs/Signatures.xml"]
 
 

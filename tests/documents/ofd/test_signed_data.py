@@ -10,8 +10,7 @@ from baohan.adapters.documents.ofd import OfdPackage, verify_ofd
 from baohan.adapters.documents.ofd.signed_data import GM_DATA, GM_SIGNED_DATA
 from baohan.adapters.documents.ofd.xmlparts import OFD_NS
 from baohan.gm import sm3
-from tests.documents.ofd.conftest import SealKit, make_kit
-from tests.documents.ofd.test_sealing import KIT, SEALED, SIGNATURE, VALUE
+from tests.documents.ofd.conftest import KIT, SEALED, SIGNATURE, VALUE, SealKit, make_kit
 
 
 def _signed_data(
