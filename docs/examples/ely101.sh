@@ -5,6 +5,7 @@
 # 手工逐步构造一笔 ELY101（提交保函申请）并发往沙箱。Needs baohan, curl and python3 on PATH.
 set -euo pipefail
 SANDBOX=${1:-sandbox.json}
+for _ in $(seq 100); do [ -s "$SANDBOX" ] && break; sleep 0.3; done   # the sandbox prints its line when ready
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$SANDBOX" "$1"; }
 URL=$(field url)                       # …/zcdservice/v1/lg/ELYApi
 APPID=$(field appid)                   # 平台分配的 appid / appkey / appsecret
