@@ -19,6 +19,7 @@ from baohan.gm import SM2PrivateKey, SM2PublicKey
 from baohan.gm.codec import decode
 from baohan.protocols.procurement.client import ProcurementClient
 from baohan.protocols.procurement.envelope import Channel, compute_sign
+from baohan.web.receiver import NoticeTap, WireNotices
 from baohan.web.serving import BackgroundServer
 from tests.procurement.harness import application_fields, free_port, wait_for
 
@@ -214,6 +215,23 @@ def test_notices_go_to_the_integrators_notify_url() -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         server.stop()
+
+
+def test_an_unreachable_notify_url_is_a_5xx_the_outbox_retries() -> None:
+    channel = Channel("SBX1", "k", "s", SM2PrivateKey.generate(), SM2PrivateKey.generate().public_key)
+    notices = WireNotices(channel)
+    nowhere = f"http://127.0.0.1:{free_port()}/notices"
+    tap = BackgroundServer(NoticeTap(IntegratorReceiver(), notices, forward_to=nowhere), free_port())
+    try:
+        reply = httpx.post(f"{tap.url}/zcdservice/v1/lg/ELYApi", content=b'{"transcode":"ELY102"}')
+    finally:
+        tap.stop()
+    assert reply.status_code == 502 and reply.json()["code"] == "302"
+    assert f"could not reach {nowhere}" in reply.json()["message"]
+    [entry] = notices.listing()
+    assert entry["answer"]["status"] == 502 and entry["forwarded_to"] == nowhere
+    assert entry["data"] is None and entry["error"].startswith("数据接收失败, 请求参数校验未通过: msgcode")
+    assert entry["received_at"].endswith("+08:00")
 
 
 def test_the_sandbox_removes_its_files_when_it_stops() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -13,7 +13,13 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from baohan.protocols.procurement.codes import MESSAGES, Code, ProtocolError
-from baohan.protocols.procurement.envelope import Channel, compact_json, open_request, parse_frame
+from baohan.protocols.procurement.envelope import (
+    SHANGHAI,
+    Channel,
+    compact_json,
+    open_request,
+    parse_frame,
+)
 from baohan.protocols.procurement.router import ENVELOPE_REQUESTS, Answer, Inbound, ProcurementWire
 from baohan.web.front import ProtocolFront
 from baohan.web.procurement import validate_request
@@ -58,7 +64,7 @@ class NoticeRecorder:
                 {
                     "transcode": request.transcode,
                     "msgcode": request.msgcode,
-                    "received_at": datetime.now(UTC).isoformat(),
+                    "received_at": datetime.now(SHANGHAI).isoformat(timespec="milliseconds"),
                     "data": request.payload,
                 }
             )
@@ -100,7 +106,7 @@ class WireNotices:
         entry: dict[str, Any] = {
             "transcode": fields.get("transcode"),
             "msgcode": fields.get("msgcode"),
-            "received_at": datetime.now(UTC).isoformat(),
+            "received_at": datetime.now(SHANGHAI).isoformat(timespec="milliseconds"),  # as the wire's reqtime
             "wire": wire,
             "data": None,
             "answer": {"status": status, "body": _json_or_text(answer)},
