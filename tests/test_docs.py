@@ -52,3 +52,18 @@ def test_the_error_table_lists_every_code_with_the_spec_text(readme: str) -> Non
     text = (ROOT / readme).read_text()
     rows = dict(re.findall(r"^\| `(\d{3})` \| ([^|]+) \|", text, re.MULTILINE))
     assert rows == {code.value: MESSAGES[code] for code in Code}
+
+
+def _command_blocks(readme: str) -> list[str]:
+    """The readme's ``sh`` blocks with comments dropped: the commands, whatever language explains them."""
+    blocks = re.findall(r"^```sh\n(.*?)^```", (ROOT / readme).read_text(), re.MULTILINE | re.DOTALL)
+    strip = [re.sub(r"\s+# .*$", "", line) for block in blocks for line in ["\x00", *block.splitlines()]]
+    text = "\n".join(line for line in strip if not line.startswith("#"))
+    return [block.strip() for block in text.split("\x00") if block.strip()]
+
+
+def test_the_chinese_readme_runs_the_same_commands_as_the_english() -> None:
+    english = _command_blocks("README.md")
+    chinese = _command_blocks("README.zh-CN.md")
+    assert len(chinese) >= 4
+    assert [block for block in chinese if block not in english] == []
