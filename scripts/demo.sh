@@ -8,7 +8,7 @@ B=.venv/bin/baohan
 # The guarantee letter embeds a TrueType font with Chinese glyphs: $BAOHAN_FONT, else one fontconfig lists.
 # Found by baohan's own lookup, so this check and the letter agree. Installed here when missing and we may.
 font_problem() {
-  .venv/bin/python -c 'from baohan.adapters.documents.letter import FontNotFoundError, find_cjk_font
+  .venv/bin/python -c 'from baohan.adapters.documents.fonts import FontNotFoundError, find_cjk_font
 try: find_cjk_font()
 except FontNotFoundError as exc: print(exc)'
 }

@@ -8,8 +8,6 @@ import html
 import io
 import os
 import re
-import shutil
-import subprocess
 import threading
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
@@ -33,102 +31,45 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
     Spacer,
 )
 
+from baohan.adapters.documents.fonts import (
+    CJK_FONT_PACKAGE,
+    FONT_ENV,
+    FontChoice,
+    FontNotFoundError,
+    find_cjk_font,
+    how_to_get_one,
+)
 from baohan.domain.money import amount_in_chinese, format_amount
 
-FONT_ENV = "BAOHAN_FONT"
 TEMPLATE_ENV = "BAOHAN_LETTER_TEMPLATE"
-CJK_FONT_PACKAGE = "fonts-wqy-zenhei"
 # China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact for every
 # guarantee and needs no tz database (slim containers often lack /usr/share/zoneinfo).
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 _MARGIN = 22 * mm
 _MOMENTS = frozenset({"valid_from", "valid_to", "issued_at"})
-# reportlab embeds TrueType outlines only (not CFF: Noto/Source Han CJK are CFF), so these come first.
-_PREFERRED = (
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "AR PL UMing CN",
-    "AR PL UKai CN",
-    "Droid Sans Fallback",
-)
 _STYLE_NAMES = frozenset({"title", "number", "to", "body", "sign", "note"})
 _BLOCK = re.compile(r"\[(\w+)(?:\s+(\d+))?\]\s*(.*)", re.DOTALL)
 _fonts: dict[tuple[Path, int], str] = {}
 _fonts_lock = threading.Lock()
-_found: dict[tuple[str | None, str | None], FontChoice] = {}
 _templates: dict[tuple[str, int], Template] = {}
-
-
-class FontNotFoundError(FileNotFoundError):
-    """The CJK font the letter embeds is missing or unreadable."""
+# Re-exported: callers of the letter name the font's failure from here.
+__all__ = [
+    "CJK_FONT_PACKAGE",
+    "FONT_ENV",
+    "TEMPLATE_ENV",
+    "FontChoice",
+    "FontNotFoundError",
+    "GuaranteeLetter",
+    "LetterTemplateError",
+    "check_letter_setup",
+    "find_cjk_font",
+    "letter_blocks",
+    "render_letter_pdf",
+]
 
 
 class LetterTemplateError(ValueError):
     """The letter's template cannot be read, does not compile, or names a value or style that does not exist."""
-
-
-@dataclass(frozen=True)
-class FontChoice:
-    """A TrueType face able to print Chinese: its file and, for a collection (.ttc), its index."""
-
-    path: Path
-    index: int = 0
-
-
-def _how_to_get_one() -> str:
-    return (
-        f"set {FONT_ENV} to a TrueType font file with Chinese glyphs (.ttf/.ttc), or install one that "
-        f"fontconfig lists under fc-list :lang=zh-cn (Debian/Ubuntu/Kylin/UOS: apt-get install "
-        f"{CJK_FONT_PACKAGE}; RHEL: dnf install wqy-zenhei-fonts)"
-    )
-
-
-def _fontconfig_fonts() -> list[tuple[str, FontChoice]]:
-    fc_list = shutil.which("fc-list")
-    if fc_list is None:
-        return []
-    try:
-        listing = subprocess.run(
-            [fc_list, ":lang=zh-cn", "-f", "%{fontformat}\t%{index}\t%{family[0]}\t%{file}\n"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    found = []
-    for line in listing.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 4 and parts[0] == "TrueType" and parts[1].isdigit():
-            found.append((parts[2], FontChoice(Path(parts[3]), int(parts[1]))))
-    return found
-
-
-def find_cjk_font() -> FontChoice:
-    """The font for letters: ``$BAOHAN_FONT`` if set, else a TrueType Chinese face fontconfig lists."""
-    setting = os.environ.get(FONT_ENV) or None
-    key = (setting, os.environ.get("PATH"))
-    if key in _found:
-        return _found[key]
-    if setting is not None:
-        path = Path(setting).expanduser()
-        if not path.is_file():
-            raise FontNotFoundError(f"{FONT_ENV}={setting} is not a font file: {_how_to_get_one()}")
-        choice = FontChoice(path)
-    else:
-        candidates = _fontconfig_fonts()
-        if not candidates:
-            raise FontNotFoundError(f"no font with Chinese glyphs found: {_how_to_get_one()}")
-
-        def rank(item: tuple[str, FontChoice]) -> tuple[int, str, int]:
-            family, font = item
-            place = _PREFERRED.index(family) if family in _PREFERRED else len(_PREFERRED)
-            return place, str(font.path), font.index
-
-        choice = min(candidates, key=rank)[1]
-    _found[key] = choice
-    return choice
 
 
 @dataclass(frozen=True)
@@ -173,15 +114,13 @@ def _register_font(font: FontChoice) -> str:
         if key in _fonts:
             return _fonts[key]
         if not font.path.is_file():
-            raise FontNotFoundError(f"CJK font {font.path} not found: {_how_to_get_one()}")
+            raise FontNotFoundError(f"CJK font {font.path} not found: {how_to_get_one()}")
         name = "BaohanCJK-" + hashlib.sha256(f"{font.path}#{font.index}".encode()).hexdigest()[:8]
         try:
             # reportlab subsets the face on save, so the PDF carries only the glyphs it prints.
             pdfmetrics.registerFont(TTFont(name, str(font.path), subfontIndex=font.index))
         except (TTFError, OSError) as exc:
-            raise FontNotFoundError(
-                f"CJK font {font.path} is unusable ({exc}): {_how_to_get_one()}"
-            ) from None
+            raise FontNotFoundError(f"CJK font {font.path} is unusable ({exc}): {how_to_get_one()}") from None
         _fonts[key] = name
         return name
 
