@@ -19,7 +19,7 @@ from baohan.gm import SM2PrivateKey, SM2PublicKey
 from baohan.gm.codec import decode
 from baohan.protocols.procurement.client import ProcurementClient
 from baohan.protocols.procurement.envelope import Channel, compute_sign
-from baohan.web.receiver import NoticeTap, WireNotices
+from baohan.web.receiver import NoticeRecorder, NoticeTap, WireNotices, receiver_app
 from baohan.web.serving import BackgroundServer
 from tests.procurement.harness import application_fields, free_port, wait_for
 
@@ -232,6 +232,23 @@ def test_an_unreachable_notify_url_is_a_5xx_the_outbox_retries() -> None:
     assert entry["answer"]["status"] == 502 and entry["forwarded_to"] == nowhere
     assert entry["data"] is None and entry["error"].startswith("数据接收失败, 请求参数校验未通过: msgcode")
     assert entry["received_at"].endswith("+08:00")
+
+
+def test_the_listing_keeps_what_is_not_a_notice_as_text() -> None:
+    channel = Channel("SBX1", "k", "s", SM2PrivateKey.generate(), SM2PrivateKey.generate().public_key)
+    notices = WireNotices(channel)
+    tap = BackgroundServer(
+        NoticeTap(receiver_app(NoticeRecorder(channel), frozenset({"ELY102"})), notices), free_port()
+    )
+    nested = "[" * 5000 + "]" * 5000
+    try:
+        reply = httpx.post(f"{tap.url}/zcdservice/v1/lg/ELYApi", content=nested.encode())
+    finally:
+        tap.stop()
+    assert reply.status_code == 200 and reply.json()["code"] != "000"
+    [entry] = notices.listing()
+    assert entry["wire"] == nested and entry["data"] is None and entry["transcode"] is None
+    assert entry["answer"]["body"] == reply.json() and "error" in entry
 
 
 def test_the_sandbox_removes_its_files_when_it_stops() -> None:

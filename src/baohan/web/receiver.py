@@ -80,7 +80,7 @@ def receiver_app(recorder: NoticeRecorder, served: frozenset[str]) -> ProtocolFr
 def _json_or_text(raw: bytes) -> Any:
     try:
         return json.loads(raw)
-    except ValueError:  # UnicodeDecodeError included
+    except (ValueError, RecursionError):  # UnicodeDecodeError included; hostile nesting kept as text
         return raw.decode("utf-8", "replace")
 
 
