@@ -14,6 +14,7 @@ import httpx
 import typer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from baohan.adapters.documents.letter import LetterTemplateError, check_letter_setup
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
 from baohan.cli.inputs import CLIError, one_line_errors
@@ -82,6 +83,10 @@ def procurement(
     ),
 ) -> None:
     """Run every procurement interface between our platform and our issuer, and print what happened."""
+    try:  # the font and the letter's template, checked before anything runs rather than at the first letter
+        check_letter_setup()
+    except LetterTemplateError as exc:
+        raise CLIError(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*"):
         if old.is_file():
