@@ -11,7 +11,8 @@ from types import ModuleType
 
 import pytest
 
-from baohan.adapters.documents.ofd import OfdPackage, Stamp, find_cjk_font, seal_ofd, verify_ofd, write_ofd
+from baohan.adapters.documents.fonts import find_cjk_font
+from baohan.adapters.documents.ofd import OfdPackage, Stamp, seal_ofd, verify_ofd, write_ofd
 from tests.documents.ofd.conftest import GUARANTEE_NO, INSTITUTION, NOW, SealKit, guarantee_document
 
 
@@ -68,7 +69,8 @@ def test_easyofd_renders_the_page_with_its_text_picture_and_seal(
     # easyofd draws every text in a face registered as "宋体" (it looks for Windows' simsun.ttc); give it
     # the machine's Chinese font under that name, as a reader's host would have.
     if "宋体" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont("宋体", str(find_cjk_font())))
+        font = find_cjk_font()
+        pdfmetrics.registerFont(TTFont("宋体", str(font.path), subfontIndex=font.index))
     monkeypatch.chdir(tmp_path)  # easyofd may leave working files behind
     reader = easyofd.OFD()
     reader.read(sealed, fmt="binary")

@@ -7,7 +7,6 @@
 """
 
 from baohan.adapters.documents.ofd.errors import OfdError
-from baohan.adapters.documents.ofd.fonts import FONT_ENV, FontNotFoundError, find_cjk_font
 from baohan.adapters.documents.ofd.model import A4, Attachment, Image, OfdDocument, Page, Text
 from baohan.adapters.documents.ofd.package import OfdPackage
 from baohan.adapters.documents.ofd.seal_picture import draw_seal
@@ -18,9 +17,7 @@ from baohan.adapters.documents.ofd.writer import write_ofd
 
 __all__ = [
     "A4",
-    "FONT_ENV",
     "Attachment",
-    "FontNotFoundError",
     "Image",
     "OfdCheck",
     "OfdDocument",
@@ -32,7 +29,6 @@ __all__ = [
     "Stamp",
     "Text",
     "draw_seal",
-    "find_cjk_font",
     "make_seal",
     "seal_ofd",
     "verify_ofd",

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import io
 import math
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from baohan.adapters.documents.fonts import FontChoice, find_cjk_font
 from baohan.adapters.documents.ofd.errors import OfdError
-from baohan.adapters.documents.ofd.fonts import find_cjk_font
 
 SEAL_RED = (230, 0, 18, 255)
 _MAX_ARC = 250.0  # degrees of the rim the name may take
 _CHAR_ARC = 30.0  # degrees per character while the name is short
 
 
-def draw_seal(name: str, *, caption: str = "", size_px: int = 400, font: Path | None = None) -> bytes:
+def draw_seal(name: str, *, caption: str = "", size_px: int = 400, font: FontChoice | None = None) -> bytes:
     """A PNG of a round red seal ``size_px`` square with ``name`` along the rim and ``caption`` below the star."""
     name, caption = name.strip(), caption.strip()
     if not name:
@@ -26,7 +25,7 @@ def draw_seal(name: str, *, caption: str = "", size_px: int = 400, font: Path | 
         raise OfdError("the seal's name is at most 40 characters and its caption at most 12")
     if not 64 <= size_px <= 2048:
         raise OfdError("size_px must be within 64..2048")
-    font_path = font or find_cjk_font()
+    face_of = font or find_cjk_font()
     image = Image.new("RGBA", (size_px, size_px), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     centre = size_px / 2
@@ -36,10 +35,10 @@ def draw_seal(name: str, *, caption: str = "", size_px: int = 400, font: Path | 
         (centre - outer, centre - outer, centre + outer, centre + outer), outline=SEAL_RED, width=rim
     )
     draw.polygon(_star(centre, centre, size_px * 0.17), fill=SEAL_RED)
-    _rim_text(image, name, centre, outer - rim, font_path)
+    _rim_text(image, name, centre, outer - rim, face_of)
     if caption:
         size = round(size_px * 0.09)
-        face = ImageFont.truetype(str(font_path), size)
+        face = ImageFont.truetype(str(face_of.path), size, index=face_of.index)
         draw.text((centre, centre + size_px * 0.27), caption, font=face, fill=SEAL_RED, anchor="mm")
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
@@ -55,7 +54,7 @@ def _star(cx: float, cy: float, radius: float) -> list[tuple[float, float]]:
     return points
 
 
-def _rim_text(image: Image.Image, text: str, centre: float, inner: float, font_path: Path) -> None:
+def _rim_text(image: Image.Image, text: str, centre: float, inner: float, face_of: FontChoice) -> None:
     count = len(text)
     arc = min(_MAX_ARC, _CHAR_ARC * count)
     size = round(image.width * 0.12)
@@ -64,7 +63,7 @@ def _rim_text(image: Image.Image, text: str, centre: float, inner: float, font_p
     share = math.radians(arc / count) * (inner - size * 0.68)
     squeeze = min(1.0, share * 0.9 / size)
     radius = inner - size * 0.68
-    face = ImageFont.truetype(str(font_path), size)
+    face = ImageFont.truetype(str(face_of.path), size, index=face_of.index)
     cell = round(size * 1.5)
     for n, char in enumerate(text):
         angle = -arc / 2 + arc * (n + 0.5) / count  # degrees clockwise from the top
