@@ -110,7 +110,7 @@ def main() -> int:
         ca_name="Bench CA",
     )
     sender, receiver = side.platform_channel(), side.issuer_channel()
-    app = create_app(runtime, admin_token="bench", run_dispatcher=False)
+    app = create_app(runtime, admin_token="bench", run_dispatcher=False).protocol
 
     rounds = max(1, args.rounds)
     print(f"preparing {(rounds + 1) * n} encrypted ELY101 requests ...", file=sys.stderr)

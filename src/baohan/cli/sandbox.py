@@ -23,6 +23,7 @@ from baohan.protocols.procurement.envelope import VERSION
 from baohan.protocols.profile import Profile
 from baohan.services.procurement.pairing import AppCredentials, issuer_side
 from baohan.services.procurement.runtime import open_runtime
+from baohan.web.host import HostedApp
 from baohan.web.procurement import create_app
 from baohan.web.receiver import NoticeRecorder, receiver_app
 from baohan.web.serving import BackgroundServer, free_port
@@ -31,7 +32,7 @@ app = typer.Typer(help="Live counterparties for integrators, on loopback.", no_a
 PREFIX = "/zcdservice/v1/lg/ELYApi"
 
 
-def _serve(web: ASGIApp, port: int) -> BackgroundServer:
+def _serve(web: ASGIApp | HostedApp, port: int) -> BackgroundServer:
     try:
         return BackgroundServer(web, port)
     except RuntimeError as exc:
@@ -128,7 +129,8 @@ def procurement(
             profile=profile,
         )
         extra["institution_id"] = peer.id
-    servers.append(_serve(create_app(runtime, admin_token=admin_token, extra=extra_routes), port))
+    served = _serve(create_app(runtime, admin_token=admin_token, extra=extra_routes), port)
+    servers.append(served)
     line = {
         "protocol": "procurement",
         "role": role,
@@ -146,7 +148,7 @@ def procurement(
             if k in ("sm2_layout", "sm2_prefix", "encoding", "sm4_mode")
         },
         **extra,
-        "admin_url": f"http://127.0.0.1:{port}/admin",
+        "admin_url": f"{served.admin_url}/admin",
         "admin_token": admin_token,
         "db": db_url,
     }
