@@ -134,6 +134,15 @@ def _pending(admin_port: int) -> int | None:
     return reply.json()["outbox"]["pending"]  # type: ignore[no-any-return]
 
 
+def _delivered(metrics_port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    assert "baohan_outbox_pending " in text
+    for line in text.splitlines():
+        if line.startswith("baohan_delivery_attempts_total{") and 'outcome="delivered"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def _ely101_answered(admin_port: int) -> float:
     """ELY101 requests answered 000, as one scrape of /metrics (on a fresh connection) counts them."""
     with httpx.Client(timeout=10) as http:  # a new connection may reach either worker
@@ -202,8 +211,14 @@ def test_two_workers_serve_one_port_and_a_dispatch_process_delivers(
         assert {_ely101_answered(admin_port) for _ in range(8)} == {float(sent)}
         assert recorder.received == []
         # ... until a dispatcher process delivers them.
-        dispatch = start("dispatch", "procurement", "--role", "issuer", "--db", db, "--concurrency", "4")
+        metrics_port = free_port()
+        dispatch = start(
+            *("dispatch", "procurement", "--role", "issuer", "--db", db, "--concurrency", "4"),
+            *("--metrics-port", str(metrics_port)),
+        )
         wait_for(lambda: len(recorder.received) >= sent, f"{sent} notices delivered", timeout=60)
+        # The dispatch process counts its deliveries and shows the shared outbox on a /metrics of its own.
+        wait_for(lambda: _delivered(metrics_port) == sent, "deliveries counted by the dispatcher")
         assert sorted(
             n["data"]["applicationId"] for n in recorder.received if n["transcode"] == "ELY102"
         ) == [f"SCALE-{i:04d}" for i in range(sent)]

@@ -14,7 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -89,6 +96,16 @@ def exposition(collectors: Iterable[Collector] = ()) -> bytes:
     for collector in collectors:
         registry.register(collector)
     return generate_latest(registry)
+
+
+def serve_metrics(host: str, port: int, collectors: Iterable[Collector] = ()) -> None:
+    """Serve this process's metrics and ``collectors`` at ``http://host:port/metrics`` from a daemon thread
+    (for processes without a web app, such as ``baohan dispatch``); OSError when the port is taken."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Forward(_OWN))
+    for collector in collectors:
+        registry.register(collector)
+    start_http_server(port, addr=host, registry=registry)
 
 
 class _Forward(Collector):

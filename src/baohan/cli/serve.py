@@ -54,21 +54,30 @@ def procurement(
         str,
         typer.Option(envvar="BAOHAN_LOG_LEVEL", help="debug, info, warning or error (JSON lines on stderr)."),
     ] = "info",
-    rules: Annotated[Path | None, typer.Option(help="Issuer: underwriting rules (JSON).")] = None,
+    rules: Annotated[
+        Path | None, typer.Option(envvar="BAOHAN_RULES", help="Issuer: underwriting rules (JSON).")
+    ] = None,
     institution_name: Annotated[
         str, typer.Option(help="Issuer: our name on the letters.")
     ] = DEFAULT_INSTITUTION_NAME,
     files_dir: Annotated[
-        Path | None, typer.Option(help="Keep files in this directory instead of the database.")
+        Path | None,
+        typer.Option(envvar="BAOHAN_FILES_DIR", help="Keep files in this directory instead of the database."),
     ] = None,
     workers: Annotated[
-        int, typer.Option(min=1, help="Server processes sharing the port (more than 1 needs PostgreSQL).")
+        int,
+        typer.Option(
+            min=1,
+            envvar="BAOHAN_WORKERS",
+            help="Server processes sharing the port (more than 1 needs PostgreSQL).",
+        ),
     ] = 1,
     dispatch: Annotated[
         bool,
         typer.Option(
+            envvar="BAOHAN_DISPATCH",
             help="Each server process also delivers the outbox (one dispatcher thread each); "
-            "--no-dispatch leaves delivery to `baohan dispatch` processes."
+            "--no-dispatch leaves delivery to `baohan dispatch` processes.",
         ),
     ] = True,
     delivery_concurrency: Annotated[
