@@ -250,6 +250,7 @@ def over_http(args: argparse.Namespace) -> int:
                 requests.write_text("".join(json.dumps(w) + "\n" for w in wires[k]))
                 port = free_port()
                 command = ("serve", "procurement", "--role", "issuer", "--db", db, "--port", str(port))
+                command += ("--admin-port", str(free_port()))
                 serve = baohan(
                     *command, "--workers", str(k), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )

@@ -180,6 +180,7 @@ def test_two_workers_serve_one_port_and_a_dispatch_process_delivers(
         log=log,
     )
     dispatch: subprocess.Popen[str] | None = None
+    dispatched = ""
     kept: list[httpx.Client] = []
     try:
         workers = wait_for(
@@ -225,7 +226,8 @@ def test_two_workers_serve_one_port_and_a_dispatch_process_delivers(
         wait_for(lambda: _pending(admin_port) == 0, "an empty outbox")
         dispatch.send_signal(signal.SIGTERM)
         assert dispatch.wait(timeout=60) == 0
-        assert "dispatcher stopped" in (dispatch.stderr.read() if dispatch.stderr else "")
+        dispatched = dispatch.stderr.read() if dispatch.stderr else ""
+        assert "dispatcher stopped" in dispatched
     finally:
         for http in kept:
             http.close()
@@ -239,6 +241,10 @@ def test_two_workers_serve_one_port_and_a_dispatch_process_delivers(
     log.close()
     answered = [line for line in logged if line.get("interface") == "ELY101"]
     assert len(answered) == sent and {line["code"] for line in answered} == {"000"}
+    # Each notice was delivered by the other process under the id of the request that caused it.
+    delivered = [json.loads(line) for line in dispatched.splitlines()]
+    delivered = [line for line in delivered if line.get("outcome") == "delivered"]
+    assert sorted(line["request_id"] for line in delivered) == sorted(line["request_id"] for line in answered)
 
 
 def test_operator_mistakes_are_one_line_before_any_worker_starts(tmp_path: Path, pg_url: str) -> None:

@@ -172,11 +172,19 @@ def host_app(
         return JSONResponse({"ready": state.ready}, status_code=200 if state.ready else 503)
 
     labels = {id(m.wire): (m.protocol, m.role) for m in mounts}
+    counted: dict[tuple[int, str, str], tuple[Any, Any]] = {}  # the metrics' children, looked up once
 
     def observe(codec: WireCodec, reply: Reply, seconds: float, request_id: str) -> None:
         protocol, role = labels.get(id(codec), ("?", "?"))
-        metrics.REQUESTS.labels(protocol, role, reply.interface, reply.code).inc()
-        metrics.LATENCY.labels(protocol, role, reply.interface).observe(seconds)
+        key = (id(codec), reply.interface, reply.code)
+        children = counted.get(key)
+        if children is None:
+            children = counted[key] = (
+                metrics.REQUESTS.labels(protocol, role, reply.interface, reply.code),
+                metrics.LATENCY.labels(protocol, role, reply.interface),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
         requests_log.info(
             "%s %s msgcode=%s answered %s",
             role,
