@@ -165,15 +165,15 @@ def _listen(host: str, port: int, option: str) -> socket.socket:
 def _metrics_dir(workers: int) -> Iterator[None]:
     """Several workers count into files that any of them sums when scraped (prometheus-client's
     multiprocess mode): a fresh directory for this run, or the one $PROMETHEUS_MULTIPROC_DIR names, emptied."""
-    if workers == 1:
-        yield
-        return
     given = os.environ.get(MULTIPROC_ENV)
     if given:
         directory = Path(given)
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob("*.db"):  # a previous run's counts would be summed with ours
             stale.unlink()
+        yield
+        return
+    if workers == 1:  # one process: its counts stay in memory
         yield
         return
     made = tempfile.mkdtemp(prefix="baohan-metrics-")
