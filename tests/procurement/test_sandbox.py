@@ -52,8 +52,8 @@ def show_received(
             "baohan.cli.main",
             "sandbox",
             "procurement",
-            "--port",
-            str(info["port"]),
+            "--admin-port",
+            str(info["admin_port"]),
             "--show-received",
             "--admin-token",
             token or info["admin_token"],
@@ -81,9 +81,9 @@ def received(info: dict[str, Any], *options: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def issuer_sandbox() -> Iterator[dict[str, Any]]:
-    port = free_port()
-    proc, info = start("--role", "issuer", "--port", str(port))
-    info["port"] = port
+    port, admin_port = free_port(), free_port()
+    proc, info = start("--role", "issuer", "--port", str(port), "--admin-port", str(admin_port))
+    info["port"], info["admin_port"] = port, admin_port
     yield info
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
@@ -162,6 +162,8 @@ def test_the_listing_is_behind_the_admin_token(issuer_sandbox: dict[str, Any]) -
     assert "refused --admin-token" in refused.stderr
     receiver = httpx.get(issuer_sandbox["notify_url"].split("/zcdservice")[0] + "/received")
     assert receiver.status_code == 404  # the receiver no longer lists what it got to anyone who asks
+    on_protocol_port = httpx.get(f"http://127.0.0.1:{issuer_sandbox['port']}/admin/sandbox/received")
+    assert on_protocol_port.status_code == 404  # counterparties reach the protocol port, not the listing
 
 
 class IntegratorReceiver:
@@ -195,9 +197,11 @@ def test_notices_go_to_the_integrators_notify_url() -> None:
     integrator = IntegratorReceiver()
     server = BackgroundServer(integrator, free_port(), lifespan="off")
     their_url = f"{server.url}/platform/notices"
-    port = free_port()
-    proc, info = start("--role", "issuer", "--port", str(port), "--notify-url", their_url)
-    info["port"] = port
+    port, admin_port = free_port(), free_port()
+    proc, info = start(
+        "--role", "issuer", "--port", str(port), "--admin-port", str(admin_port), "--notify-url", their_url
+    )
+    info["port"], info["admin_port"] = port, admin_port
     try:
         assert info["notify_url"] == their_url
         assert client_for(info).send("ELY101", application_fields("SBX-0009")).ok

@@ -26,7 +26,7 @@ from baohan.protocols.procurement.envelope import VERSION
 from baohan.protocols.profile import Profile
 from baohan.services.procurement.pairing import AppCredentials, issuer_side
 from baohan.services.procurement.runtime import open_runtime
-from baohan.web.host import admin_auth
+from baohan.web.host import HostedApp, admin_auth
 from baohan.web.procurement import create_app
 from baohan.web.receiver import NoticeRecorder, NoticeTap, WireNotices, receiver_app
 from baohan.web.serving import BackgroundServer, free_port
@@ -37,9 +37,9 @@ RECEIVED = "/admin/sandbox/received"
 NOTICES = frozenset({"ELY102", "ELY106", "ELY108"})
 
 
-def _serve(web: ASGIApp, port: int) -> BackgroundServer:
+def _serve(web: ASGIApp | HostedApp, port: int, admin_port: int | None = None) -> BackgroundServer:
     try:
-        return BackgroundServer(web, port)
+        return BackgroundServer(web, port, admin_port=admin_port)
     except RuntimeError as exc:
         raise CLIError(str(exc)) from None
 
@@ -101,6 +101,14 @@ def procurement(
     port: Annotated[
         int, typer.Option(help="Port on 127.0.0.1 for the role's endpoints.", min=1, max=65535)
     ] = 8600,
+    admin_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port on 127.0.0.1 for the admin API and the received listing; --port + 1 by default.",
+            min=1,
+            max=65535,
+        ),
+    ] = None,
     db: Annotated[str | None, typer.Option(help="Database URL; a temporary SQLite file by default.")] = None,
     counterparty_url: Annotated[
         str | None,
@@ -139,8 +147,11 @@ def procurement(
 
     Prints one JSON line with the URL, credentials and keys once it is ready, then serves until killed.
     """
+    admin_port = admin_port or port + 1
+    if admin_port > 65535 or admin_port == port:
+        raise CLIError(f"--admin-port {admin_port} must differ from --port and be at most 65535")
     if show_received:
-        _show_received(port, admin_token, transcode, ident)
+        _show_received(admin_port, admin_token, transcode, ident)
         return
     if role not in ("issuer", "platform"):
         raise CLIError(f"--role must be issuer or platform, not {role!r}")
@@ -161,7 +172,16 @@ def procurement(
             raise CLIError(str(exc)) from None
     workdir = Path(tempfile.mkdtemp(prefix="baohan-sandbox-"))
     try:
-        _run(role, port, db, counterparty_url, notify_url, admin_token or secrets.token_urlsafe(24), workdir)
+        _run(
+            role,
+            port,
+            admin_port,
+            db,
+            counterparty_url,
+            notify_url,
+            admin_token or secrets.token_urlsafe(24),
+            workdir,
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -169,6 +189,7 @@ def procurement(
 def _run(
     role: str,
     port: int,
+    admin_port: int,
     db: str | None,
     counterparty_url: str | None,
     notify_url: str | None,
@@ -221,7 +242,8 @@ def _run(
                 profile=profile,
             )
             extra["institution_id"] = peer.id
-        servers.append(_serve(create_app(runtime, admin_token=admin_token, extra=extra_routes), port))
+        served = _serve(create_app(runtime, admin_token=admin_token, extra=extra_routes), port, admin_port)
+        servers.append(served)
         line = {
             "protocol": "procurement",
             "role": role,
@@ -239,13 +261,13 @@ def _run(
                 if k in ("sm2_layout", "sm2_prefix", "encoding", "sm4_mode")
             },
             **extra,
-            "admin_url": f"http://127.0.0.1:{port}/admin",
+            "admin_url": f"{served.admin_url}/admin",
             "admin_token": admin_token,
             "db": db_url,
             "workdir": str(workdir),
         }
         if role == "issuer":
-            line["received_url"] = f"http://127.0.0.1:{port}{RECEIVED}"
+            line["received_url"] = f"{served.admin_url}{RECEIVED}"
         sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
         sys.stdout.flush()
         typer.echo(f"sandbox: its files are in {workdir} (removed when it stops)", err=True)
