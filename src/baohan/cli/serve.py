@@ -11,7 +11,9 @@ import uvicorn
 
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.cli.roles import backend, check_role, env_token, prepare_database, secret_box
-from baohan.web.worker import ADMIN_TOKEN_ENV, DEFAULT_INSTITUTION_NAME, FACTORY, ServeSettings, load_rules
+from baohan.services.procurement.role import OperatorError
+from baohan.services.procurement.runtime import open_runtime
+from baohan.web.worker import ADMIN_TOKEN_ENV, FACTORY, ServeSettings, load_rules
 
 app = typer.Typer(help="Serve a role.", no_args_is_help=True)
 
@@ -25,8 +27,12 @@ def procurement(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     rules: Annotated[Path | None, typer.Option(help="Issuer: underwriting rules (JSON).")] = None,
     institution_name: Annotated[
-        str, typer.Option(help="Issuer: our name on the letters.")
-    ] = DEFAULT_INSTITUTION_NAME,
+        str | None,
+        typer.Option(
+            help="Issuer: refuse to start unless our signing certificate gives this name "
+            "(the letters carry the certificate's name)."
+        ),
+    ] = None,
     files_dir: Annotated[
         Path | None, typer.Option(help="Keep files in this directory instead of the database.")
     ] = None,
@@ -59,7 +65,12 @@ def procurement(
         raise CLIError(f"{rules}: {exc}") from None
     if workers > 1 and backend(db) == "sqlite":
         raise CLIError("--workers > 1 needs PostgreSQL: SQLite lets one process write at a time")
-    prepare_database(db, box)
+    bound = prepare_database(db, box)
+    if role == "issuer" and institution_name is not None:
+        try:
+            open_runtime(role, db, bound, institution_name=institution_name, migrate=False).stop()
+        except OperatorError as exc:
+            raise CLIError(str(exc)) from None
     settings = ServeSettings(
         role=role,
         db=db,
