@@ -22,7 +22,7 @@ from baohan.services.procurement.runtime import DEFAULT_RULES, open_runtime
 from baohan.web.procurement import create_app
 
 FACTORY = "baohan.web.worker:procurement_app"
-ADMIN_TOKEN_ENV = "BAOHAN_ADMIN_TOKEN"  # noqa: S105 - the variable name
+ADMIN_TOKEN_ENV = "BAOHAN_ADMIN_TOKEN"  # noqa: S105 - the variable name, not a secret  # nosec B105
 DB_ENV = "BAOHAN_DB"
 _ROLE, _RULES, _NAME, _FILES, _DISPATCH, _CONCURRENCY = (
     "BAOHAN_SERVE_ROLE",

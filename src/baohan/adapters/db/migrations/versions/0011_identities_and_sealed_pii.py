@@ -56,12 +56,17 @@ def downgrade() -> None:
     op.drop_table("retired_keys")
 
 
+def _table(name: str) -> sa.TableClause:
+    return sa.table(name, sa.column("id", sa.String), sa.column("request", sa.Text))
+
+
 def _rewrite(change: Change, pending: Callable[[object], bool], verb: str) -> None:
     """Apply ``change`` to every stored request holding an identity number ``pending`` says to change."""
     connection = op.get_bind()
     work: list[tuple[str, str, dict[str, Any]]] = []
     for table, fields in personal.PERSONAL_FIELDS.items():
-        rows = connection.execute(sa.text(f"SELECT id, request FROM {table}"))  # noqa: S608 - our table names
+        stored = _table(table)
+        rows = connection.execute(sa.select(stored.c.id, stored.c.request))
         for row_id, text in rows:
             request = json.loads(str(text))
             if isinstance(request, dict) and any(
@@ -80,8 +85,10 @@ def _rewrite(change: Change, pending: Callable[[object], bool], verb: str) -> No
     box = box.bound_to(session)  # this database's KEK (made if absent); a wrong passphrase stops here
     session.flush()
     for table, row_id, request in work:
+        stored = _table(table)
         connection.execute(
-            sa.text(f"UPDATE {table} SET request = :request WHERE id = :id"),  # noqa: S608 - our table names
-            {"request": json.dumps(change(box, request, table, row_id), ensure_ascii=False), "id": row_id},
+            sa.update(stored)
+            .where(stored.c.id == row_id)
+            .values(request=json.dumps(change(box, request, table, row_id), ensure_ascii=False))
         )
     session.close()
