@@ -5,9 +5,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -34,6 +38,15 @@ def test_masking_keeps_the_region_and_the_last_four() -> None:
 def pair(tmp_path: Path) -> Iterator[Pair]:
     with running_pair(f"sqlite:///{tmp_path}/issuer.db", f"sqlite:///{tmp_path}/platform.db") as running:
         yield running
+
+
+def cli(*args: str) -> Any:
+    env = {**os.environ, PASSPHRASE_ENV: PASSPHRASE}
+    result = subprocess.run(
+        [sys.executable, "-m", "baohan.cli.main", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def _files(tmp_path: Path) -> bytes:
@@ -72,6 +85,16 @@ def test_no_identity_number_is_stored_in_clear_and_operators_see_them_masked(
     assert [(e["event"], e["detail"]) for e in history if e["event"] == "reveal"] == [
         ("reveal", {"revealed": "claimant identity numbers"})
     ]
+    # The operator commands likewise: masked, or in clear with --reveal, recorded with who asked.
+    db = ["--db", str(pair.issuer.engine.url.render_as_string(hide_password=False))]
+    assert cli("issuer", "claims", *db)[0]["request"]["contractCertCode"] == "110101********3456"
+    shown = cli("issuer", "show", "PII-1", *db)
+    assert shown["personal"] == {"legalIdNo": "110101********5678", "contractCerNo": "110101********9876"}
+    shown = cli("issuer", "show", "PII-1", *db, "--reveal", "--actor", "alice")
+    assert shown["personal"] == {"legalIdNo": LEGAL_ID, "contractCerNo": CONTACT_ID}
+    assert cli("issuer", "claims", *db, "--reveal")[0]["request"]["contractCertCode"] == CLAIMANT_ID
+    reveals = [(e["actor"], e["detail"]["revealed"]) for e in shown["history"] if e["event"] == "reveal"]
+    assert reveals[-1] == ("alice", "applicant identity numbers")
 
     # At rest: neither database file holds any of the numbers, in any table (or the WAL).
     for runtime in (pair.issuer, pair.platform):
