@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from baohan.adapters import personal
+from baohan.adapters import outbox, personal
 from baohan.adapters.db import migrate
 from baohan.adapters.db.engine import make_engine, make_session_factory, transaction
 from baohan.adapters.db.tables import Application, Claim, Counterparty, OwnKey
 from baohan.adapters.keystore import PASSPHRASE_ENV, KeyStoreError, SecretBox
+from baohan.adapters.outbox import OutboxMessage
 from tests.procurement.harness import PASSPHRASE, Pair, application_fields, running_pair, wait_for
 from tests.procurement.test_lifecycle import approve_and_issue, claim_fields
 
@@ -114,7 +115,7 @@ def test_no_identity_number_is_stored_in_clear_and_operators_see_them_masked(
 
 
 def _plain_rows(url: str) -> None:
-    """An application and a claim stored as before 0011: the identity numbers in clear."""
+    """An application, its ELY101 in the outbox and a claim, stored as before 0011: the numbers in clear."""
     engine = make_engine(url)
     try:
         with transaction(make_session_factory(engine)) as session:
@@ -157,6 +158,9 @@ def _plain_rows(url: str) -> None:
                 )
             )
             session.flush()
+            outbox.enqueue(  # as the platform queued an ELY101 before 0011
+                session, destination="cp", kind="ELY101", payload=request, dedupe_key="app-1:ELY101"
+            )
             session.add(
                 Claim(
                     id="claim-1",
@@ -175,7 +179,10 @@ def _requests(url: str) -> str:
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                text("SELECT request FROM applications UNION ALL SELECT request FROM claims")
+                text(
+                    "SELECT request FROM applications UNION ALL SELECT request FROM claims "
+                    "UNION ALL SELECT payload FROM outbox_messages"
+                )
             ).all()
         return "\n".join(row[0] for row in rows)
     finally:
@@ -189,7 +196,7 @@ def test_0011_seals_the_rows_stored_before_it_and_going_back_opens_them(
     cfg = migrate.alembic_config(db_url)
     command.downgrade(cfg, "0010")  # nothing sealed yet: no passphrase needed
     _plain_rows(db_url)
-    with pytest.raises(KeyStoreError, match=rf"0011 must seal .* of 2 stored request\(s\): {PASSPHRASE_ENV}"):
+    with pytest.raises(KeyStoreError, match=rf"0011 must seal .* of 3 stored record\(s\): {PASSPHRASE_ENV}"):
         migrate.upgrade(db_url)
     assert migrate.current(db_url) == "0010"  # rolled back whole
 
@@ -204,6 +211,14 @@ def test_0011_seals_the_rows_stored_before_it_and_going_back_opens_them(
     finally:
         engine.dispose()
     assert personal.unseal(SecretBox(PASSPHRASE), raw, "claims", "claim-1")["contractCertCode"] == CLAIMANT_ID
+    engine = make_engine(db_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            (message,) = session.scalars(select(OutboxMessage)).all()
+            to_send = personal.unseal_message(SecretBox(PASSPHRASE), message.payload, message.dedupe_key)
+    finally:
+        engine.dispose()
+    assert (to_send["legalIdNo"], to_send["contractCerNo"]) == (LEGAL_ID, CONTACT_ID)  # what the Sender sends
 
     monkeypatch.delenv(PASSPHRASE_ENV)
     with pytest.raises(KeyStoreError, match="0011 must open"):

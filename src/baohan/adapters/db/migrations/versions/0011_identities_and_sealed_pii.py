@@ -2,8 +2,8 @@
 
 ``retired_keys`` keeps each identity that ``set-identity --replace`` replaced, so letters it signed still
 verify (ELY104). The identity numbers stored inside ``applications.request`` (``legalIdNo``,
-``contractCerNo``) and ``claims.request`` (``contractCertCode``) are sealed by the key store; going back
-opens them again. Either way, when there are numbers to seal or open, the migration needs
+``contractCerNo``) and ``claims.request`` (``contractCertCode``), and in the payloads of the platform's
+outbox messages, are sealed by the key store; going back opens them again. Either way, when there are numbers to seal or open, the migration needs
 $BAOHAN_KEY_PASSPHRASE (every command that migrates has it) and says so when it is absent.
 
 Revision ID: 0011
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from alembic import op
@@ -30,7 +30,47 @@ branch_labels: str | None = None
 depends_on: str | None = None
 
 TS = sa.DateTime(timezone=True)
-Change = Callable[[SecretBox, dict[str, Any], str, str], dict[str, Any]]
+Change = Callable[[SecretBox, dict[str, Any], str], dict[str, Any]]
+
+
+class _Target(NamedTuple):  # not a dataclass: alembic loads this file outside sys.modules
+    """Where identity numbers are stored: a JSON column, and the column naming the record they are bound to."""
+
+    table: str
+    document: str
+    record: str
+    fields: tuple[str, ...]
+    seal: Change
+    open: Change
+
+
+_TARGETS = (
+    _Target(
+        "applications",
+        "request",
+        "id",
+        personal.APPLICATION_FIELDS,
+        lambda box, data, key: personal.seal(box, data, "applications", key),
+        lambda box, data, key: personal.unseal(box, data, "applications", key),
+    ),
+    _Target(
+        "claims",
+        "request",
+        "id",
+        personal.CLAIM_FIELDS,
+        lambda box, data, key: personal.seal(box, data, "claims", key),
+        lambda box, data, key: personal.unseal(box, data, "claims", key),
+    ),
+    # The platform's ELY101 and ELY105 waiting in its outbox (delivered ones too, until purged).
+    _Target(
+        "outbox_messages",
+        "payload",
+        "dedupe_key",
+        personal.MESSAGE_FIELDS,
+        personal.seal_message,
+        personal.unseal_message,
+    ),
+)
 
 
 def upgrade() -> None:
@@ -47,48 +87,47 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_retired_keys")),
     )
     op.create_index(op.f("ix_retired_keys_name"), "retired_keys", ["name"])
-    _rewrite(personal.seal, lambda value: not personal.is_sealed(value), "seal")
+    _rewrite(sealing=True)
 
 
 def downgrade() -> None:
-    _rewrite(personal.unseal, personal.is_sealed, "open")
+    _rewrite(sealing=False)
     op.drop_index(op.f("ix_retired_keys_name"), table_name="retired_keys")
     op.drop_table("retired_keys")
 
 
-def _table(name: str) -> sa.TableClause:
-    return sa.table(name, sa.column("id", sa.String), sa.column("request", sa.Text))
-
-
-def _rewrite(change: Change, pending: Callable[[object], bool], verb: str) -> None:
-    """Apply ``change`` to every stored request holding an identity number ``pending`` says to change."""
+def _rewrite(*, sealing: bool) -> None:
+    """Seal (or open) every stored identity number not sealed (or sealed) yet, in every target."""
     connection = op.get_bind()
-    work: list[tuple[str, str, dict[str, Any]]] = []
-    for table, fields in personal.PERSONAL_FIELDS.items():
-        stored = _table(table)
-        rows = connection.execute(sa.select(stored.c.id, stored.c.request))
-        for row_id, text in rows:
-            request = json.loads(str(text))
-            if isinstance(request, dict) and any(
-                isinstance(request.get(f), str) and pending(request[f]) for f in fields
+    work: list[tuple[_Target, str, str, dict[str, Any]]] = []
+    for target in _TARGETS:
+        stored = sa.table(target.table, sa.column("id"), sa.column(target.document), sa.column(target.record))
+        rows = connection.execute(sa.select(stored.c.id, stored.c[target.document], stored.c[target.record]))
+        for row_id, text, record in rows:
+            data = json.loads(str(text))
+            if isinstance(data, dict) and any(
+                isinstance(data.get(f), str) and personal.is_sealed(data[f]) is not sealing
+                for f in target.fields
             ):
-                work.append((table, str(row_id), request))
+                work.append((target, str(row_id), str(record), data))
     if not work:
         return
+    verb = "seal" if sealing else "open"
     try:
         box = SecretBox.from_env()
     except KeyStoreError as exc:
         raise KeyStoreError(
-            f"revision 0011 must {verb} the personal identity numbers of {len(work)} stored request(s): {exc}"
+            f"revision 0011 must {verb} the personal identity numbers of {len(work)} stored record(s): {exc}"
         ) from None
     session = Session(bind=connection)
     box = box.bound_to(session)  # this database's KEK (made if absent); a wrong passphrase stops here
     session.flush()
-    for table, row_id, request in work:
-        stored = _table(table)
+    for target, row_id, record, data in work:
+        change = target.seal if sealing else target.open
+        stored = sa.table(target.table, sa.column("id"), sa.column(target.document))
         connection.execute(
             sa.update(stored)
             .where(stored.c.id == row_id)
-            .values(request=json.dumps(change(box, request, table, row_id), ensure_ascii=False))
+            .values({target.document: json.dumps(change(box, data, record), ensure_ascii=False)})
         )
     session.close()
