@@ -229,3 +229,10 @@ def test_0011_seals_the_rows_stored_before_it_and_going_back_opens_them(
     assert all(n in back for n in (LEGAL_ID, CONTACT_ID, CLAIMANT_ID)) and "bh2$" not in back
     migrate.upgrade(db_url)
     assert migrate.current(db_url) == migrate.head()
+
+
+def test_a_number_sent_looking_sealed_is_sealed_all_the_same() -> None:
+    box = SecretBox(PASSPHRASE)
+    sealed = personal.seal(box, {"legalIdNo": "bh2$AAAAAAAAAAAAAA"}, "applications", "a")
+    assert sealed["legalIdNo"] != "bh2$AAAAAAAAAAAAAA" and personal.is_sealed(sealed["legalIdNo"])
+    assert personal.unseal(box, sealed, "applications", "a") == {"legalIdNo": "bh2$AAAAAAAAAAAAAA"}

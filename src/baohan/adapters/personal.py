@@ -18,6 +18,9 @@ CLAIM_FIELDS = ("contractCertCode",)  # ELY105: the claimant contact's
 PERSONAL_FIELDS = {"applications": APPLICATION_FIELDS, "claims": CLAIM_FIELDS}
 MESSAGE_FIELDS = APPLICATION_FIELDS + CLAIM_FIELDS
 HIDDEN = "********"
+# The shortest token the key store makes (bh1$, no DEK, an empty secret) is 64 characters; the wire allows
+# these fields 18, so a number sent as "bh2$…" cannot pass for a sealed one and stay in clear.
+_SEALED_MIN = 64
 
 
 def context(table: str, row_id: str, field: str) -> str:
@@ -27,7 +30,7 @@ def context(table: str, row_id: str, field: str) -> str:
 
 def is_sealed(value: object) -> bool:
     """True when ``value`` is a key-store token rather than a number in clear."""
-    return isinstance(value, str) and value.startswith((PREFIX, LEGACY_PREFIX))
+    return isinstance(value, str) and len(value) >= _SEALED_MIN and value.startswith((PREFIX, LEGACY_PREFIX))
 
 
 def seal(box: SecretBox, request: Mapping[str, Any], table: str, row_id: str) -> dict[str, Any]:
