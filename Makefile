@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports pytest peers bench clean
+.PHONY: demo test lint typecheck imports security pytest peers bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,13 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
+security: $(STAMP)
+	$(BIN)/bandit -q -c pyproject.toml -r src
+
 pytest: $(STAMP) peers
 	$(BIN)/pytest
 
-test: lint typecheck imports pytest
+test: lint typecheck imports security pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/gm.py

@@ -77,7 +77,7 @@ def test_serve_refuses_one_port_for_both_listeners_and_a_port_in_use(tmp_path: P
     ), result.stderr
 
 
-def test_0011_adds_the_outbox_request_id_and_takes_it_back(empty_db_url: str) -> None:
+def test_0012_adds_the_outbox_request_id_and_takes_it_back(empty_db_url: str) -> None:
     def columns() -> set[str]:
         engine = make_engine(empty_db_url)
         try:
@@ -85,11 +85,11 @@ def test_0011_adds_the_outbox_request_id_and_takes_it_back(empty_db_url: str) ->
         finally:
             engine.dispose()
 
-    migrate.upgrade(empty_db_url, "0010")
-    assert "request_id" not in columns()
     migrate.upgrade(empty_db_url, "0011")
+    assert "request_id" not in columns()
+    migrate.upgrade(empty_db_url, "0012")
     assert "request_id" in columns()
-    command.downgrade(migrate.alembic_config(empty_db_url), "0010")
+    command.downgrade(migrate.alembic_config(empty_db_url), "0011")
     assert "request_id" not in columns()
     migrate.upgrade(empty_db_url)
     assert migrate.current(empty_db_url) == migrate.head()

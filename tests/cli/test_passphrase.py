@@ -25,3 +25,34 @@ def test_a_wrong_passphrase_is_one_line_and_exit_2(tmp_path: Path) -> None:
         )
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("error: wrong passphrase") and result.stderr.count("\n") == 1
+
+
+def test_every_entry_point_refuses_a_wrong_passphrase_before_it_serves(tmp_path: Path) -> None:
+    """The database's KEK check value is the canary: serve, dispatch and the role commands all test it at
+    start, also when a migration must first seal personal data under the passphrase (revision 0011)."""
+    from alembic import command
+
+    from baohan.adapters.db import migrate
+    from tests.procurement.test_personal_data import _plain_rows
+
+    db = f"sqlite:///{tmp_path}/issuer.db"
+    open_runtime("issuer", db, SecretBox("the right passphrase")).stop()  # the database's KEK is made
+    command.downgrade(migrate.alembic_config(db), "0010")
+    _plain_rows(db)  # identity numbers in clear, for 0011 to seal: it needs the passphrase first
+    env = {**os.environ, PASSPHRASE_ENV: "not the right one", "BAOHAN_ADMIN_TOKEN": "t" * 24}
+    commands = (
+        ["issuer", "applications"],
+        ["serve", "procurement", "--role", "issuer"],
+        ["dispatch", "procurement", "--role", "issuer"],
+    )
+    for command_line in commands:
+        result = subprocess.run(
+            [sys.executable, "-m", "baohan.cli.main", *command_line, "--db", db],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert result.returncode == 2, (command_line, result.stderr)
+        assert result.stderr.startswith("error: wrong passphrase") and result.stderr.count("\n") == 1
+    assert migrate.current(db) == "0010"  # nothing sealed under the wrong one

@@ -165,3 +165,43 @@ def test_bad_rules_name_the_setting(data: object, where: str) -> None:
 
     with pytest.raises(ValueError, match=where.replace("[", r"\[").replace("]", r"\]")):
         rules_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("blocked_supplier", "did you mean 'blocked_suppliers'"),
+        ("refund_by_operator", "did you mean 'refunds_by_operator'"),
+        ("colour", "known: products"),
+    ],
+)
+def test_an_unknown_top_level_key_is_refused_by_name(key: str, hint: str) -> None:
+    from baohan.domain.underwriting import rules_from_dict
+
+    data = {key: True, "products": [{"code": "P", "name": "n", "rate": "0.1", "minimum_premium": "1"}]}
+    with pytest.raises(ValueError, match=f"rules: unknown setting '{key}'") as caught:
+        rules_from_dict(data)
+    assert hint in str(caught.value)
+
+
+def test_a_misspelt_product_key_gets_a_suggestion() -> None:
+    from baohan.domain.underwriting import rules_from_dict
+
+    data = {"products": [{"code": "P", "name": "n", "rate": "0.1", "minimum_premium": "1", "max_amout": "9"}]}
+    with pytest.raises(ValueError, match=r"rules.products\[0\]: unknown setting 'max_amout' \(did you mean"):
+        rules_from_dict(data)
+
+
+def test_the_shipped_example_loads_and_every_setting_is_documented() -> None:
+    import json
+    from pathlib import Path
+
+    from baohan.domain.underwriting import PRODUCT_KEYS, RULES_KEYS, rules_from_dict
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    example = json.loads((docs / "rules.example.json").read_text(encoding="utf-8"))
+    rules = rules_from_dict(example)
+    assert rules.default_product == "PERF" and rules.blocked_suppliers
+    assert set(example) == set(RULES_KEYS) and set(example["products"][0]) == set(PRODUCT_KEYS)
+    page = (docs / "rules.md").read_text(encoding="utf-8")
+    assert all(f"| `{key}` |" in page for key in (*RULES_KEYS, *PRODUCT_KEYS))

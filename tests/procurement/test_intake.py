@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from baohan.adapters import personal
 from baohan.adapters.db.engine import make_engine, make_session_factory
 from baohan.adapters.db.tables import Application, ApplicationEvent, IdempotencyRecord
 from baohan.adapters.keystore import SecretBox
@@ -29,9 +30,12 @@ def inbound(application_id: str, msgcode: str, **changes: str) -> Inbound:
     return harness_inbound("ELY101", application_fields(application_id, **changes), msgcode)
 
 
+BOX = SecretBox("intake test passphrase")
+
+
 def _register_platform(sessions) -> str:  # type: ignore[no-untyped-def]
     """Our identity and one platform (appid BANK0001); the platform's counterparty id."""
-    return register_platform(Registry(sessions, SecretBox("intake test passphrase")))
+    return register_platform(Registry(sessions, BOX))
 
 
 @pytest.fixture
@@ -43,7 +47,10 @@ def setup(db_url: str):  # type: ignore[no-untyped-def]
 
     def new_intake() -> Intake:
         intake = Intake(
-            make_session_factory(make_engine(db_url)), DEFAULT_RULES, notice_deadline=timedelta(days=1)
+            make_session_factory(make_engine(db_url)),
+            DEFAULT_RULES,
+            box=BOX,
+            notice_deadline=timedelta(days=1),
         )
         intakes.append(intake)
         return intake
@@ -207,7 +214,7 @@ def test_every_intake_lookup_searches_an_index_never_scans_a_table(tmp_path) -> 
     def trace(dbapi_connection, record, proxy) -> None:  # type: ignore[no-untyped-def]
         dbapi_connection.set_trace_callback(remember)
 
-    intake = Intake(sessions, DEFAULT_RULES, notice_deadline=timedelta(days=1))
+    intake = Intake(sessions, DEFAULT_RULES, box=BOX, notice_deadline=timedelta(days=1))
     try:
         # Batches of many: the planner's choice changes with the length of the IN lists.
         futures = [
@@ -245,7 +252,9 @@ def test_the_routers_canonical_text_gives_the_same_hash_and_record_as_encoding_a
         rows = session.scalars(select(Application).where(Application.application_id == "CANON-1")).all()
     assert len(rows) == 1
     wire = m.to_wire(plain.message)
-    assert rows[0].request == wire and rows[0].content_hash == content_hash(wire)
+    stored = personal.unseal(BOX, rows[0].request, "applications", rows[0].id)
+    assert stored == wire and rows[0].content_hash == content_hash(wire)
+    assert rows[0].request["legalIdNo"].startswith("bh2$")  # the identity numbers are sealed at rest
 
 
 def test_a_failing_batch_is_answered_and_the_writer_keeps_serving(setup) -> None:  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
 """Planted plaintexts: where each may be found after a normal flow, a failing delivery and failing requests.
 
-Secrets (the appsecret, the private keys, the passphrase) are found nowhere: no log record, no row, no
-byte of a database file. A supplier's identity numbers are part of the application, so they are in the
+Secrets (the appsecret, the private keys, the passphrase) and personal identity numbers (the legal
+representative's and the contact's ID card numbers) are found nowhere in clear: no log record, no row,
+no byte of a database file. A supplier's social credit code is part of the application, so it is in the
 rows that carry the application and its letter, and nowhere else: never in a log record, a delivery
 error or a replay record.
 """
@@ -32,12 +33,13 @@ from tests.procurement.harness import (
 )
 from tests.procurement.test_lifecycle import approve_and_issue, submit
 
-IDENTITY = {  # the supplier's numbers, planted in every application of this test
+PERSONAL = {  # people's ID card numbers (PIPL): sealed at rest, so in clear nowhere
     "legalIdNo": "330106198707150017",
-    "socialCreditCode": "91330106PLNT00001Q",
     "contractCerNo": "330106199212240025",
 }
-# Where the supplier's numbers belong, by role: the application on each side, the issued letter (it
+COMPANY = {"socialCreditCode": "91330106PLNT00001Q"}  # the supplier's, a company's, not a person's
+IDENTITY = PERSONAL | COMPANY  # planted in every application of this test
+# Where the supplier's code belongs, by role: the application on each side, the issued letter (it
 # names the supplier), and on the platform the ELY101 that carried the application (its outbox).
 IDENTITY_MAY_BE_IN = {
     "issuer": {"applications", "stored_files"},
@@ -145,14 +147,14 @@ def test_planted_plaintexts_stay_where_they_belong(pair: Pair, caplog: pytest.Lo
             sealed = [*session.scalars(select(OwnKey.private_key_sealed))]
             sealed += session.scalars(select(Counterparty.appsecret_sealed))
         assert len(sealed) == 2 and all(v.startswith("bh2$") for v in sealed)  # sealed, not missing
-        for name, planted in secrets.items():
+        for name, planted in (secrets | PERSONAL).items():
             assert not [t for t, values in dump.items() if any(planted in v for v in values)], name
         on_disk = file_bytes(runtime)
-        for name, planted in secrets.items():
+        for name, planted in (secrets | PERSONAL).items():
             assert planted.encode() not in on_disk, f"{name} in {runtime.role}'s database file"
         for who, raw in raw_keys.items():
             assert raw not in on_disk, f"the {who} private key's bytes in {runtime.role}'s database file"
-        for name, planted in IDENTITY.items():
+        for name, planted in COMPANY.items():
             found = {t for t, values in dump.items() if any(planted in v for v in values)}
             assert "applications" in found, f"{name} missing from {runtime.role}'s application"
             allowed = IDENTITY_MAY_BE_IN[runtime.role]

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from baohan.adapters.db.engine import Base, UTCDateTime, utcnow
 
-PASSPHRASE_ENV = "BAOHAN_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
+PASSPHRASE_ENV = "BAOHAN_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret  # nosec B105
 LEGACY_PREFIX, PREFIX = "bh1$", "bh2$"
 _SALT, _NONCE, _DEK, _TAG = 16, 12, 32, 16
 _WRAPPED = _DEK + _TAG

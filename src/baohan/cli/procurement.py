@@ -19,7 +19,14 @@ from baohan.services.procurement.issuer import IssuerService
 from baohan.services.procurement.platform import PlatformService
 from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime, open_runtime
-from baohan.services.procurement.views import application_view, claim_view, event_view, refund_view
+from baohan.services.procurement.views import (
+    application_view,
+    claim_view,
+    event_view,
+    personal_view,
+    refund_view,
+)
+from baohan.services.registry import IdentityExists
 from baohan.services.views import dead_letter_view
 
 issuer_app = typer.Typer(
@@ -32,6 +39,11 @@ platform_app = typer.Typer(
 Db = Annotated[
     str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL (sqlite:///… or postgresql://…).")
 ]
+Reveal = Annotated[
+    bool,
+    typer.Option("--reveal", help="Show identity numbers in clear (recorded in the audit trail)."),
+]
+Actor = Annotated[str, typer.Option(help="Who asks (recorded when revealing).")]
 
 
 def _runtime(role: str, db: str) -> RoleRuntime:
@@ -137,18 +149,20 @@ def _common(app: typer.Typer, role: str) -> None:
 
     @app.command("show")
     @one_line_errors
-    def show(key: str, db: Db) -> None:
+    def show(key: str, db: Db, reveal: Reveal = False, actor: Actor = "cli") -> None:
         """One application (by id, applicationId or guaranteeId) with its history."""
-        _print(
-            _run(
-                role,
-                db,
-                lambda rt: {
-                    **application_view(rt.service.application(key)),
-                    "history": [event_view(e) for e in rt.service.history(key)],
-                },
-            )
-        )
+
+        def shown(rt: RoleRuntime) -> dict[str, Any]:
+            found = rt.service.application(key)
+            if reveal:
+                rt.service.record_reveal([found.id], actor, "applicant identity numbers")
+            return {
+                **application_view(found),
+                "personal": personal_view(found, rt.registry.box, reveal=reveal),
+                "history": [event_view(e) for e in rt.service.history(key)],
+            }
+
+        _print(_run(role, db, shown))
 
     @app.command("file")
     @one_line_errors
@@ -274,9 +288,21 @@ def issue(key: str, db: Db, actor: Annotated[str, typer.Option(help="Who issues.
 
 @issuer_app.command("claims")
 @one_line_errors
-def claims(db: Db, status: Annotated[str | None, typer.Option(help="open, paid or refused.")] = None) -> None:
-    """List claims."""
-    _print(_run("issuer", db, lambda rt: [claim_view(c) for c in _issuer(rt).claims(status)]))
+def claims(
+    db: Db,
+    status: Annotated[str | None, typer.Option(help="open, paid or refused.")] = None,
+    reveal: Reveal = False,
+    actor: Actor = "cli",
+) -> None:
+    """List claims (the claimant's identity number masked unless --reveal)."""
+
+    def listed(rt: RoleRuntime) -> list[dict[str, Any]]:
+        found = _issuer(rt).claims(status)
+        if reveal:
+            rt.service.record_reveal([c.application_pk for c in found], actor, "claimant identity numbers")
+        return [claim_view(c, rt.registry.box, reveal=reveal) for c in found]
+
+    _print(_run("issuer", db, listed))
 
 
 @issuer_app.command("decide-claim")
@@ -296,7 +322,8 @@ def decide_claim(
             "issuer",
             db,
             lambda rt: claim_view(
-                _issuer(rt).decide_claim(claim_id, pay=pay, amount=value, reason=reason, actor=actor)
+                _issuer(rt).decide_claim(claim_id, pay=pay, amount=value, reason=reason, actor=actor),
+                rt.registry.box,
             ),
         )
     )
@@ -371,7 +398,9 @@ def claim(
 ) -> None:
     """Raise a claim (ELY105) on a live guarantee."""
     body = _read_json(fields)
-    _print(_run("platform", db, lambda rt: claim_view(_platform(rt).claim(key, body, actor))))
+    _print(
+        _run("platform", db, lambda rt: claim_view(_platform(rt).claim(key, body, actor), rt.registry.box))
+    )
 
 
 @platform_app.command("invalidate")
@@ -430,7 +459,13 @@ def surrender(
 
 
 def _identity(
-    role: str, db: str, key: str | None, cert: str | None, ca_cert: str | None, test_ca: bool
+    role: str,
+    db: str,
+    key: str | None,
+    cert: str | None,
+    ca_cert: str | None,
+    test_ca: bool,
+    replace: bool = False,
 ) -> None:
     from baohan.cli.inputs import private_key
     from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
@@ -448,15 +483,28 @@ def _identity(
         raise CLIError("--cert does not certify --key")
     if role == "issuer" and certificate is None:
         raise CLIError("an issuer signs its letters: give --cert (and --ca-cert), or --test-ca for a trial")
-    _run(role, db, lambda rt: rt.registry.add_identity("default", own, certificate, ca))
+    try:
+        _run(role, db, lambda rt: rt.registry.add_identity("default", own, certificate, ca, replace=replace))
+    except IdentityExists as exc:
+        raise CLIError(
+            f"{exc}: pass --replace to sign with the new one (the old one is kept, retired, and letters "
+            "it signed still verify)"
+        ) from None
     _print(
         {
             "public_key": own.public_key.to_hex(),
             "certificate_serial": certificate.info().serial if certificate else None,
+            "institution_name": certificate.holder_name if certificate else None,
         }
     )
 
 
+ReplaceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--replace", help="Replace the identity already set; the old one is kept, retired, not deleted."
+    ),
+]
 KeyOpt = Annotated[
     str | None,
     typer.Option("--key", help="Our SM2 private key (hex, Base64 or PEM file); generated when absent."),
@@ -471,16 +519,20 @@ def issuer_identity(
     cert: Annotated[str | None, typer.Option(help="Our signing certificate (PEM/DER file).")] = None,
     ca_cert: Annotated[str | None, typer.Option(help="Its CA certificate (PEM/DER file).")] = None,
     test_ca: Annotated[bool, typer.Option("--test-ca", help="Make a throwaway CA and certificate.")] = False,
+    replace: ReplaceOpt = False,
 ) -> None:
-    """Store our SM2 key (sealed under $BAOHAN_KEY_PASSPHRASE) and the certificate our letters are signed with."""
-    _identity("issuer", db, key, cert, ca_cert, test_ca)
+    """Store our SM2 key (sealed under $BAOHAN_KEY_PASSPHRASE) and the certificate our letters are signed with.
+
+    The letters name the institution the certificate names (its O, else its CN).
+    """
+    _identity("issuer", db, key, cert, ca_cert, test_ca, replace)
 
 
 @platform_app.command("set-identity")
 @one_line_errors
-def platform_identity(db: Db, key: KeyOpt = None) -> None:
+def platform_identity(db: Db, key: KeyOpt = None, replace: ReplaceOpt = False) -> None:
     """Store our SM2 key (sealed under $BAOHAN_KEY_PASSPHRASE); prints the public key to give institutions."""
-    _identity("platform", db, key, None, None, False)
+    _identity("platform", db, key, None, None, False, replace)
 
 
 @issuer_app.command("add-platform")

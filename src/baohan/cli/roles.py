@@ -67,6 +67,8 @@ def prepare_database(db: str, box: SecretBox) -> SecretBox:
         raise CLIError(f"--db: {exc}") from None
     except (DBAPIError, CommandError) as exc:
         raise CLIError(f"--db {where(db)}: cannot migrate: {_first_line(exc)}") from None
+    except KeyStoreError as exc:  # a revision that seals or opens personal data, under the wrong passphrase
+        raise CLIError(str(exc)) from None
     engine = make_engine(db)
     try:
         # Binds the passphrase to the database's KEK and re-seals old rows, once, before the workers.

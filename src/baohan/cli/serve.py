@@ -21,8 +21,10 @@ from baohan.adapters.logs import log_config
 from baohan.adapters.metrics import MULTIPROC_ENV
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.cli.roles import backend, check_role, env_token, prepare_database, secret_box
+from baohan.services.procurement.role import OperatorError
+from baohan.services.procurement.runtime import open_runtime
 from baohan.web.serving import listen
-from baohan.web.worker import ADMIN_TOKEN_ENV, DEFAULT_INSTITUTION_NAME, FACTORY, ServeSettings, load_rules
+from baohan.web.worker import ADMIN_TOKEN_ENV, FACTORY, ServeSettings, load_rules
 
 log = logging.getLogger("baohan.serve")
 
@@ -58,8 +60,12 @@ def procurement(
         Path | None, typer.Option(envvar="BAOHAN_RULES", help="Issuer: underwriting rules (JSON).")
     ] = None,
     institution_name: Annotated[
-        str, typer.Option(help="Issuer: our name on the letters.")
-    ] = DEFAULT_INSTITUTION_NAME,
+        str | None,
+        typer.Option(
+            help="Issuer: refuse to start unless our signing certificate gives this name "
+            "(the letters carry the certificate's name)."
+        ),
+    ] = None,
     files_dir: Annotated[
         Path | None,
         typer.Option(envvar="BAOHAN_FILES_DIR", help="Keep files in this directory instead of the database."),
@@ -107,7 +113,12 @@ def procurement(
         raise CLIError(f"{rules}: {exc}") from None
     if workers > 1 and backend(db) == "sqlite":
         raise CLIError("--workers > 1 needs PostgreSQL: SQLite lets one process write at a time")
-    prepare_database(db, box)
+    bound = prepare_database(db, box)
+    if role == "issuer" and institution_name is not None:
+        try:
+            open_runtime(role, db, bound, institution_name=institution_name, migrate=False).stop()
+        except OperatorError as exc:
+            raise CLIError(str(exc)) from None
     settings = ServeSettings(
         role=role,
         db=db,

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 CENT = Decimal("0.01")
+# The rules file's schema: every key it may hold (docs/rules.md); any other key is refused by name, so a
+# misspelt risk control (``blocked_supplier``) is an error rather than a control silently off.
+RULES_KEYS = ("products", "default_product", "blocked_suppliers", "refunds_by_operator")
+PRODUCT_KEYS = (
+    "code",
+    "name",
+    "rate",
+    "minimum_premium",
+    "min_amount",
+    "max_amount",
+    "max_term_months",
+    "auto_approve_up_to",
+)
 RATE_UNIT = Decimal("0.000001")
 MONEY_BOUND = Decimal(10) ** 16  # NUMERIC(18,2)
 
@@ -126,6 +139,7 @@ def rules_from_dict(data: object) -> Rules:
 
     if not isinstance(data, dict):
         raise ValueError("rules: must be a JSON object")
+    _refuse_unknown("rules", data, RULES_KEYS)
 
     def money(where: str, value: object) -> Decimal:
         if not isinstance(value, str):
@@ -146,18 +160,7 @@ def rules_from_dict(data: object) -> Rules:
         where = f"rules.products[{i}]"
         if not isinstance(raw, dict):
             raise ValueError(f"{where}: must be an object")
-        unknown = set(raw) - {
-            "code",
-            "name",
-            "rate",
-            "minimum_premium",
-            "min_amount",
-            "max_amount",
-            "max_term_months",
-            "auto_approve_up_to",
-        }
-        if unknown:
-            raise ValueError(f"{where}: unknown settings {', '.join(sorted(unknown))}")
+        _refuse_unknown(where, raw, PRODUCT_KEYS)
         code, name = raw.get("code"), raw.get("name")
         if not isinstance(code, str) or not code or not isinstance(name, str) or not name:
             raise ValueError(f"{where}: needs a code and a name")
@@ -175,7 +178,7 @@ def rules_from_dict(data: object) -> Rules:
             kwargs["max_term_months"] = term
         products[code] = Product(code=code, name=name, **kwargs)  # type: ignore[arg-type]
     default = data.get("default_product", next(iter(products)))
-    if default not in products:
+    if not isinstance(default, str) or default not in products:
         raise ValueError(f"rules.default_product: {default!r} is not one of the products")
     blocked = data.get("blocked_suppliers", [])
     if not isinstance(blocked, list) or not all(isinstance(b, str) for b in blocked):
@@ -184,3 +187,15 @@ def rules_from_dict(data: object) -> Rules:
     if not isinstance(by_operator, bool):
         raise ValueError("rules.refunds_by_operator: must be true or false")
     return Rules(products, default, frozenset(blocked), refunds_by_operator=by_operator)
+
+
+def _refuse_unknown(where: str, data: Mapping[str, object], known: Iterable[str]) -> None:
+    """ValueError naming the first key of ``data`` not in ``known``, with the closest known one if any."""
+    import difflib
+
+    known = tuple(known)
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+            raise ValueError(f"{where}: unknown setting {key!r}{hint}")

@@ -173,6 +173,12 @@ class SM2Certificate:
         """True when basicConstraints says this certificate may issue others."""
         return bool(self._cert.ca)
 
+    @property
+    def holder_name(self) -> str:
+        """Whom the certificate names: its subject's organisation (O), else its common name (CN)."""
+        value = self._cert.subject.native.get("organization_name") or ""
+        return str(value[-1] if isinstance(value, list) else value) or _common_name(self._cert.subject)
+
     def info(self) -> CertificateInfo:
         """Serial (upper hex), subject, issuer, validity and key in one record."""
         return CertificateInfo(

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from baohan.adapters.db.engine import transaction
-from baohan.adapters.db.tables import Counterparty, OwnKey
+from baohan.adapters.db.engine import transaction, utcnow
+from baohan.adapters.db.tables import Counterparty, OwnKey, RetiredKey
 from baohan.adapters.keystore import SecretBox
 from baohan.gm import SM2Certificate, SM2PrivateKey, SM2PublicKey
 from baohan.services.switches import REGISTRY_GENERATION, Switches, bump
@@ -38,22 +38,52 @@ def key_context(name: str) -> str:
     return f"own_key:{name}"
 
 
+def retired_key_context(retired_id: str) -> str:
+    """The record a retired identity's sealed private key belongs to."""
+    return f"retired_key:{retired_id}"
+
+
 def appsecret_context(counterparty_id: str) -> str:
     """The record a sealed appsecret belongs to."""
     return f"counterparty:{counterparty_id}:appsecret"
 
 
+class IdentityExists(ValueError):
+    """An identity of that name is already stored, and replacing it was not asked for."""
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """One of our SM2 identities, opened from the key store."""
+    """One of our SM2 identities, opened from the key store, with the certificates of those it replaced."""
 
     name: str
     key: SM2PrivateKey
     certificate: SM2Certificate | None
     ca_certificate: SM2Certificate | None
+    retired_certificates: tuple[SM2Certificate, ...] = ()  # and their CAs, oldest first
+
+    def trusted(self) -> list[SM2Certificate]:
+        """Every certificate a letter signed under this name may chain to: ours now and those retired."""
+        current = [c for c in (self.certificate, self.ca_certificate) if c is not None]
+        return current + [c for c in self.retired_certificates if c not in current]
 
     def __repr__(self) -> str:
         return f"Identity({self.name!r}, public={self.key.public_key.to_hex()[:18]}…)"
+
+
+@dataclass(frozen=True, slots=True)
+class RetiredIdentity:
+    """An identity replaced by another of its name, as operators see it."""
+
+    id: str
+    name: str
+    public_key: str
+    certificate: SM2Certificate | None
+    retired_at: datetime
+
+
+def _certificate(pem: str | None) -> SM2Certificate | None:
+    return SM2Certificate.load(pem) if pem else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +163,11 @@ class Registry(Generic[C]):
         self._peers_by_id: dict[str, Peer[C]] = {}
 
     @property
+    def box(self) -> SecretBox:
+        """The key store this registry seals with (bound to the database's KEK when the runtime opened)."""
+        return self._box
+
+    @property
     def switches(self) -> Switches:
         """The operator switches this registry checks its freshness against."""
         return self._switches
@@ -164,21 +199,71 @@ class Registry(Generic[C]):
         key: SM2PrivateKey,
         certificate: SM2Certificate | None = None,
         ca_certificate: SM2Certificate | None = None,
+        *,
+        replace: bool = False,
     ) -> Identity:
-        """Store one of our keys (sealed) with its certificate and CA; replaces one of the same name."""
+        """Store one of our keys (sealed) with its certificate and CA.
+
+        IdentityExists if ``name`` holds another key or certificate and ``replace`` is false; with
+        ``replace`` the one it holds is retired (kept, sealed, its certificates still trusted), not deleted.
+        """
+        sealed = self._box.seal(key.to_bytes(), context=key_context(name))
+        cert_pem = certificate.to_pem() if certificate else None
+        ca_pem = ca_certificate.to_pem() if ca_certificate else None
         with transaction(self._sessions) as session:
-            session.merge(
-                OwnKey(
-                    name=name,
-                    private_key_sealed=self._box.seal(key.to_bytes(), context=key_context(name)),
-                    public_key=key.public_key.to_hex(),
-                    certificate_pem=certificate.to_pem() if certificate else None,
-                    ca_certificate_pem=ca_certificate.to_pem() if ca_certificate else None,
+            row = session.get(OwnKey, name, with_for_update=True)
+            if row is None:
+                session.add(
+                    OwnKey(
+                        name=name,
+                        private_key_sealed=sealed,
+                        public_key=key.public_key.to_hex(),
+                        certificate_pem=cert_pem,
+                        ca_certificate_pem=ca_pem,
+                    )
                 )
-            )
+            elif (row.public_key, row.certificate_pem, row.ca_certificate_pem) != (
+                key.public_key.to_hex(),
+                cert_pem,
+                ca_pem,
+            ):
+                if not replace:
+                    raise IdentityExists(
+                        f"identity {name!r} is already set (public key {row.public_key[:18]}…)"
+                    )
+                self._retire(session, row)
+                row.private_key_sealed, row.public_key = sealed, key.public_key.to_hex()
+                row.certificate_pem, row.ca_certificate_pem = cert_pem, ca_pem
+                row.created_at = utcnow()
             self._changed(session)
         self._after_change()
         return self.identity(name)
+
+    def _retire(self, session: Session, row: OwnKey) -> None:
+        retired_id = uuid.uuid4().hex
+        secret = self._box.open(row.private_key_sealed, context=key_context(row.name))
+        session.add(
+            RetiredKey(
+                id=retired_id,
+                name=row.name,
+                private_key_sealed=self._box.seal(secret, context=retired_key_context(retired_id)),
+                public_key=row.public_key,
+                certificate_pem=row.certificate_pem,
+                ca_certificate_pem=row.ca_certificate_pem,
+                created_at=row.created_at,
+            )
+        )
+
+    def retired(self, name: str = "default") -> list[RetiredIdentity]:
+        """The identities ``name`` held before, oldest first (public parts only)."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(RetiredKey).where(RetiredKey.name == name).order_by(RetiredKey.retired_at)
+            ).all()
+            return [
+                RetiredIdentity(r.id, r.name, r.public_key, _certificate(r.certificate_pem), r.retired_at)
+                for r in rows
+            ]
 
     def identity(self, name: str = "default") -> Identity:
         """Our identity ``name``; KeyError if none is stored under it."""
@@ -192,11 +277,17 @@ class Registry(Generic[C]):
             if row is None:
                 raise KeyError(f"no own key named {name!r}")
             secret = self._box.open(row.private_key_sealed, context=key_context(name))
+            retired = session.execute(
+                select(RetiredKey.certificate_pem, RetiredKey.ca_certificate_pem)
+                .where(RetiredKey.name == name)
+                .order_by(RetiredKey.retired_at)
+            ).all()
             identity = Identity(
                 name,
                 SM2PrivateKey(secret),
-                SM2Certificate.load(row.certificate_pem) if row.certificate_pem else None,
-                SM2Certificate.load(row.ca_certificate_pem) if row.ca_certificate_pem else None,
+                _certificate(row.certificate_pem),
+                _certificate(row.ca_certificate_pem),
+                tuple(c for pems in retired for c in map(_certificate, pems) if c is not None),
             )
         with self._lock:
             self._identities[name] = identity
@@ -398,6 +489,12 @@ def reseal_all(sessions: SessionFactory, box: SecretBox) -> SecretBox:
             context = key_context(key.name)
             key.private_key_sealed = box.seal(
                 box.open(key.private_key_sealed, context=context), context=context
+            )
+        retired = select(RetiredKey).where(RetiredKey.private_key_sealed.not_like(f"{current}%"))
+        for old in session.scalars(retired.with_for_update()):
+            context = retired_key_context(old.id)
+            old.private_key_sealed = box.seal(
+                box.open(old.private_key_sealed, context=context), context=context
             )
         parties = select(Counterparty).where(Counterparty.appsecret_sealed.not_like(f"{current}%"))
         for party in session.scalars(parties.with_for_update()):

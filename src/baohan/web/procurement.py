@@ -170,8 +170,13 @@ def _issuer_admin(router: APIRouter, service: IssuerService) -> None:
         return application_view(_operator(lambda: service.issue(service.application(key).id, "admin-api")))
 
     @router.get("/claims")
-    def claims(status: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
-        return [claim_view(c) for c in service.claims(status)]
+    def claims(
+        status: Annotated[str | None, Query()] = None, reveal: Annotated[bool, Query()] = False
+    ) -> list[dict[str, Any]]:
+        found = service.claims(status)
+        if reveal:  # identity numbers in clear: recorded in each application's audit trail
+            service.record_reveal([c.application_pk for c in found], "admin-api", "claimant identity numbers")
+        return [claim_view(c, service.box, reveal=reveal) for c in found]
 
     @router.get("/refunds")
     def refunds(status: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:

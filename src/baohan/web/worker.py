@@ -25,7 +25,7 @@ from baohan.services.procurement.runtime import DEFAULT_RULES, open_runtime
 from baohan.web.procurement import create_app
 
 FACTORY = "baohan.web.worker:procurement_app"
-ADMIN_TOKEN_ENV = "BAOHAN_ADMIN_TOKEN"  # noqa: S105 - the variable name
+ADMIN_TOKEN_ENV = "BAOHAN_ADMIN_TOKEN"  # noqa: S105 - the variable name, not a secret  # nosec B105
 DB_ENV = "BAOHAN_DB"
 _ROLE, _RULES, _NAME, _FILES, _DISPATCH, _CONCURRENCY, _ADMIN_PORT = (
     "BAOHAN_SERVE_ROLE",
@@ -36,7 +36,6 @@ _ROLE, _RULES, _NAME, _FILES, _DISPATCH, _CONCURRENCY, _ADMIN_PORT = (
     "BAOHAN_SERVE_DELIVERY_CONCURRENCY",
     "BAOHAN_SERVE_ADMIN_PORT",
 )
-DEFAULT_INSTITUTION_NAME = "baohan 示范担保有限公司"
 
 
 def load_rules(path: Path | None) -> Rules:
@@ -53,7 +52,7 @@ class ServeSettings:
     role: str
     db: str
     rules: Path | None = None
-    institution_name: str = DEFAULT_INSTITUTION_NAME
+    institution_name: str | None = None  # checked against our certificate, whose name the letters carry
     files_dir: Path | None = None
     dispatch: bool = True
     delivery_concurrency: int = 32
@@ -65,7 +64,7 @@ class ServeSettings:
             _ROLE: self.role,
             DB_ENV: self.db,
             _RULES: str(self.rules or ""),
-            _NAME: self.institution_name,
+            _NAME: self.institution_name or "",
             _FILES: str(self.files_dir or ""),
             _DISPATCH: "1" if self.dispatch else "0",
             _CONCURRENCY: str(self.delivery_concurrency),
@@ -79,7 +78,7 @@ class ServeSettings:
             role=env[_ROLE],
             db=env[DB_ENV],
             rules=Path(env[_RULES]) if env.get(_RULES) else None,
-            institution_name=env.get(_NAME) or DEFAULT_INSTITUTION_NAME,
+            institution_name=env.get(_NAME) or None,
             files_dir=Path(env[_FILES]) if env.get(_FILES) else None,
             dispatch=env.get(_DISPATCH, "1") == "1",
             delivery_concurrency=int(env.get(_CONCURRENCY) or 32),

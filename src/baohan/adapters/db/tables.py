@@ -37,6 +37,21 @@ class OwnKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RetiredKey(Base):
+    """An identity replaced by another of its name: kept (sealed) so letters it signed still verify."""
+
+    __tablename__ = "retired_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    private_key_sealed: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[str] = mapped_column(String(130))
+    certificate_pem: Mapped[str | None] = mapped_column(Text)
+    ca_certificate_pem: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Counterparty(Base):
     """A platform (for an issuer) or an institution (for a platform) we exchange messages with."""
 

@@ -13,6 +13,7 @@ import uuid
 
 import httpx
 
+from baohan.adapters import personal
 from baohan.adapters.outbox import OutboxMessage, PermanentFailure
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.client import ProcurementClient, TransportError
@@ -72,7 +73,8 @@ class Sender:
 
     def __call__(self, message: OutboxMessage) -> None:
         peer = self._registry.peer(message.destination)
-        self.send(self.client(peer), message.kind, message.payload, msgcode_for(message.id))
+        payload = personal.unseal_message(self._registry.box, message.payload, message.dedupe_key)
+        self.send(self.client(peer), message.kind, payload, msgcode_for(message.id))
 
 
 class GuaranteeFetch:

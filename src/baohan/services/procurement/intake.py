@@ -24,11 +24,12 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from baohan.adapters import outbox
+from baohan.adapters import outbox, personal
 from baohan.adapters.db.bulk import insert_many, select_rows
 from baohan.adapters.db.engine import JSONDocument, transaction, utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, IdempotencyRecord
 from baohan.adapters.files import DatabaseFileStore
+from baohan.adapters.keystore import SecretBox
 from baohan.adapters.logs import REQUEST_ID
 from baohan.domain.extensions import ExtensionKey, live_guarantees
 from baohan.domain.ids import new_id
@@ -152,6 +153,7 @@ class Intake:
         sessions: SessionFactory,
         rules: Rules,
         *,
+        box: SecretBox,
         notice_deadline: timedelta,
         clock: Callable[[], datetime] = utcnow,
         max_batch: int = 64,
@@ -161,6 +163,7 @@ class Intake:
         self._replays = replays or Replays(DatabaseFileStore())
         self._sessions = sessions
         self._rules = rules
+        self._box = box  # seals the applicant's identity numbers before they are stored
         self._deadline = notice_deadline
         self._clock = clock
         self._max_batch = max_batch
@@ -326,11 +329,12 @@ class Intake:
                 batch.outcomes.append(Answer(Code(prior.code), prior.message, prior.data))
             return
         # The router already wrote the payload as canonical JSON; when the wire form is the payload (the
-        # usual case) that text gives the content hash and is what we store, with no second encoding.
+        # usual case) that text gives the content hash, with no second encoding.
         if request.canonical and wire_is_payload(msg, request.payload):
-            text = request.canonical
+            text, wire = request.canonical, request.payload
         else:
-            text = canonical_json(m.to_wire(msg))
+            wire = m.to_wire(msg)
+            text = canonical_json(wire)
         digest = canonical_hash(text)
         existing = by_id.get((job.peer_id, msg.applicationId))
         if existing is not None:
@@ -411,7 +415,7 @@ class Intake:
             "application_id": msg.applicationId,
             "stage": stage.value,
             "content_hash": digest,
-            "request": JSONDocument(text),
+            "request": personal.seal(self._box, wire, "applications", pk),
             "supplier_code": msg.socialCreditCode,
             "supplier_name": msg.supplier,
             "purchaser_code": msg.purchaseSocCode,

@@ -51,9 +51,9 @@ _REFUND_STATUS = {RefundKind.SURRENDER: ("08", "09"), RefundKind.CANCEL: ("07", 
 
 @dataclass(frozen=True, slots=True)
 class IssuerSettings:
-    """Who we are on the letters, and the underwriting rules."""
+    """Who we say we are (checked against our certificate, whose name the letters carry) and the rules."""
 
-    institution_name: str
+    institution_name: str | None
     rules: Rules
     identity: str = "default"
     notice_deadline: timedelta = timedelta(days=3)
@@ -90,6 +90,7 @@ class IssuerService(RoleService):
         self._intake = Intake(
             sessions,
             settings.rules,
+            box=registry.box,
             notice_deadline=settings.notice_deadline,
             clock=clock,
             replays=self._replays,
@@ -147,8 +148,8 @@ class IssuerService(RoleService):
         from baohan.adapters.documents.pdf_signature import verify_pdf
 
         self._by_guarantee_id(session, peer_id, msg.guaranteeId)
-        identity = self._registry.identity(self._settings.identity)
-        trusted = [c for c in (identity.certificate, identity.ca_certificate) if c is not None]
+        # Letters signed before a `set-identity --replace` still verify: retired certificates stay trusted.
+        trusted = self._registry.identity(self._settings.identity).trusted()
         check = verify_pdf(bytes(msg.guaranteeData), trusted)
         data: dict[str, Any] = {"guaranteeId": msg.guaranteeId, "status": "01" if check.valid else "02"}
         if check.signer is not None:
@@ -295,12 +296,13 @@ class IssuerService(RoleService):
     def issue(self, application_pk: str, actor: str) -> Application:
         """Render, sign and store the guarantee letter; ELY102 03 on success, 04 with the reason on failure."""
         identity = self._registry.identity(self._settings.identity)  # before the transaction: see Registry
+        issuer_name = institution_name(identity, self._settings.institution_name)
         with transaction(self._sessions) as session:
             app = self._get(session, application_pk)
             if app.stage not in (Stage.PAID.value, Stage.ISSUE_FAILED.value):
                 self._operator_move(session, app, Event.ISSUE, actor, {})  # raises with the reason
             try:
-                letter = self._render(app, identity)
+                letter = self._render(app, identity, issuer_name)
             except Exception as exc:
                 log.exception("issuing application %s failed", app.id)
                 app.fail_reason = f"开函失败: {type(exc).__name__}"[:255]
@@ -326,7 +328,7 @@ class IssuerService(RoleService):
             )
             return app
 
-    def _render(self, app: Application, identity: Identity) -> _Issued:
+    def _render(self, app: Application, identity: Identity, issuer_name: str) -> _Issued:
         # Imported here: pyHanko and reportlab cost most of a second at start-up, and most runs never sign.
         from baohan.adapters.documents.letter import GuaranteeLetter, render_letter_pdf
         from baohan.adapters.documents.pdf_signature import sign_pdf
@@ -346,7 +348,7 @@ class IssuerService(RoleService):
         )
         letter = GuaranteeLetter(
             guarantee_no=guarantee_no,
-            issuer_name=self._settings.institution_name,
+            issuer_name=issuer_name,
             beneficiary_name=app.purchaser_name,
             beneficiary_code=app.purchaser_code,
             principal_name=app.supplier_name,
@@ -479,6 +481,21 @@ class IssuerService(RoleService):
             aggregate=app.id,
             deadline=self._settings.notice_deadline,
         )
+
+
+def institution_name(identity: Identity, claimed: str | None = None) -> str:
+    """The name our letters carry: the one our signing certificate gives (its O, else its CN).
+
+    OperatorError if there is no certificate, or ``claimed`` (``--institution-name``) is another name.
+    """
+    if identity.certificate is None:
+        raise OperatorError("our signing identity has no certificate")
+    named = identity.certificate.holder_name
+    if claimed is not None and claimed != named:
+        raise OperatorError(
+            f"--institution-name {claimed!r} is not the name our signing certificate gives ({named!r})"
+        )
+    return named
 
 
 def _wire_date(text: str | None) -> date | None:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from baohan.adapters import outbox
+from baohan.adapters import outbox, personal
 from baohan.adapters.db.engine import transaction, utcnow
 from baohan.adapters.db.tables import Application, Claim
 from baohan.adapters.files import FileStore
@@ -177,14 +177,15 @@ class PlatformService(RoleService):
                 raise OperatorError(
                     f"applicationId {msg.applicationId} was already submitted with other content"
                 )
+            pk = new_id()
             app = Application(
-                id=new_id(),
+                id=pk,
                 side=SIDE,
                 counterparty_id=institution_id,
                 application_id=msg.applicationId,
                 stage=Stage.REVIEW.value,
                 content_hash=content_hash(wire),
-                request=wire,
+                request=personal.seal(self._registry.box, wire, "applications", pk),
                 supplier_code=msg.socialCreditCode,
                 supplier_name=msg.supplier,
                 purchaser_code=msg.purchaseSocCode,
@@ -289,12 +290,13 @@ class PlatformService(RoleService):
     # -- internals -------------------------------------------------------------------------------------------
 
     def _send(self, session: Session, app: Application, kind: str, payload: dict[str, Any], key: str) -> None:
+        dedupe_key = f"{app.id}:{key}"
         outbox.enqueue(
             session,
             destination=app.counterparty_id,
             kind=kind,
-            payload=payload,
-            dedupe_key=f"{app.id}:{key}",
+            payload=personal.seal_message(self._registry.box, payload, dedupe_key),  # opened by the Sender
+            dedupe_key=dedupe_key,
             aggregate=app.id,
             deadline=self._deadline,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -10,9 +10,11 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from baohan.adapters.db.engine import utcnow
+from baohan.adapters import personal
+from baohan.adapters.db.engine import transaction, utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
 from baohan.adapters.files import FileStore
+from baohan.adapters.keystore import SecretBox
 from baohan.domain.ids import new_id
 from baohan.domain.lifecycle import Event, IllegalTransition, Stage, next_stage
 from baohan.protocols.procurement import models as m
@@ -55,6 +57,11 @@ class RoleService:
         self._clock = clock
         self._switches = registry.switches
         self._replays = replays or Replays(files)
+
+    @property
+    def box(self) -> SecretBox:
+        """The key store that seals this role's personal data (views open it to mask or reveal)."""
+        return self._registry.box
 
     # -- the router's Endpoint --------------------------------------------------------------------------
 
@@ -199,13 +206,22 @@ class RoleService:
         except IllegalTransition as exc:
             raise OperatorError(str(exc)) from None
 
+    def record_reveal(self, application_pks: Iterable[str], actor: str, what: str) -> None:
+        """Record in each application's audit trail that ``actor`` was shown ``what`` (identity numbers) in clear."""
+        with transaction(self._sessions) as session:
+            for pk in dict.fromkeys(application_pks):
+                app = session.get(Application, pk)
+                if app is not None:
+                    self._log(session, app, app.stage, "reveal", actor, {"revealed": what})
+
     def _new_claim(self, session: Session, app: Application, msg: Any, status: str) -> Claim:
         """Record an ELY105 claim on ``app`` (``open`` at the issuer, ``sent`` at the platform)."""
+        claim_id = new_id()
         claim = Claim(
-            id=new_id(),
+            id=claim_id,
             application_pk=app.id,
             status=status,
-            request=m.to_wire(msg),
+            request=personal.seal(self._registry.box, m.to_wire(msg), "claims", claim_id),
             claim_amount=msg.claimAmount,
         )
         session.add(claim)

@@ -22,7 +22,7 @@ from baohan.services import runtime as shared
 from baohan.services.delivery import Courier
 from baohan.services.idempotency import DEFAULT_RETENTION
 from baohan.services.procurement.delivery import issuer_handlers, platform_handlers
-from baohan.services.procurement.issuer import IssuerService, IssuerSettings
+from baohan.services.procurement.issuer import IssuerService, IssuerSettings, institution_name
 from baohan.services.procurement.platform import PlatformService
 from baohan.services.procurement.registry import PROTOCOL, Registry
 
@@ -45,6 +45,13 @@ DEFAULT_RULES = Rules(
 def build_issuer(ground: shared.Ground, settings: IssuerSettings) -> shared.HostedRole:
     """The issuer (出函机构) of the procurement protocol, on ``ground``: it talks to platforms."""
     registry = Registry(ground.sessions, ground.box, ground.switches, counterparty_role="platform")
+    if settings.institution_name is not None:  # a name that our certificate does not give stops us here
+        try:
+            identity = registry.identity(settings.identity)
+        except KeyError:
+            identity = None  # none yet: the name is checked when the first letter is issued
+        if identity is not None:
+            institution_name(identity, settings.institution_name)
     service = IssuerService(ground.sessions, registry, ground.files, settings, replays=ground.replays)
     return shared.HostedRole(
         PROTOCOL, "issuer", service, registry, issuer_handlers(registry, ground.http), service.close
@@ -131,7 +138,7 @@ def open_runtime(
     db_url: str,
     box: SecretBox,
     *,
-    institution_name: str = "baohan 示范担保有限公司",
+    institution_name: str | None = None,
     rules: Rules = DEFAULT_RULES,
     files_dir: Path | None = None,
     migrate: bool = True,

@@ -1,10 +1,16 @@
-"""What operators see of applications, claims, refund requests and the audit trail (admin API and CLI)."""
+"""What operators see of applications, claims, refund requests and the audit trail (admin API and CLI).
+
+Personal identity numbers are masked (``110101********1234``) unless the caller reveals them, which the
+caller records in the audit trail (:meth:`~baohan.services.procurement.role.RoleService.record_reveal`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from baohan.adapters import personal
 from baohan.adapters.db.tables import Application, ApplicationEvent, Claim, RefundRequest
+from baohan.adapters.keystore import SecretBox
 from baohan.services.views import view
 
 _APPLICATION = (
@@ -69,9 +75,18 @@ def application_view(app: Application) -> dict[str, Any]:
     return view(app, _APPLICATION)
 
 
-def claim_view(claim: Claim) -> dict[str, Any]:
-    """A claim as operators see it."""
-    return view(claim, _CLAIM)
+def claim_view(claim: Claim, box: SecretBox | None = None, *, reveal: bool = False) -> dict[str, Any]:
+    """A claim as operators see it: the claimant's identity number masked (hidden entirely without
+    ``box``), or in clear with ``reveal``."""
+    shown = view(claim, _CLAIM)
+    shown["request"] = personal.shown(box, claim.request or {}, "claims", claim.id, reveal=reveal)
+    return shown
+
+
+def personal_view(app: Application, box: SecretBox, *, reveal: bool = False) -> dict[str, Any]:
+    """The applicant's identity numbers (ELY101 ``legalIdNo``, ``contractCerNo``), masked unless ``reveal``."""
+    shown = personal.shown(box, app.request or {}, "applications", app.id, reveal=reveal)
+    return {field: shown.get(field) for field in personal.APPLICATION_FIELDS}
 
 
 def refund_view(request: RefundRequest) -> dict[str, Any]:
