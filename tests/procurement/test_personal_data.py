@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from baohan.adapters import outbox, personal
 from baohan.adapters.db import migrate
@@ -158,9 +158,11 @@ def _plain_rows(url: str) -> None:
                 )
             )
             session.flush()
-            outbox.enqueue(  # as the platform queued an ELY101 before 0011
-                session, destination="cp", kind="ELY101", payload=request, dedupe_key="app-1:ELY101"
+            queued = outbox.message_values(  # as the platform queued an ELY101 before 0011
+                destination="cp", kind="ELY101", payload=request, dedupe_key="app-1:ELY101"
             )
+            del queued["request_id"]  # a column of a later revision (0012)
+            session.execute(insert(OutboxMessage).values(queued))
             session.add(
                 Claim(
                     id="claim-1",
