@@ -7,16 +7,17 @@ knows no protocol by name.
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
+from fastapi import APIRouter, Depends, FastAPI
 
+from baohan.services.operators import Operators
 from baohan.services.runtime import Runtime
-from baohan.services.views import dead_letter_view
+from baohan.web.admin import AdminError, admin_auth, admin_error_response, outbox_router
+from baohan.web.docs import offline_docs
 from baohan.web.front import ProtocolFront, WireCodec
 
 
@@ -31,45 +32,11 @@ class Mount:
     admin_prefix: str = "/admin"
 
 
-def admin_auth(token: str) -> Callable[..., None]:
-    """A dependency that demands ``Authorization: Bearer <token>`` (compared in constant time)."""
-
-    def check(authorization: Annotated[str | None, Header()] = None) -> None:
-        supplied = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(supplied.encode(), token.encode()):
-            raise HTTPException(401, detail="admin API needs Authorization: Bearer <admin token>")
-
-    return check
-
-
-def outbox_router(runtime: Runtime) -> APIRouter:
-    """The runtime's outbox for operators: its dead letters, and putting one back in the queue."""
-    router = APIRouter(prefix="/outbox")
-
-    @router.get("/dead")
-    def dead() -> list[dict[str, Any]]:
-        """Messages given up on: past their deadline, or refused for good."""
-        return [dead_letter_view(message) for message in runtime.dead_letters()]
-
-    @router.post("/{message_id}/retry")
-    def retry(message_id: str) -> dict[str, str]:
-        """Queue a dead letter again, due now, with a new deadline."""
-        try:
-            runtime.retry_dead(message_id)
-        except LookupError as exc:
-            raise HTTPException(404, detail=str(exc)) from None
-        except ValueError as exc:
-            raise HTTPException(409, detail=str(exc)) from None
-        return {"retried": message_id}
-
-    return router
-
-
 def host_app(
     runtime: Runtime,
     mounts: Sequence[Mount],
     *,
-    admin_token: str,
+    admin_token: str | None,
     run_dispatcher: bool = True,
     extra: APIRouter | None = None,
 ) -> ProtocolFront:
@@ -86,8 +53,12 @@ def host_app(
         runtime.stop()
 
     title = "baohan " + ", ".join(f"{m.protocol} {m.role}" for m in mounts)
-    app = FastAPI(title=title, lifespan=lifespan)
-    guard = [Depends(admin_auth(admin_token))]
+    app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
+    offline_docs(app)
+    app.add_exception_handler(AdminError, admin_error_response)
+    # $BAOHAN_ADMIN_TOKEN, when given, is the operator "admin"; everyone else has a token of their own.
+    operators = Operators(runtime.sessions, {"admin": admin_token} if admin_token is not None else None)
+    guard = [Depends(admin_auth(operators))]
     app.include_router(outbox_router(runtime), prefix="/admin", dependencies=guard, tags=["admin"])
     for mount in mounts:
         app.include_router(mount.admin, prefix=mount.admin_prefix, dependencies=guard, tags=["admin"])
