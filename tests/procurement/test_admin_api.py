@@ -184,6 +184,10 @@ def test_listings_page_and_filter_by_stage_ids_and_dates(runtime: RoleRuntime) -
         ("/admin/applications", {"created_to": "2026-13-45"}, "created_to"),
         ("/admin/applications", {"created_to": "9999-12-31"}, "created_to"),
         ("/admin/outbox/dead", {"created_from": "2026-11-30T09:00:00"}, "created_from"),
+        ("/admin/outbox/dead", {"destination": "a\x00b"}, "destination"),
+        ("/admin/claims", {"guarantee_id": "a\x00b"}, "guarantee_id"),
+        ("/admin/refunds", {"application_id": "a\x00b"}, "application_id"),
+        ("/admin/applications", {"created_from": "２０２６-11-30"}, "created_from"),
     ],
 )
 def test_a_filter_outside_its_values_is_422_naming_it(

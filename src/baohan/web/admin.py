@@ -19,6 +19,7 @@ from baohan.services.views import MAX_LIMIT, OPERATOR_ZONE, Period, Window, dead
 
 T = TypeVar("T")
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refused as the input it is, not a 500
 Time = Annotated[datetime, Field(description="ISO 8601, Beijing time (+08:00)")]
 
 
@@ -123,7 +124,7 @@ def period(
 def _moment(name: str, text: str | None, end_of_day: bool) -> datetime | None:
     if text is None:
         return None
-    try:
+    try:  # a NUL, full-width digits or any other stray character fails both parses
         if DAY.fullmatch(text):
             day = date.fromisoformat(text) + timedelta(days=1 if end_of_day else 0)
             return datetime(day.year, day.month, day.day, tzinfo=OPERATOR_ZONE)
@@ -143,8 +144,8 @@ def outbox_router(runtime: Runtime) -> APIRouter:
     def dead(
         page: Annotated[Window, Depends(window)],
         created: Annotated[Period, Depends(period)],
-        destination: str | None = None,
-        kind: str | None = None,
+        destination: Annotated[str | None, Query(max_length=128, pattern=NO_NUL)] = None,
+        kind: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     ) -> Page[DeadLetterOut]:
         """Messages given up on, oldest first: past their deadline, or refused for good."""
         found = dead_letters(runtime.sessions, page, destination=destination, kind=kind, period=created)

@@ -28,7 +28,7 @@ from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime
 from baohan.services.procurement.views import Filters, application_view, claim_view, refund_view
 from baohan.services.views import Period, Window
-from baohan.web.admin import AdminError, Page, operator, period, window
+from baohan.web.admin import NO_NUL, AdminError, Page, operator, period, window
 from baohan.web.counterparties import counterparty_router
 from baohan.web.front import ProtocolFront
 from baohan.web.host import Mount, host_app
@@ -132,8 +132,12 @@ Actor = Annotated[str, Depends(operator)]
 
 
 def _filters(
-    application_id: Annotated[str | None, Query(description="the platform's applicationId")] = None,
-    guarantee_id: Annotated[str | None, Query(description="the guaranteeId")] = None,
+    application_id: Annotated[
+        str | None, Query(description="the platform's applicationId", max_length=64, pattern=NO_NUL)
+    ] = None,
+    guarantee_id: Annotated[
+        str | None, Query(description="the guaranteeId", max_length=64, pattern=NO_NUL)
+    ] = None,
     created: Annotated[Period, Depends(period)] = Period(),  # noqa: B008 - FastAPI's idiom
 ) -> Filters:
     return Filters(application_id=application_id, guarantee_id=guarantee_id, period=created)
