@@ -33,7 +33,7 @@ def _operators(db: str) -> Iterator[Operators]:
     try:
         yield Operators(make_session_factory(engine))
     except (LookupError, ValueError) as exc:
-        raise CLIError(str(exc).strip("'\"")) from None
+        raise CLIError(str(exc)) from None  # a LookupError, not a KeyError: no quotes to strip
     finally:
         engine.dispose()
 
