@@ -1,5 +1,6 @@
 """One web app per process, protocol-neutral: every hosted protocol role's wire in front, each role's
-admin API under its own prefix (bearer token), and the runtime's dispatcher started with the app.
+admin API under its own prefix (each operator's bearer token, see :mod:`baohan.web.admin`), the docs page
+served from the package, and the runtime's dispatcher started with the app.
 
 A protocol contributes a :class:`Mount` per hosted role (its wire codec and its admin routes); the host
 knows no protocol by name.
