@@ -85,6 +85,7 @@ def issue_and_claim(runtime: RoleRuntime, admin: TestClient) -> dict[str, Any]:
 def test_openapi_shows_a_schema_for_every_admin_answer_and_a_bearer_scheme(runtime: RoleRuntime) -> None:
     spec = client(runtime, None).get("/openapi.json").json()
     schemes = spec["components"]["securitySchemes"]
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", name) for name in spec["components"]["schemas"] | schemes)
     assert [s for s in schemes.values() if s == {**s, "type": "http", "scheme": "bearer"}], schemes
     operations = [
         (path, method, op)

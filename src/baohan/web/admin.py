@@ -40,7 +40,7 @@ def admin_error_response(_: Request, exc: Exception) -> JSONResponse:
 
 BEARER = HTTPBearer(
     auto_error=False,
-    scheme_name="operator token",
+    scheme_name="operator_token",  # a component key: letters, digits, . - _ only
     description="An operator's admin token (`baohan admin add-operator NAME` prints one).",
 )
 
