@@ -162,6 +162,8 @@ def test_a_surrender_decided_by_the_operator(served: dict[str, Any]) -> None:
     assert [(r["kind"], r["reason"]) for r in waiting] == [("surrender", "项目终止")]
     live = ok("issuer", "show", "CLI-2", "--db", db)
     assert (waiting[0]["application_id"], waiting[0]["guarantee_id"]) == ("CLI-2", live["guarantee_id"])
+    assert ok("issuer", "refunds", "--db", db, "--guarantee-id", live["guarantee_id"]) == waiting
+    assert ok("issuer", "refunds", "--db", db, "--application-id", "CLI-1") == []
     assert ok("issuer", "show", "CLI-2", "--db", db)["stage"] == "issued"
 
     no_reason = baohan("issuer", "decide-refund", waiting[0]["id"], "--db", db, "--refuse")

@@ -77,6 +77,8 @@ def _run(role: str, db: str, action: Any) -> Any:
 
 
 Limit = Annotated[int, typer.Option(min=1, max=1000, help="Show at most this many.")]
+AppId = Annotated[str | None, typer.Option("--application-id", help="Only this applicationId.")]
+GuaranteeId = Annotated[str | None, typer.Option("--guarantee-id", help="Only this guaranteeId.")]
 Offset = Annotated[int, typer.Option(min=0, help="Skip this many first.")]
 
 
@@ -169,11 +171,17 @@ def _common(app: typer.Typer, role: str) -> None:
     def applications(
         db: Db,
         stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
+        application_id: AppId = None,
+        guarantee_id: GuaranteeId = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> None:
         """List applications, newest first."""
-        chosen = Filters(state=_one_of("--stage", stage, tuple(Stage)))
+        chosen = Filters(
+            state=_one_of("--stage", stage, tuple(Stage)),
+            application_id=application_id,
+            guarantee_id=guarantee_id,
+        )
         _print(
             _run(
                 role,
@@ -322,11 +330,17 @@ def issue(key: str, db: Db, actor: Annotated[str, typer.Option(help="Who issues.
 def claims(
     db: Db,
     status: Annotated[str | None, typer.Option(help="open, paid or refused.")] = None,
+    application_id: AppId = None,
+    guarantee_id: GuaranteeId = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> None:
     """List claims, newest first, with the application and guarantee each is on."""
-    chosen = Filters(state=_one_of("--status", status, CLAIM_STATUSES))
+    chosen = Filters(
+        state=_one_of("--status", status, CLAIM_STATUSES),
+        application_id=application_id,
+        guarantee_id=guarantee_id,
+    )
     _print(
         _run(
             "issuer",
@@ -364,11 +378,17 @@ def decide_claim(
 def refunds(
     db: Db,
     status: Annotated[str | None, typer.Option(help="pending, accepted or refused.")] = None,
+    application_id: AppId = None,
+    guarantee_id: GuaranteeId = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> None:
     """List ELY109 cancellations and surrenders sent to an operator (rules: refunds_by_operator)."""
-    chosen = Filters(state=_one_of("--status", status, REFUND_STATUSES))
+    chosen = Filters(
+        state=_one_of("--status", status, REFUND_STATUSES),
+        application_id=application_id,
+        guarantee_id=guarantee_id,
+    )
     _print(
         _run(
             "issuer",
