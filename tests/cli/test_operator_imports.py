@@ -14,7 +14,9 @@ import baohan
 SRC = str(Path(baohan.__file__).resolve().parents[1])
 
 
-@pytest.mark.parametrize("module", ["baohan.cli.procurement", "baohan.cli.gm", "baohan.cli.main"])
+@pytest.mark.parametrize(
+    "module", ["baohan.cli.procurement", "baohan.cli.gm", "baohan.cli.main", "baohan.cli.operators"]
+)
 def test_operator_commands_do_not_import_fastapi(module: str) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
     probe = f"import sys, {module}; print(sorted(m for m in ('fastapi', 'starlette', 'uvicorn') if m in sys.modules))"

@@ -184,3 +184,16 @@ def test_a_database_error_does_not_show_the_bound_values(db_url: str) -> None:
             with transaction(sessions) as session:
                 session.execute(text("DELETE FROM switches"))
             engine.dispose()
+
+
+def test_0013_adds_the_admin_operators_and_takes_them_back(empty_db_url: str) -> None:
+    below = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0013").down_revision
+    assert isinstance(below, str)
+    migrate.upgrade(empty_db_url, below)
+    assert "admin_operators" not in table_names(empty_db_url)
+    migrate.upgrade(empty_db_url, "0013")
+    assert "admin_operators" in table_names(empty_db_url)
+    command.downgrade(migrate.alembic_config(empty_db_url), below)
+    assert "admin_operators" not in table_names(empty_db_url)
+    migrate.upgrade(empty_db_url)
+    assert migrate.current(empty_db_url) == migrate.head()

@@ -136,14 +136,14 @@ def pair(db_pair: tuple[str, str]) -> Iterator[Pair]:
 
 def test_a_refused_notice_is_dead_at_once_holds_the_next_and_an_operator_retries_it(pair: Pair) -> None:
     """The platform stops knowing the institution: ELY102 is answered 101, which no retry changes."""
-    [institution] = pair.platform_admin.get("/admin/counterparties").json()
+    [institution] = pair.platform_admin.get("/admin/counterparties").json()["items"]
     submit(pair, "DEAD-1", performanceBond="6000000.00")  # manual review: the issuer holds the notices
     wait_for(lambda: pair.issuer_app("DEAD-1").get("stage") == "review", "in review")
     before = pair.platform_app("DEAD-1")["stage"]
     pair.platform_admin.post(f"/admin/counterparties/{institution['id']}/deactivate")
     assert pair.issuer_admin.post("/admin/applications/DEAD-1/approve").status_code == 200
 
-    dead = wait_for(lambda: pair.issuer_admin.get("/admin/outbox/dead").json(), "a dead letter")
+    dead = wait_for(lambda: pair.issuer_admin.get("/admin/outbox/dead").json()["items"], "a dead letter")
     assert [(d["kind"], d["attempts"]) for d in dead] == [("ELY102", 1)]  # not retried for days
     assert "answered 101" in dead[0]["last_error"] and "is not registered" in dead[0]["last_error"]
 
@@ -160,9 +160,11 @@ def test_a_refused_notice_is_dead_at_once_holds_the_next_and_an_operator_retries
     pair.platform_admin.post(f"/admin/counterparties/{institution['id']}/activate")
     assert pair.issuer_admin.post(f"/admin/outbox/{dead[0]['id']}/retry").json() == {"retried": dead[0]["id"]}
     wait_for(lambda: pair.platform_app("DEAD-1").get("stage") == "issued", "01, 05, 03 in order")
-    events = [e["event"] for e in pair.platform_admin.get("/admin/applications/DEAD-1/history").json()]
+    events = [
+        e["event"] for e in pair.platform_admin.get("/admin/applications/DEAD-1/history").json()["items"]
+    ]
     assert events.index("approve") < events.index("pay") < events.index("issue")
-    assert pair.issuer_admin.get("/admin/outbox/dead").json() == []
+    assert pair.issuer_admin.get("/admin/outbox/dead").json()["items"] == []
     assert pair.issuer_admin.post(f"/admin/outbox/{dead[0]['id']}/retry").status_code == 409  # not dead now
     assert pair.issuer_admin.post("/admin/outbox/nope/retry").status_code == 404
 

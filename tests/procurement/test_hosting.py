@@ -72,8 +72,10 @@ def test_two_roles_in_one_process_on_one_database_talk_through_one_dispatcher(
 ) -> None:
     runtime, admin = hosted
     assert admin.get("/health").json()["roles"] == ["procurement:issuer", "procurement:platform"]
-    [institution] = admin.get("/admin/platform/counterparties").json()
-    [platform] = admin.get("/admin/issuer/counterparties").json()  # each role lists its own counterparties
+    [institution] = admin.get("/admin/platform/counterparties").json()["items"]
+    [platform] = admin.get("/admin/issuer/counterparties").json()[
+        "items"
+    ]  # each role lists its own counterparties
     assert (institution["role"], platform["role"]) == ("institution", "platform")
 
     submitted = admin.post(

@@ -39,13 +39,13 @@ def stage_on_both(pair: Pair, key: str, stage: str) -> bool:
 def claim_fields(amount: str) -> dict[str, str]:
     """An ELY105 claim of ``amount`` as the platform's admin API takes it."""
     return {
-        "claimAmount": amount,
-        "claimReason": "供应商未按合同履约",
-        "openBank": "中国工商银行北京分行",
-        "bankAccount": "0200001234567890123",
+        "claim_amount": amount,
+        "claim_reason": "供应商未按合同履约",
+        "open_bank": "中国工商银行北京分行",
+        "bank_account": "0200001234567890123",
         "contract": "王五",
-        "contractWay": "13900139000",
-        "contractCertCode": "110101198501011234",
+        "contract_way": "13900139000",
+        "contract_cert_code": "110101198501011234",
     }
 
 
@@ -88,13 +88,14 @@ def test_apply_approve_pay_issue_fetch_verify_claim_pay(pair: Pair) -> None:
     )
     assert claim.status_code == 202, claim.text
     open_claims = wait_for(
-        lambda: pair.issuer_admin.get("/admin/claims", params={"status": "open"}).json(),
+        lambda: pair.issuer_admin.get("/admin/claims", params={"status": "open"}).json()["items"],
         "claim on the issuer",
     )
     wait_for(lambda: stage_on_both(pair, "APP-0001", "claimed"), "claimed on both sides")
     wait_for(
         lambda: (
-            pair.platform_admin.get("/admin/applications/APP-0001/claims").json()[0]["status"] == "processing"
+            pair.platform_admin.get("/admin/applications/APP-0001/claims").json()["items"][0]["status"]
+            == "processing"
         ),
         "ELY106 00 on the platform",
     )
@@ -103,9 +104,11 @@ def test_apply_approve_pay_issue_fetch_verify_claim_pay(pair: Pair) -> None:
     )
     assert decided.status_code == 200 and decided.json()["status"] == "paid", decided.text
     wait_for(lambda: stage_on_both(pair, "APP-0001", "paid_out"), "paid out on both sides")
-    platform_claim = pair.platform_admin.get("/admin/applications/APP-0001/claims").json()[0]
+    platform_claim = pair.platform_admin.get("/admin/applications/APP-0001/claims").json()["items"][0]
     assert platform_claim["status"] == "paid" and platform_claim["paid_amount"] == "50000.00"
-    history = [e["event"] for e in pair.platform_admin.get("/admin/applications/APP-0001/history").json()]
+    history = [
+        e["event"] for e in pair.platform_admin.get("/admin/applications/APP-0001/history").json()["items"]
+    ]
     assert history[:4] == ["submit", "approve", "pay", "issue"] and "pay_claim" in history
 
 
@@ -116,7 +119,7 @@ def test_invalidation_then_cancellation_notice(pair: Pair) -> None:
     wait_for(
         lambda: stage_on_both(pair, "APP-0002", "discharged"), "discharged on both sides (ELY107 → ELY108)"
     )
-    events = pair.platform_admin.get("/admin/applications/APP-0002/history").json()
+    events = pair.platform_admin.get("/admin/applications/APP-0002/history").json()["items"]
     assert events[-1]["event"] == "invalidate" and "注销" in events[-1]["detail"]["cancelNotice"]
 
 
@@ -133,16 +136,16 @@ def test_surrender_after_issue(pair: Pair) -> None:
     refused = pair.platform_admin.post(
         "/admin/applications/APP-0003/claims",
         json={
-            "claimAmount": "1.00",
-            "claimReason": "x",
-            "openBank": "x",
-            "bankAccount": "x",
+            "claim_amount": "1.00",
+            "claim_reason": "x",
+            "open_bank": "x",
+            "bank_account": "x",
             "contract": "x",
-            "contractWay": "x",
-            "contractCertCode": "x",
+            "contract_way": "x",
+            "contract_cert_code": "x",
         },
     )
-    assert refused.status_code == 409 and "not live" in refused.json()["detail"]
+    assert refused.status_code == 409 and "not live" in refused.json()["message"]
 
 
 def test_cancel_before_issue_and_a_refused_surrender(pair: Pair) -> None:
@@ -152,7 +155,7 @@ def test_cancel_before_issue_and_a_refused_surrender(pair: Pair) -> None:
     wait_for(
         lambda: any(
             e["event"] == "status_09"
-            for e in pair.platform_admin.get("/admin/applications/APP-0004/history").json()
+            for e in pair.platform_admin.get("/admin/applications/APP-0004/history").json()["items"]
         ),
         "ELY102 09",
     )
@@ -180,7 +183,7 @@ def test_manual_review_then_operator_approval(pair: Pair) -> None:
     assert reply.status_code == 200 and reply.json()["stage"] == "approved"
     wait_for(lambda: stage_on_both(pair, "APP-0006", "approved"), "approved on both sides")
     again = pair.issuer_admin.post("/admin/applications/APP-0006/approve")
-    assert again.status_code == 409 and "approved" in again.json()["detail"]
+    assert again.status_code == 409 and "approved" in again.json()["message"]
 
 
 def test_an_extension_links_to_the_live_guarantee(pair: Pair) -> None:
@@ -203,7 +206,7 @@ def test_resubmission_is_idempotent_and_different_content_is_refused(pair: Pair)
             "fields": application_fields("APP-0008", performanceBond="1.00"),
         },
     )
-    assert reply.status_code == 409 and "other content" in reply.json()["detail"]
+    assert reply.status_code == 409 and "other content" in reply.json()["message"]
 
 
 @pytest.fixture
@@ -215,7 +218,7 @@ def reviewed_pair(db_pair: tuple[str, str]) -> Iterator[Pair]:
 
 
 def history_events(admin: httpx.Client, key: str) -> list[str]:
-    return [e["event"] for e in admin.get(f"/admin/applications/{key}/history").json()]
+    return [e["event"] for e in admin.get(f"/admin/applications/{key}/history").json()["items"]]
 
 
 def test_surrender_and_cancel_wait_for_the_operator(reviewed_pair: Pair) -> None:
@@ -229,11 +232,14 @@ def test_surrender_and_cancel_wait_for_the_operator(reviewed_pair: Pair) -> None
     cancel = pair.platform_admin.post("/admin/applications/APP-0102/cancel", json={"reason": "不再需要"})
     assert surrender.status_code == 202 and cancel.status_code == 202
     wait_for(
-        lambda: len(pair.issuer_admin.get("/admin/refunds", params={"status": "pending"}).json()) == 2,
+        lambda: (
+            len(pair.issuer_admin.get("/admin/refunds", params={"status": "pending"}).json()["items"]) == 2
+        ),
         "both requests waiting for the operator",
     )
     waiting = {
-        r["kind"]: r for r in pair.issuer_admin.get("/admin/refunds", params={"status": "pending"}).json()
+        r["kind"]: r
+        for r in pair.issuer_admin.get("/admin/refunds", params={"status": "pending"}).json()["items"]
     }
     assert waiting["surrender"]["reason"] == "项目终止" and waiting["cancel"]["reason"] == "不再需要"
     # Nothing is decided, and nothing sent, until the operator says so.
@@ -246,20 +252,20 @@ def test_surrender_and_cancel_wait_for_the_operator(reviewed_pair: Pair) -> None
     # The same request again while the first waits is taken (000) and joins it: one decision, one notice.
     assert pair.platform_admin.post("/admin/applications/APP-0101/surrender", json={}).status_code == 202
     wait_for(lambda: "surrender_repeated" in history_events(pair.issuer_admin, "APP-0101"), "repeat logged")
-    assert len(pair.issuer_admin.get("/admin/refunds").json()) == 2
+    assert len(pair.issuer_admin.get("/admin/refunds").json()["items"]) == 2
 
     accepted = pair.issuer_admin.post(
         f"/admin/refunds/{waiting['surrender']['id']}/decision", json={"accept": True}
     )
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
-    assert accepted.json()["decided_by"] == "admin-api"
+    assert accepted.json()["decided_by"] == "admin"  # the operator whose token was used
     wait_for(lambda: stage_on_both(pair, "APP-0101", "surrendered"), "surrendered on both sides")
     assert history_events(pair.platform_admin, "APP-0101").count("surrender") == 1
 
     unexplained = pair.issuer_admin.post(
         f"/admin/refunds/{waiting['cancel']['id']}/decision", json={"accept": False}
     )
-    assert unexplained.status_code == 409 and "needs a reason" in unexplained.json()["detail"]
+    assert unexplained.status_code == 409 and "needs a reason" in unexplained.json()["message"]
     refused = pair.issuer_admin.post(
         f"/admin/refunds/{waiting['cancel']['id']}/decision", json={"accept": False, "reason": "保费已开票"}
     )
@@ -273,10 +279,11 @@ def test_surrender_and_cancel_wait_for_the_operator(reviewed_pair: Pair) -> None
     twice = pair.issuer_admin.post(
         f"/admin/refunds/{waiting['cancel']['id']}/decision", json={"accept": True}
     )
-    assert twice.status_code == 409 and "already decided (refused)" in twice.json()["detail"]
+    assert twice.status_code == 409 and "already decided (refused)" in twice.json()["message"]
     unknown = pair.issuer_admin.post("/admin/refunds/nope/decision", json={"accept": True})
     assert (
-        unknown.status_code == 404 and "no cancellation or surrender request nope" in unknown.json()["detail"]
+        unknown.status_code == 404
+        and "no cancellation or surrender request nope" in unknown.json()["message"]
     )
 
 
@@ -286,15 +293,15 @@ def test_what_the_lifecycle_forbids_is_refused_without_the_operator(reviewed_pai
     wait_for(lambda: stage_on_both(pair, "APP-0103", "approved"), "approved")
     assert pair.platform_admin.post("/admin/applications/APP-0103/surrender", json={}).status_code == 202
     wait_for(lambda: "status_09" in history_events(pair.platform_admin, "APP-0103"), "ELY102 09")
-    assert pair.issuer_admin.get("/admin/refunds").json() == []
+    assert pair.issuer_admin.get("/admin/refunds").json()["items"] == []
 
 
 def test_an_accepted_request_still_obeys_the_lifecycle_at_decision_time(reviewed_pair: Pair) -> None:
     pair = reviewed_pair
     approve_and_issue(pair, "APP-0104")
     assert pair.platform_admin.post("/admin/applications/APP-0104/surrender", json={}).status_code == 202
-    wait_for(lambda: pair.issuer_admin.get("/admin/refunds").json(), "surrender waiting")
-    request_id = pair.issuer_admin.get("/admin/refunds").json()[0]["id"]
+    wait_for(lambda: pair.issuer_admin.get("/admin/refunds").json()["items"], "surrender waiting")
+    request_id = pair.issuer_admin.get("/admin/refunds").json()["items"][0]["id"]
     claim = pair.platform_admin.post(
         "/admin/applications/APP-0104/claims",
         json=claim_fields("100.00"),
@@ -302,5 +309,5 @@ def test_an_accepted_request_still_obeys_the_lifecycle_at_decision_time(reviewed
     assert claim.status_code == 202, claim.text
     wait_for(lambda: pair.issuer_app("APP-0104").get("stage") == "claimed", "claim open at the issuer")
     blocked = pair.issuer_admin.post(f"/admin/refunds/{request_id}/decision", json={"accept": True})
-    assert blocked.status_code == 409 and "claim is being decided" in blocked.json()["detail"]
-    assert pair.issuer_admin.get("/admin/refunds").json()[0]["status"] == "pending"
+    assert blocked.status_code == 409 and "claim is being decided" in blocked.json()["message"]
+    assert pair.issuer_admin.get("/admin/refunds").json()["items"][0]["status"] == "pending"

@@ -120,6 +120,11 @@ def test_review_approve_pay_issue_and_refusals(served: dict[str, Any], tmp_path:
     db = served["db"]
     waiting = ok("issuer", "applications", "--db", db, "--stage", "review")
     assert [a["application_id"] for a in waiting] == ["CLI-1"] and waiting[0]["premium"] == "30000.00"
+    assert waiting[0]["created_at"].endswith("+08:00")  # Beijing time, as on the wire and the letter
+    unknown = baohan("issuer", "applications", "--db", db, "--stage", "bogus")
+    assert unknown.returncode == 2 and unknown.stderr.startswith(
+        "error: --stage 'bogus' is not one of: review"
+    )
 
     assert ok("issuer", "approve", "CLI-1", "--db", db, "--actor", "张经理")["stage"] == "approved"
     refused = baohan("issuer", "reject", "CLI-1", "--db", db, "--reason", "late")
@@ -130,6 +135,7 @@ def test_review_approve_pay_issue_and_refusals(served: dict[str, Any], tmp_path:
         "issuer", "pay", "CLI-1", "--db", db, "--amount", "30000.00", "--paid-at", "2026-11-23T10:00:00+08:00"
     )
     assert issued["stage"] == "issued" and issued["guarantee_id"].startswith("BH")
+    assert issued["paid_at"] == "2026-11-23T10:00:00+08:00"
 
     out = tmp_path / "letter.pdf"
     assert "written to" in ok("issuer", "file", "CLI-1", "--db", db, "--out", str(out))
@@ -154,6 +160,10 @@ def test_a_surrender_decided_by_the_operator(served: dict[str, Any]) -> None:
     ).ok
     waiting = ok("issuer", "refunds", "--db", db, "--status", "pending")
     assert [(r["kind"], r["reason"]) for r in waiting] == [("surrender", "项目终止")]
+    live = ok("issuer", "show", "CLI-2", "--db", db)
+    assert (waiting[0]["application_id"], waiting[0]["guarantee_id"]) == ("CLI-2", live["guarantee_id"])
+    assert ok("issuer", "refunds", "--db", db, "--guarantee-id", live["guarantee_id"]) == waiting
+    assert ok("issuer", "refunds", "--db", db, "--application-id", "CLI-1") == []
     assert ok("issuer", "show", "CLI-2", "--db", db)["stage"] == "issued"
 
     no_reason = baohan("issuer", "decide-refund", waiting[0]["id"], "--db", db, "--refuse")
@@ -210,3 +220,17 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     bad_rules.write_text('{"products": [{"code": "P", "name": "n", "rate": 0.005, "minimum_premium": "1"}]}')
     served = baohan("serve", "procurement", "--role", "issuer", "--db", db, "--rules", str(bad_rules))
     assert served.returncode == 2 and "rate" in served.stderr and "never a float" in served.stderr
+
+
+def test_operators_get_named_tokens_from_the_cli(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/ops.db"
+    token = ok("admin", "add-operator", "alice", "--db", db).strip()
+    assert len(token) >= 40
+    [alice] = ok("admin", "operators", "--db", db)
+    assert alice["name"] == "alice" and alice["created_at"].endswith("+08:00") and token not in str(alice)
+    again = baohan("admin", "add-operator", "alice", "--db", db)
+    assert again.returncode == 2 and again.stderr.startswith("error: operator 'alice' exists already")
+    assert "revoked" in ok("admin", "revoke-operator", "alice", "--db", db)
+    assert ok("admin", "operators", "--db", db) == []
+    gone = baohan("admin", "revoke-operator", "alice", "--db", db)
+    assert gone.returncode == 2 and gone.stderr.strip() == "error: no operator 'alice'"

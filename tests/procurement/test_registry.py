@@ -160,7 +160,7 @@ def post_application(pair: Pair, application_id: str, appsecret: str = "appsecre
 
 
 def test_operators_deactivate_and_rotate_a_platform_while_the_issuer_runs(pair: Pair) -> None:
-    [platform] = pair.issuer_admin.get("/admin/counterparties").json()
+    [platform] = pair.issuer_admin.get("/admin/counterparties").json()["items"]
     assert platform["appid"] == APPID and platform["active"] is True and "appsecret" not in str(platform)
     assert post_application(pair, "OPS-1").code.value == "000"
 

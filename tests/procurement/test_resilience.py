@@ -50,5 +50,7 @@ def test_a_lost_answer_is_retried_and_applied_once(pair: Pair) -> None:
     with pair.issuer.sessions() as session:
         message = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ELY102")).one()
     pair.issuer.courier(message)  # a second delivery of the very same message
-    history = [e["event"] for e in pair.platform_admin.get("/admin/applications/TWICE-1/history").json()]
+    history = [
+        e["event"] for e in pair.platform_admin.get("/admin/applications/TWICE-1/history").json()["items"]
+    ]
     assert history.count("approve") == 1

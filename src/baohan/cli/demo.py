@@ -201,16 +201,16 @@ def _flows(
     platform.post(
         "/applications/DEMO-001/claims",
         json={
-            "claimAmount": "50000.00",
-            "claimReason": "供应商未按合同约定履约",
-            "openBank": "中国工商银行示范支行",
-            "bankAccount": "0200001234567890123",
+            "claim_amount": "50000.00",
+            "claim_reason": "供应商未按合同约定履约",
+            "open_bank": "中国工商银行示范支行",
+            "bank_account": "0200001234567890123",
             "contract": "王五",
-            "contractWay": "13900139000",
-            "contractCertCode": "110101198501011234",
+            "contract_way": "13900139000",
+            "contract_cert_code": "110101198501011234",
         },
     ).raise_for_status()
-    claims = _wait(lambda: bank.get("/claims", params={"status": "open"}).json(), "the claim")
+    claims = _wait(lambda: bank.get("/claims", params={"status": "open"}).json()["items"], "the claim")
     bank.post(
         f"/claims/{claims[0]['id']}/decision", json={"pay": True, "reason": "见索即付"}
     ).raise_for_status()

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "issuer": ("baohan.cli.procurement", "issuer_app"),
     "platform": ("baohan.cli.procurement", "platform_app"),
     "counterparties": ("baohan.cli.counterparties", "app"),
+    "admin": ("baohan.cli.operators", "app"),
     "sandbox": ("baohan.cli.sandbox", "app"),
     "serve": ("baohan.cli.serve", "app"),
     "dispatch": ("baohan.cli.dispatch", "app"),

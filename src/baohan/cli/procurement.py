@@ -13,13 +13,18 @@ import typer
 
 from baohan.adapters.keystore import KeyStoreError, SecretBox
 from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.domain.lifecycle import Stage
 from baohan.gm import SM2PublicKey
 from baohan.protocols.profile import Profile
+from baohan.services.procurement import views
 from baohan.services.procurement.issuer import IssuerService
 from baohan.services.procurement.platform import PlatformService
 from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime, open_runtime
 from baohan.services.procurement.views import (
+    CLAIM_STATUSES,
+    REFUND_STATUSES,
+    Filters,
     application_view,
     claim_view,
     event_view,
@@ -27,7 +32,8 @@ from baohan.services.procurement.views import (
     refund_view,
 )
 from baohan.services.registry import IdentityExists
-from baohan.services.views import dead_letter_view
+from baohan.services.views import Page, Window
+from baohan.services.views import dead_letters as dead_letter_page
 
 issuer_app = typer.Typer(
     help="Operate the issuer role (出函机构) of the procurement protocol.", no_args_is_help=True
@@ -75,6 +81,34 @@ def _run(role: str, db: str, action: Any) -> Any:
         raise CLIError(str(exc)) from None
     finally:
         runtime.stop()
+
+
+Limit = Annotated[int, typer.Option(min=1, max=1000, help="Show at most this many.")]
+AppId = Annotated[str | None, typer.Option("--application-id", help="Only this applicationId.")]
+GuaranteeId = Annotated[str | None, typer.Option("--guarantee-id", help="Only this guaranteeId.")]
+Offset = Annotated[int, typer.Option(min=0, help="Skip this many first.")]
+
+
+def _one_of(option: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
+    if value is not None and value not in allowed:
+        raise CLIError(f"{option} {value!r} is not one of: {', '.join(allowed)}")
+    return value
+
+
+def _listed(page: Page) -> list[dict[str, Any]]:
+    """The page's items (times in Beijing time, +08:00), saying on stderr when the listing holds more."""
+    if page.total > page.offset + len(page.items):
+        shown = f"{page.offset + 1}-{page.offset + len(page.items)}" if page.items else "none"
+        typer.echo(f"showing {shown} of {page.total}; --offset for more", err=True)
+    return page.items
+
+
+def _claim(runtime: RoleRuntime, claim: Any) -> dict[str, Any]:
+    return claim_view(claim, runtime.service.application(claim.application_pk), runtime.registry.box)
+
+
+def _refund_request(runtime: RoleRuntime, request: Any) -> dict[str, Any]:
+    return refund_view(request, runtime.service.application(request.application_pk))
 
 
 def _issuer(runtime: RoleRuntime) -> IssuerService:
@@ -142,10 +176,28 @@ def _common(app: typer.Typer, role: str) -> None:
     @app.command("applications")
     @one_line_errors
     def applications(
-        db: Db, stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None
+        db: Db,
+        stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
+        application_id: AppId = None,
+        guarantee_id: GuaranteeId = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> None:
         """List applications, newest first."""
-        _print(_run(role, db, lambda rt: [application_view(a) for a in rt.service.applications(stage)]))
+        chosen = Filters(
+            state=_one_of("--stage", stage, tuple(Stage)),
+            application_id=application_id,
+            guarantee_id=guarantee_id,
+        )
+        _print(
+            _run(
+                role,
+                db,
+                lambda rt: _listed(
+                    views.applications(rt.runtime.sessions, rt.service.side, chosen, Window(limit, offset))
+                ),
+            )
+        )
 
     @app.command("show")
     @one_line_errors
@@ -183,14 +235,10 @@ def _common(app: typer.Typer, role: str) -> None:
 
     @app.command("dead-letters")
     @one_line_errors
-    def dead_letters(db: Db) -> None:
-        """Messages that kept failing past their deadline."""
+    def dead_letters(db: Db, limit: Limit = 100, offset: Offset = 0) -> None:
+        """Messages that kept failing past their deadline, oldest first."""
         _print(
-            _run(
-                role,
-                db,
-                lambda rt: [dead_letter_view(d) for d in rt.dead_letters()],
-            )
+            _run(role, db, lambda rt: _listed(dead_letter_page(rt.runtime.sessions, Window(limit, offset))))
         )
 
     @app.command("retry")
@@ -291,16 +339,30 @@ def issue(key: str, db: Db, actor: Annotated[str, typer.Option(help="Who issues.
 def claims(
     db: Db,
     status: Annotated[str | None, typer.Option(help="open, paid or refused.")] = None,
+    application_id: AppId = None,
+    guarantee_id: GuaranteeId = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
     reveal: Reveal = False,
     actor: Actor = "cli",
 ) -> None:
-    """List claims (the claimant's identity number masked unless --reveal)."""
+    """List claims, newest first, with the application and guarantee each is on (the claimant's identity
+    number masked unless --reveal)."""
+    chosen = Filters(
+        state=_one_of("--status", status, CLAIM_STATUSES),
+        application_id=application_id,
+        guarantee_id=guarantee_id,
+    )
 
     def listed(rt: RoleRuntime) -> list[dict[str, Any]]:
-        found = _issuer(rt).claims(status)
+        page = views.claims(
+            rt.runtime.sessions, "issuer", chosen, Window(limit, offset), rt.registry.box, reveal=reveal
+        )
         if reveal:
-            rt.service.record_reveal([c.application_pk for c in found], actor, "claimant identity numbers")
-        return [claim_view(c, rt.registry.box, reveal=reveal) for c in found]
+            rt.service.record_reveal(
+                [item["application"] for item in page.items], actor, "claimant identity numbers"
+            )
+        return _listed(page)
 
     _print(_run("issuer", db, listed))
 
@@ -321,9 +383,8 @@ def decide_claim(
         _run(
             "issuer",
             db,
-            lambda rt: claim_view(
-                _issuer(rt).decide_claim(claim_id, pay=pay, amount=value, reason=reason, actor=actor),
-                rt.registry.box,
+            lambda rt: _claim(
+                rt, _issuer(rt).decide_claim(claim_id, pay=pay, amount=value, reason=reason, actor=actor)
             ),
         )
     )
@@ -332,10 +393,26 @@ def decide_claim(
 @issuer_app.command("refunds")
 @one_line_errors
 def refunds(
-    db: Db, status: Annotated[str | None, typer.Option(help="pending, accepted or refused.")] = None
+    db: Db,
+    status: Annotated[str | None, typer.Option(help="pending, accepted or refused.")] = None,
+    application_id: AppId = None,
+    guarantee_id: GuaranteeId = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> None:
     """List ELY109 cancellations and surrenders sent to an operator (rules: refunds_by_operator)."""
-    _print(_run("issuer", db, lambda rt: [refund_view(r) for r in _issuer(rt).refund_requests(status)]))
+    chosen = Filters(
+        state=_one_of("--status", status, REFUND_STATUSES),
+        application_id=application_id,
+        guarantee_id=guarantee_id,
+    )
+    _print(
+        _run(
+            "issuer",
+            db,
+            lambda rt: _listed(views.refunds(rt.runtime.sessions, "issuer", chosen, Window(limit, offset))),
+        )
+    )
 
 
 @issuer_app.command("decide-refund")
@@ -352,8 +429,8 @@ def decide_refund(
         _run(
             "issuer",
             db,
-            lambda rt: refund_view(
-                _issuer(rt).decide_refund(request_id, accept=accept, reason=reason, actor=actor)
+            lambda rt: _refund_request(
+                rt, _issuer(rt).decide_refund(request_id, accept=accept, reason=reason, actor=actor)
             ),
         )
     )
@@ -398,9 +475,7 @@ def claim(
 ) -> None:
     """Raise a claim (ELY105) on a live guarantee."""
     body = _read_json(fields)
-    _print(
-        _run("platform", db, lambda rt: claim_view(_platform(rt).claim(key, body, actor), rt.registry.box))
-    )
+    _print(_run("platform", db, lambda rt: _claim(rt, _platform(rt).claim(key, body, actor))))
 
 
 @platform_app.command("invalidate")

@@ -145,11 +145,6 @@ class Runtime:
         with self.sessions() as session:
             return outbox.backlog(session)
 
-    def dead_letters(self) -> list[outbox.OutboxMessage]:
-        """Messages that kept failing past their deadline, or were refused for good."""
-        with self.sessions() as session:
-            return outbox.dead_letters(session)
-
     def retry_dead(self, message_id: str) -> None:
         """Put a dead letter back in the queue."""
         with transaction(self.sessions) as session:

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, field_validator
 
 from baohan.gm import SM2PublicKey
 from baohan.services.registry import Registry
-from baohan.services.views import counterparty_view
+from baohan.services.views import Window, counterparty_page, counterparty_view
+from baohan.web.admin import AdminError, Page, Time, window
+
+
+class CounterpartyOut(BaseModel):
+    """A counterparty as operators see it: never a secret."""
+
+    id: str
+    protocol: str
+    role: str = Field(description="the counterparty's role, e.g. platform or institution")
+    name: str
+    appid: str
+    appkey: str
+    public_key: str = Field(description="SM2 public key, 04‖X‖Y hex")
+    endpoint_url: str | None
+    active: bool
+    created_at: Time
 
 
 class RotationIn(BaseModel):
@@ -34,31 +50,34 @@ def counterparty_router(registry: Registry[Any]) -> APIRouter:
     """``/counterparties`` routes for ``registry``'s protocol (mounted under the admin prefix and its auth)."""
     router = APIRouter(prefix="/counterparties")
 
-    def act(call: Any) -> dict[str, Any]:
+    def act(call: Any) -> CounterpartyOut:
         try:
-            return counterparty_view(call())
+            return CounterpartyOut.model_validate(counterparty_view(call()))
         except LookupError as exc:
-            raise HTTPException(404, detail=str(exc).strip("'\"")) from None
+            raise AdminError(404, "not_found", str(exc).strip("'\"")) from None
         except ValueError as exc:
-            raise HTTPException(422, detail=str(exc)) from None
+            raise AdminError(422, "invalid", str(exc)) from None
 
     @router.get("")
-    def list_counterparties(include_inactive: bool = True) -> list[dict[str, Any]]:
-        """This protocol's counterparties, without their secrets."""
-        return [counterparty_view(item) for item in registry.listing(include_inactive=include_inactive)]
+    def list_counterparties(
+        page: Annotated[Window, Depends(window)], include_inactive: bool = True
+    ) -> Page[CounterpartyOut]:
+        """This protocol's counterparties, oldest first, without their secrets."""
+        listed = counterparty_page(registry.listing(include_inactive=include_inactive), page)
+        return Page[CounterpartyOut].model_validate(listed.plain())
 
     @router.post("/{counterparty_id}/deactivate")
-    def deactivate(counterparty_id: str) -> dict[str, Any]:
+    def deactivate(counterparty_id: str) -> CounterpartyOut:
         """Refuse its requests and send it nothing more; takes effect in every process within a second."""
         return act(lambda: registry.set_active(counterparty_id, False))
 
     @router.post("/{counterparty_id}/activate")
-    def activate(counterparty_id: str) -> dict[str, Any]:
+    def activate(counterparty_id: str) -> CounterpartyOut:
         """Take a deactivated counterparty back."""
         return act(lambda: registry.set_active(counterparty_id, True))
 
     @router.post("/{counterparty_id}/rotate")
-    def rotate(counterparty_id: str, body: RotationIn) -> dict[str, Any]:
+    def rotate(counterparty_id: str, body: RotationIn) -> CounterpartyOut:
         """Replace its appsecret, public key or appkey."""
         key = SM2PublicKey.load(body.public_key) if body.public_key else None
         return act(

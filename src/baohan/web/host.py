@@ -2,8 +2,9 @@
 
 The protocol listener serves every hosted protocol role's wire, ``/health`` and ``/ready``: it is what
 counterparties reach. The admin listener (loopback by default) serves each role's admin API under its own
-prefix (bearer token), the API's docs, ``/health``, ``/ready`` with its details and ``/metrics``. The
-runtime's dispatcher starts with the app.
+prefix (each operator's bearer token, see :mod:`baohan.web.admin`), the API's docs served from the
+package, ``/health``, ``/ready`` with its details and ``/metrics``. The runtime's dispatcher starts with
+the app.
 
 A protocol contributes a :class:`Mount` per hosted role (its wire codec and its admin routes); the host
 knows no protocol by name.
@@ -11,15 +12,14 @@ knows no protocol by name.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -27,8 +27,10 @@ from baohan.adapters import metrics
 from baohan.adapters.logs import REQUEST_ID, new_request_id
 from baohan.protocols.reply import Reply
 from baohan.services import readiness
+from baohan.services.operators import Operators
 from baohan.services.runtime import Runtime
-from baohan.services.views import dead_letter_view
+from baohan.web.admin import AdminError, admin_auth, admin_error_response, outbox_router
+from baohan.web.docs import offline_docs
 from baohan.web.front import ProtocolFront, WireCodec
 
 requests_log = logging.getLogger("baohan.requests")
@@ -43,40 +45,6 @@ class Mount:
     wire: WireCodec
     admin: APIRouter
     admin_prefix: str = "/admin"
-
-
-def admin_auth(token: str) -> Callable[..., None]:
-    """A dependency that demands ``Authorization: Bearer <token>`` (compared in constant time)."""
-
-    def check(authorization: Annotated[str | None, Header()] = None) -> None:
-        supplied = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(supplied.encode(), token.encode()):
-            raise HTTPException(401, detail="admin API needs Authorization: Bearer <admin token>")
-
-    return check
-
-
-def outbox_router(runtime: Runtime) -> APIRouter:
-    """The runtime's outbox for operators: its dead letters, and putting one back in the queue."""
-    router = APIRouter(prefix="/outbox")
-
-    @router.get("/dead")
-    def dead() -> list[dict[str, Any]]:
-        """Messages given up on: past their deadline, or refused for good."""
-        return [dead_letter_view(message) for message in runtime.dead_letters()]
-
-    @router.post("/{message_id}/retry")
-    def retry(message_id: str) -> dict[str, str]:
-        """Queue a dead letter again, due now, with a new deadline."""
-        try:
-            runtime.retry_dead(message_id)
-        except LookupError as exc:
-            raise HTTPException(404, detail=str(exc)) from None
-        except ValueError as exc:
-            raise HTTPException(409, detail=str(exc)) from None
-        return {"retried": message_id}
-
-    return router
 
 
 @dataclass(frozen=True)
@@ -111,12 +79,12 @@ def host_app(
     runtime: Runtime,
     mounts: Sequence[Mount],
     *,
-    admin_token: str,
+    admin_token: str | None,
     run_dispatcher: bool = True,
     extra: APIRouter | None = None,
 ) -> HostedApp:
-    """The process's app for ``runtime``'s roles; ``extra`` routes go on the admin listener as they are (the
-    sandbox's listing, which guards itself)."""
+    """The process's app for ``runtime``'s roles; ``extra`` routes go on the admin listener behind the
+    operators' tokens (the sandbox's listing)."""
     prefixes = [m.admin_prefix for m in mounts]
     if len(set(prefixes)) != len(prefixes):
         raise ValueError("each hosted role needs its own admin prefix")
@@ -129,8 +97,12 @@ def host_app(
         runtime.stop()
 
     title = "baohan " + ", ".join(f"{m.protocol} {m.role}" for m in mounts)
-    admin = FastAPI(title=title, lifespan=lifespan)
-    guard = [Depends(admin_auth(admin_token))]
+    admin = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
+    offline_docs(admin)
+    admin.add_exception_handler(AdminError, admin_error_response)
+    # $BAOHAN_ADMIN_TOKEN, when given, is the operator "admin"; everyone else has a token of their own.
+    operators = Operators(runtime.sessions, {"admin": admin_token} if admin_token is not None else None)
+    guard = [Depends(admin_auth(operators))]
     admin.include_router(outbox_router(runtime), prefix="/admin", dependencies=guard, tags=["admin"])
     for mount in mounts:
         admin.include_router(mount.admin, prefix=mount.admin_prefix, dependencies=guard, tags=["admin"])
@@ -154,7 +126,7 @@ def host_app(
         return Response(metrics.exposition([outbox_gauges]), media_type=metrics.CONTENT_TYPE)
 
     if extra is not None:
-        admin.include_router(extra)
+        admin.include_router(extra, dependencies=guard)
     admin.middleware("http")(_admin_requests)
 
     # The protocol listener shows no docs or schema: they list every admin route.

@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
+from baohan.domain.lifecycle import Stage
 from baohan.gm import SM2PublicKey
 from baohan.protocols.fields import MessageInvalid
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.router import DEFAULT_PREFIX, ProcurementWire
 from baohan.protocols.profile import Profile
+from baohan.services.procurement import views
 from baohan.services.procurement.issuer import IssuerService
 from baohan.services.procurement.platform import PlatformService
 from baohan.services.procurement.registry import PROTOCOL
 from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime
-from baohan.services.procurement.views import application_view, claim_view, event_view, refund_view
+from baohan.services.procurement.views import Filters, application_view, claim_view, refund_view
+from baohan.services.views import Period, Window
+from baohan.web.admin import NO_NUL, AdminError, Page, operator, period, window
 from baohan.web.counterparties import counterparty_router
 from baohan.web.host import HostedApp, Mount, host_app
+from baohan.web.procurement_models import (
+    ApplicationOut,
+    ClaimOut,
+    ClaimStatus,
+    EventOut,
+    InstitutionOut,
+    PausedOut,
+    RefundKind,
+    RefundOut,
+    RefundStatus,
+)
 
 
 def validate_request(transcode: str, payload: dict[str, Any]) -> Any:
@@ -40,7 +57,9 @@ def _operator(call: Callable[[], Any]) -> Any:
         return call()
     except OperatorError as exc:
         message = str(exc)
-        raise HTTPException(404 if message.startswith("no ") else 409, detail=message) from None
+        if message.startswith("no "):
+            raise AdminError(404, "not_found", message) from None
+        raise AdminError(409, "conflict", message) from None
 
 
 def _money(value: str) -> Decimal:
@@ -108,99 +127,143 @@ class PauseIn(BaseModel):
     paused: bool
 
 
+Actor = Annotated[str, Depends(operator)]
+
+
+def _filters(
+    application_id: Annotated[
+        str | None, Query(description="the platform's applicationId", max_length=64, pattern=NO_NUL)
+    ] = None,
+    guarantee_id: Annotated[
+        str | None, Query(description="the guaranteeId", max_length=64, pattern=NO_NUL)
+    ] = None,
+    created: Annotated[Period, Depends(period)] = Period(),  # noqa: B008 - FastAPI's idiom
+) -> Filters:
+    return Filters(application_id=application_id, guarantee_id=guarantee_id, period=created)
+
+
+Chosen = Annotated[Filters, Depends(_filters)]
+Paged = Annotated[Window, Depends(window)]
+
+
 def _common_admin(router: APIRouter, runtime: RoleRuntime) -> None:
     service = runtime.service
+    sessions = runtime.runtime.sessions
 
     @router.post("/pause")
-    def pause(body: PauseIn) -> dict[str, bool]:
+    def pause(body: PauseIn) -> PausedOut:
+        """Pause (every request answered 301) or resume the protocol endpoints."""
         service.pause(body.paused)
-        return {"paused": body.paused}
+        return PausedOut(paused=body.paused)
 
     @router.get("/applications")
-    def applications(stage: str | None = None) -> list[dict[str, Any]]:
-        return [application_view(a) for a in service.applications(stage)]
+    def applications(chosen: Chosen, page: Paged, stage: Stage | None = None) -> Page[ApplicationOut]:
+        """Applications, newest first, kept to a stage, an applicationId, a guaranteeId, a creation period."""
+        found = views.applications(sessions, service.side, replace(chosen, state=stage), page)
+        return Page[ApplicationOut].model_validate(found.plain())
 
     @router.get("/applications/{key}")
-    def application(key: str) -> dict[str, Any]:
-        return application_view(_operator(lambda: service.application(key)))
+    def application(key: str) -> ApplicationOut:
+        """One application by our id, its applicationId or its guaranteeId."""
+        return _shown(_operator(lambda: service.application(key)))
 
     @router.get("/applications/{key}/history")
-    def history(key: str) -> list[dict[str, Any]]:
-        return [event_view(e) for e in _operator(lambda: service.history(key))]
+    def history(key: str, page: Paged) -> Page[EventOut]:
+        """The audit trail of one application, oldest first: who did what, when."""
+        app = _operator(lambda: service.application(key))
+        return Page[EventOut].model_validate(views.history(sessions, app.id, page).plain())
 
-    @router.get("/applications/{key}/file")
+    @router.get(
+        "/applications/{key}/file",
+        response_class=Response,
+        responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}},
+    )
     def file(key: str) -> Response:
+        """The guarantee letter (PDF)."""
         name, content = _operator(lambda: service.file(key))
         return Response(
             content,
             media_type="application/pdf",
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"},
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
         )
 
 
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name)
+def _shown(app: Any) -> ApplicationOut:
+    return ApplicationOut.model_validate(application_view(app))
 
 
-def _issuer_admin(router: APIRouter, service: IssuerService) -> None:
+def _issuer_admin(router: APIRouter, service: IssuerService, runtime: RoleRuntime) -> None:
+    sessions = runtime.runtime.sessions
+
     @router.post("/applications/{key}/approve")
-    def approve(key: str) -> dict[str, Any]:
-        return application_view(_operator(lambda: service.approve(service.application(key).id, "admin-api")))
+    def approve(key: str, actor: Actor) -> ApplicationOut:
+        """Approve the application: ELY102 01 with the premium goes to the platform."""
+        return _shown(_operator(lambda: service.approve(service.application(key).id, actor)))
 
     @router.post("/applications/{key}/reject")
-    def reject(key: str, body: ReasonIn) -> dict[str, Any]:
-        return application_view(
-            _operator(lambda: service.reject(service.application(key).id, body.reason, "admin-api"))
-        )
+    def reject(key: str, body: ReasonIn, actor: Actor) -> ApplicationOut:
+        """Reject the application with a reason (ELY102 02)."""
+        return _shown(_operator(lambda: service.reject(service.application(key).id, body.reason, actor)))
 
     @router.post("/applications/{key}/payments")
-    def pay(key: str, body: PaymentIn) -> dict[str, Any]:
-        return application_view(
+    def pay(key: str, body: PaymentIn, actor: Actor) -> ApplicationOut:
+        """Record the premium paid (ELY102 05)."""
+        return _shown(
             _operator(
                 lambda: service.record_payment(
-                    service.application(key).id, _money(body.amount), body.paid_at, body.pay_type, "admin-api"
+                    service.application(key).id, _money(body.amount), body.paid_at, body.pay_type, actor
                 )
             )
         )
 
     @router.post("/applications/{key}/issue")
-    def issue(key: str) -> dict[str, Any]:
-        return application_view(_operator(lambda: service.issue(service.application(key).id, "admin-api")))
+    def issue(key: str, actor: Actor) -> ApplicationOut:
+        """Issue the guarantee: the signed letter goes to the platform (ELY102 03)."""
+        return _shown(_operator(lambda: service.issue(service.application(key).id, actor)))
 
     @router.get("/claims")
     def claims(
-        status: Annotated[str | None, Query()] = None, reveal: Annotated[bool, Query()] = False
-    ) -> list[dict[str, Any]]:
-        found = service.claims(status)
-        if reveal:  # identity numbers in clear: recorded in each application's audit trail
-            service.record_reveal([c.application_pk for c in found], "admin-api", "claimant identity numbers")
-        return [claim_view(c, service.box, reveal=reveal) for c in found]
+        chosen: Chosen, page: Paged, actor: Actor, status: ClaimStatus | None = None, reveal: bool = False
+    ) -> Page[ClaimOut]:
+        """Claims, newest first, kept to a status, an applicationId, a guaranteeId, a creation period; the
+        claimant's identity number masked unless ``reveal`` (recorded in each application's audit trail)."""
+        found = views.claims(
+            sessions, service.side, replace(chosen, state=status), page, service.box, reveal=reveal
+        )
+        if reveal:
+            service.record_reveal(
+                [item["application"] for item in found.items], actor, "claimant identity numbers"
+            )
+        return Page[ClaimOut].model_validate(found.plain())
 
     @router.get("/refunds")
-    def refunds(status: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
-        return [refund_view(r) for r in service.refund_requests(status)]
+    def refunds(
+        chosen: Chosen, page: Paged, status: RefundStatus | None = None, kind: RefundKind | None = None
+    ) -> Page[RefundOut]:
+        """ELY109 cancellations and surrenders, newest first, kept to a status, a kind, an applicationId,
+        a guaranteeId, a creation period."""
+        found = views.refunds(sessions, service.side, replace(chosen, state=status, kind=kind), page)
+        return Page[RefundOut].model_validate(found.plain())
 
-    @router.post("/refunds/{request_id}/decision")
-    def decide_refund(request_id: str, body: RefundDecisionIn) -> dict[str, Any]:
-        return refund_view(
-            _operator(
-                lambda: service.decide_refund(
-                    request_id, accept=body.accept, reason=body.reason, actor="admin-api"
-                )
-            )
+    @router.post("/refunds/{refund_id}/decision")
+    def decide_refund(refund_id: str, body: RefundDecisionIn, actor: Actor) -> RefundOut:
+        """Accept or refuse a cancellation or surrender (a refusal needs a reason)."""
+        decided = _operator(
+            lambda: service.decide_refund(refund_id, accept=body.accept, reason=body.reason, actor=actor)
         )
+        return RefundOut.model_validate(refund_view(decided, service.application(decided.application_pk)))
 
     @router.post("/claims/{claim_id}/decision")
-    def decide(claim_id: str, body: ClaimDecisionIn) -> dict[str, Any]:
+    def decide(claim_id: str, body: ClaimDecisionIn, actor: Actor) -> ClaimOut:
+        """Pay or refuse a claim (ELY106)."""
         amount = _money(body.amount) if body.amount is not None else None
-        return claim_view(
-            _operator(
-                lambda: service.decide_claim(
-                    claim_id, pay=body.pay, amount=amount, reason=body.reason, actor="admin-api"
-                )
+        decided = _operator(
+            lambda: service.decide_claim(
+                claim_id, pay=body.pay, amount=amount, reason=body.reason, actor=actor
             )
+        )
+        return ClaimOut.model_validate(
+            claim_view(decided, service.application(decided.application_pk), service.box)
         )
 
 
@@ -237,15 +300,25 @@ class SubmitIn(BaseModel):
 
 
 class ClaimIn(BaseModel):
-    """The claim fields the purchaser supplies (the rest come from the guarantee)."""
+    """The claim fields the purchaser supplies (the rest come from the guarantee); each is the ELY105 field
+    of the same name in camelCase."""
 
-    claimAmount: str
-    claimReason: str
-    openBank: str
-    bankAccount: str
+    claim_amount: str
+    claim_reason: str
+    open_bank: str
+    bank_account: str
     contract: str
-    contractWay: str
-    contractCertCode: str
+    contract_way: str
+    contract_cert_code: str
+
+    def wire(self) -> dict[str, Any]:
+        """The fields by their ELY105 names."""
+        return {_camel(name): value for name, value in self.model_dump().items()}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 class InvalidateIn(BaseModel):
@@ -262,8 +335,11 @@ class RefundIn(BaseModel):
 
 
 def _platform_admin(router: APIRouter, service: PlatformService, runtime: RoleRuntime) -> None:
+    sessions = runtime.runtime.sessions
+
     @router.post("/institutions")
-    def register(body: InstitutionIn) -> dict[str, str]:
+    def register(body: InstitutionIn) -> InstitutionOut:
+        """Register an institution to send applications to."""
         try:
             peer = runtime.registry.add_counterparty(
                 name=body.name,
@@ -277,51 +353,59 @@ def _platform_admin(router: APIRouter, service: PlatformService, runtime: RoleRu
                 profile=Profile.from_dict(body.profile),
             )
         except ValueError as exc:
-            raise HTTPException(409, detail=str(exc)) from None
-        return {"id": peer.id, "name": peer.name, "appid": peer.channel.appid}
+            raise AdminError(409, "conflict", str(exc)) from None
+        return InstitutionOut(
+            id=peer.id, name=peer.name, appid=peer.channel.appid, endpoint_url=peer.endpoint_url
+        )
 
     @router.get("/institutions")
-    def institutions() -> list[dict[str, Any]]:
-        return [
-            {"id": p.id, "name": p.name, "appid": p.channel.appid, "endpoint_url": p.endpoint_url}
-            for p in runtime.registry.peers()
+    def institutions(page: Paged) -> Page[InstitutionOut]:
+        """The institutions registered, without their secrets."""
+        peers = runtime.registry.peers()
+        chosen = [
+            InstitutionOut(id=p.id, name=p.name, appid=p.channel.appid, endpoint_url=p.endpoint_url)
+            for p in peers[page.offset : page.offset + page.limit]
         ]
+        return Page[InstitutionOut](items=chosen, total=len(peers), limit=page.limit, offset=page.offset)
 
     @router.post("/applications", status_code=202)
-    def submit(body: SubmitIn) -> dict[str, Any]:
+    def submit(body: SubmitIn, actor: Actor) -> ApplicationOut:
+        """Send an application (ELY101) to an institution."""
         try:
             runtime.registry.peer(body.institution_id)
         except KeyError as exc:
-            raise HTTPException(404, detail=str(exc).strip("'")) from None
-        return application_view(
-            _operator(lambda: service.submit(body.institution_id, body.fields, "admin-api"))
-        )
+            raise AdminError(404, "not_found", str(exc).strip("'")) from None
+        return _shown(_operator(lambda: service.submit(body.institution_id, body.fields, actor)))
 
     @router.post("/applications/{key}/claims", status_code=202)
-    def claim(key: str, body: ClaimIn) -> dict[str, Any]:
-        return claim_view(_operator(lambda: service.claim(key, body.model_dump(), "admin-api")))
+    def claim(key: str, body: ClaimIn, actor: Actor) -> ClaimOut:
+        """Send a claim (ELY105) on a live guarantee."""
+        sent = _operator(lambda: service.claim(key, body.wire(), actor))
+        return ClaimOut.model_validate(claim_view(sent, service.application(sent.application_pk)))
 
     @router.get("/applications/{key}/claims")
-    def claims(key: str) -> list[dict[str, Any]]:
-        return [claim_view(c) for c in _operator(lambda: service.claims_of(key))]
+    def claims(key: str, page: Paged, status: ClaimStatus | None = None) -> Page[ClaimOut]:
+        """The claims raised on one guarantee, newest first."""
+        app = _operator(lambda: service.application(key))
+        found = views.claims(sessions, service.side, Filters(state=status, application=app.id), page)
+        return Page[ClaimOut].model_validate(found.plain())
 
     @router.post("/applications/{key}/invalidate", status_code=202)
-    def invalidate(key: str, body: InvalidateIn) -> dict[str, Any]:
-        return application_view(
-            _operator(lambda: service.invalidate(key, body.invalid_type, body.remark, "admin-api"))
-        )
+    def invalidate(key: str, body: InvalidateIn, actor: Actor) -> ApplicationOut:
+        """Invalidate a live guarantee (ELY107)."""
+        return _shown(_operator(lambda: service.invalidate(key, body.invalid_type, body.remark, actor)))
 
     @router.post("/applications/{key}/cancel", status_code=202)
-    def cancel(key: str, body: RefundIn) -> dict[str, Any]:
-        return application_view(
-            _operator(lambda: service.refund(key, surrender=False, reason=body.reason, actor="admin-api"))
+    def cancel(key: str, body: RefundIn, actor: Actor) -> ApplicationOut:
+        """Cancel an order not yet issued (ELY109 撤单)."""
+        return _shown(
+            _operator(lambda: service.refund(key, surrender=False, reason=body.reason, actor=actor))
         )
 
     @router.post("/applications/{key}/surrender", status_code=202)
-    def surrender(key: str, body: RefundIn) -> dict[str, Any]:
-        return application_view(
-            _operator(lambda: service.refund(key, surrender=True, reason=body.reason, actor="admin-api"))
-        )
+    def surrender(key: str, body: RefundIn, actor: Actor) -> ApplicationOut:
+        """Give a live guarantee back (ELY109 退保)."""
+        return _shown(_operator(lambda: service.refund(key, surrender=True, reason=body.reason, actor=actor)))
 
 
 def mount(runtime: RoleRuntime, *, prefix: str = DEFAULT_PREFIX, admin_prefix: str = "/admin") -> Mount:
@@ -331,7 +415,7 @@ def mount(runtime: RoleRuntime, *, prefix: str = DEFAULT_PREFIX, admin_prefix: s
     _common_admin(admin, runtime)
     admin.include_router(counterparty_router(runtime.registry))
     if isinstance(service, IssuerService):
-        _issuer_admin(admin, service)
+        _issuer_admin(admin, service, runtime)
     else:
         _platform_admin(admin, service, runtime)
     wire = ProcurementWire(service, validate_request, service.served, prefix=prefix)
@@ -339,10 +423,15 @@ def mount(runtime: RoleRuntime, *, prefix: str = DEFAULT_PREFIX, admin_prefix: s
 
 
 def create_app(
-    runtime: RoleRuntime, *, admin_token: str, run_dispatcher: bool = True, extra: APIRouter | None = None
+    runtime: RoleRuntime,
+    *,
+    admin_token: str | None,
+    run_dispatcher: bool = True,
+    extra: APIRouter | None = None,
 ) -> HostedApp:
-    """The role's app: protocol endpoints under /zcdservice/v1/lg and ``extra`` routes (the sandbox's) on
-    the protocol listener, the admin API under /admin (bearer token) on the admin listener."""
+    """The role's app: protocol endpoints under /zcdservice/v1/lg on the protocol listener; the admin API
+    under /admin (operators' bearer tokens; ``admin_token`` is the operator "admin") and ``extra`` routes
+    (the sandbox's) on the admin listener."""
     return host_app(
         runtime.runtime, [mount(runtime)], admin_token=admin_token, run_dispatcher=run_dispatcher, extra=extra
     )

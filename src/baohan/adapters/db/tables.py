@@ -268,3 +268,13 @@ class Switch(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+class AdminOperator(Base):
+    """A person allowed into the admin API: a name for the audit trail and the SM3 digest of their token."""
+
+    __tablename__ = "admin_operators"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

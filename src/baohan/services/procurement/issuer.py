@@ -438,14 +438,6 @@ class IssuerService(RoleService):
 
     # -- reading -----------------------------------------------------------------------------------------------
 
-    def claims(self, status: str | None = None) -> list[Claim]:
-        """Claims, newest first, optionally with one status."""
-        with self._sessions() as session:
-            query = select(Claim).order_by(Claim.created_at.desc())
-            if status:
-                query = query.where(Claim.status == status)
-            return list(session.scalars(query))
-
     def refund_requests(self, status: str | None = None) -> list[RefundRequest]:
         """ELY109 cancellations and surrenders sent to an operator, newest first, optionally with one status."""
         with self._sessions() as session:

@@ -110,18 +110,6 @@ class RoleService:
 
     # -- reading -------------------------------------------------------------------------------------------
 
-    def applications(self, stage: str | None = None) -> list[Application]:
-        """This side's applications, newest first, optionally in one stage."""
-        with self._sessions() as session:
-            query = (
-                select(Application)
-                .where(Application.side == self.side)
-                .order_by(Application.created_at.desc())
-            )
-            if stage:
-                query = query.where(Application.stage == stage)
-            return list(session.scalars(query))
-
     def application(self, key: str) -> Application:
         """An application by our id, its applicationId or its guaranteeId."""
         with self._sessions() as session:

@@ -124,10 +124,6 @@ class RoleRuntime:
         """Outbox messages not yet delivered."""
         return self.runtime.pending()
 
-    def dead_letters(self) -> list[outbox.OutboxMessage]:
-        """Messages given up on."""
-        return self.runtime.dead_letters()
-
     def retry_dead(self, message_id: str) -> None:
         """Put a dead letter back in the queue."""
         self.runtime.retry_dead(message_id)
