@@ -132,8 +132,12 @@ def application_fields(application_id: str, **overrides: str) -> dict[str, str]:
 
 
 def register_platform(registry: Registry) -> str:
-    """Our identity (no certificate) and one platform, appid BANK0001; the platform's counterparty id."""
-    registry.add_identity("default", SM2PrivateKey.generate())
+    """Our identity (no certificate; unless one is set already) and one platform, appid BANK0001; the
+    platform's counterparty id."""
+    try:
+        registry.identity("default")
+    except KeyError:
+        registry.add_identity("default", SM2PrivateKey.generate())
     return registry.add_counterparty(
         name="p",
         role="platform",

@@ -34,8 +34,8 @@ def runtime(db_url: str) -> Iterator[RoleRuntime]:
     to be cancelled."""
     rules = dataclasses.replace(DEFAULT_RULES, refunds_by_operator=True)
     runtime = open_runtime("issuer", db_url, SecretBox(PASSPHRASE), rules=rules)
+    certify_issuer(runtime.registry, "示范担保有限公司")  # the identity register_platform would not replace
     register_platform(runtime.registry)
-    certify_issuer(runtime.registry, "示范担保有限公司")
     for n, key in enumerate(("A-1", "A-2")):
         assert runtime.service.handle(inbound("ELY101", application_fields(key), str(n) * 32)).code is Code.OK
     yield runtime
@@ -44,7 +44,7 @@ def runtime(db_url: str) -> Iterator[RoleRuntime]:
 
 def client(runtime: RoleRuntime, token: str | None = ADMIN) -> TestClient:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    return TestClient(create_app(runtime, admin_token=ADMIN, run_dispatcher=False), headers=headers)
+    return TestClient(create_app(runtime, admin_token=ADMIN, run_dispatcher=False).admin, headers=headers)
 
 
 def issue_and_claim(runtime: RoleRuntime, admin: TestClient) -> dict[str, Any]:
@@ -267,7 +267,7 @@ def test_each_operator_has_a_token_and_the_audit_trail_names_who_acted(runtime: 
 )
 def test_a_missing_empty_or_unknown_token_is_refused(runtime: RoleRuntime, authorization: str | None) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
-    app = create_app(runtime, admin_token=ADMIN, run_dispatcher=False)
+    app = create_app(runtime, admin_token=ADMIN, run_dispatcher=False).admin
     reply = TestClient(app).get("/admin/applications", headers=headers)
     assert reply.status_code == 401
     assert reply.json()["code"] == "unauthorized" and reply.headers["www-authenticate"] == "Bearer"
@@ -278,7 +278,7 @@ def test_an_empty_configured_token_is_refused_at_start(runtime: RoleRuntime) -> 
         create_app(runtime, admin_token="", run_dispatcher=False)
     # Without a configured token only the database's operators get in.
     bob = Operators(runtime.runtime.sessions).add("bob")
-    app = create_app(runtime, admin_token=None, run_dispatcher=False)
+    app = create_app(runtime, admin_token=None, run_dispatcher=False).admin
     assert TestClient(app).get("/admin/applications", headers={"Authorization": "Bearer "}).status_code == 401
     assert (
         TestClient(app, headers={"Authorization": f"Bearer {bob}"}).get("/admin/applications").status_code

@@ -72,17 +72,19 @@ def test_no_identity_number_is_stored_in_clear_and_operators_see_them_masked(
     assert paid.status_code == 200, paid.text
     wait_for(lambda: pair.platform_app("PII-1").get("verification"), "PII-1 verified")
     claim = pair.platform_admin.post(
-        "/admin/applications/PII-1/claims", json={**claim_fields("100.00"), "contractCertCode": CLAIMANT_ID}
+        "/admin/applications/PII-1/claims", json={**claim_fields("100.00"), "contract_cert_code": CLAIMANT_ID}
     )
     assert claim.status_code == 202, claim.text
-    listed = wait_for(lambda: pair.issuer_admin.get("/admin/claims").json(), "the claim at the issuer")
+    listed = wait_for(
+        lambda: pair.issuer_admin.get("/admin/claims").json()["items"], "the claim at the issuer"
+    )
     pair.platform.dispatcher.run_once(50)  # nothing left in clear waiting in an outbox either
 
     # Operators: masked by default; in clear when asked, and the asking recorded.
     assert listed[0]["request"]["contractCertCode"] == "110101********3456"
-    revealed = pair.issuer_admin.get("/admin/claims", params={"reveal": "true"}).json()
+    revealed = pair.issuer_admin.get("/admin/claims", params={"reveal": "true"}).json()["items"]
     assert revealed[0]["request"]["contractCertCode"] == CLAIMANT_ID
-    history = pair.issuer_admin.get("/admin/applications/PII-1/history").json()
+    history = pair.issuer_admin.get("/admin/applications/PII-1/history").json()["items"]
     assert [(e["event"], e["detail"]) for e in history if e["event"] == "reveal"] == [
         ("reveal", {"revealed": "claimant identity numbers"})
     ]
