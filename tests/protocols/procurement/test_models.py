@@ -653,7 +653,8 @@ def test_guarantee_content_must_be_strict_base64(bad: str) -> None:
 
 # --- round trips of generated messages -----------------------------------------------------------------
 
-TEXT = st.characters(codec="utf-8", exclude_categories=("Cs",))
+# Any Unicode text a field accepts: no lone surrogate, no NUL, not whitespace alone (see txt).
+TEXT = st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\0")
 DAY = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
 ZONES = [SHANGHAI, UTC, timezone(timedelta(hours=-5))]
 MOMENT = st.builds(
@@ -666,7 +667,7 @@ MONTHS = st.integers(min_value=1, max_value=600)
 
 
 def txt(limit: int) -> st.SearchStrategy[str]:
-    return st.text(TEXT, min_size=1, max_size=limit)
+    return st.text(TEXT, min_size=1, max_size=limit).filter(lambda s: not s.isspace())
 
 
 def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

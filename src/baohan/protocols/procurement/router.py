@@ -175,6 +175,7 @@ class ProcurementWire:
         prefix: str = DEFAULT_PREFIX,
     ) -> None:
         self._endpoint, self._validate, self._served = endpoint, validate, frozenset(served)
+        self.prefix = prefix
         self.paths: dict[str, str | None] = {f"{prefix}/ELYApi": None}
         self.paths.update({f"{prefix}/{code}": code for code in sorted(self._served)})
 
@@ -211,5 +212,9 @@ class ProcurementWire:
 
     def oversized(self, limit: int) -> bytes:
         """103 naming the body's size."""
-        answer = Answer(Code.INVALID, f"request body: larger than {limit} bytes")
+        return self.refuse(f"request body: larger than {limit} bytes")
+
+    def refuse(self, detail: str) -> bytes:
+        """103 with ``detail``: a request that never reaches the wire checks (wrong path or method)."""
+        answer = _failure(ProtocolError(Code.INVALID, detail))
         return compact_json({"code": answer.code.value, "message": answer.message}).encode()
