@@ -26,6 +26,7 @@ from baohan.adapters.db.engine import transaction
 from baohan.adapters.db.tables import Counterparty
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import OutboxMessage
+from baohan.gm import SM2PrivateKey
 from baohan.protocols.fields import MessageInvalid
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import ProtocolError
@@ -318,3 +319,22 @@ def test_check_lengths_names_the_table_and_the_profile_setting() -> None:
         "(a counterparty's profile may widen it: limits ELY105.guaranteeId)"
     )
     check_lengths("ELY105", {"guaranteeId": "G" * 33}, {"ELY105.guaranteeId": 64})
+
+
+def test_the_registry_refuses_an_appid_longer_than_the_protocol_allows(roles: Roles) -> None:
+    register = {
+        "name": "n",
+        "role": "institution",
+        "appkey": "k",
+        "appsecret": "s" * 16,
+        "public_key": SM2PrivateKey.generate().public_key,
+    }
+    with pytest.raises(ValueError, match="appid must be 1 to 32 characters"):
+        roles.platform.registry.add_counterparty(appid="A" * 33, **register)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"ELY999\.x is not a text field of a spec 000 table"):
+        roles.platform.registry.add_counterparty(
+            appid="A" * 32,
+            profile={"limits": {"ELY999.x": 10}},
+            **register,  # type: ignore[arg-type]
+        )
+    assert roles.platform.registry.add_counterparty(appid="A" * 32, **register).channel.appid == "A" * 32  # type: ignore[arg-type]

@@ -627,14 +627,24 @@ def test_a_period_cannot_end_before_it_starts(
 # --- the guarantee file --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["保函文件20230101.pdf", "BH001.PDF", "保函 2023.Pdf"])
+@pytest.mark.parametrize("name", ["保函文件20230101.pdf", "BH001.pdf", "保函 2023.pdf"])
 def test_guarantee_file_names_ending_in_pdf(name: str) -> None:
     model = parse_response_data("ELY103", changed("ELY103", True, guaranteeFileName=name))
     assert isinstance(model, ELY103ResponseData) and model.guaranteeFileName == name
 
 
 @pytest.mark.parametrize(
-    "name", ["保函文件.ofd", "保函.pdf.exe", ".pdf", "../../etc/保函.pdf", "a\\b.pdf", "保函pdf"]
+    "name",
+    [
+        "保函文件.ofd",
+        "保函.pdf.exe",
+        ".pdf",
+        "../../etc/保函.pdf",
+        "a\\b.pdf",
+        "保函pdf",
+        "BH001.PDF",
+        "保函.Pdf",
+    ],
 )
 def test_guarantee_file_names_that_are_refused(name: str) -> None:
     error = refusal("ELY103", changed("ELY103", True, guaranteeFileName=name), response=True)
@@ -663,6 +673,10 @@ MOMENT = st.builds(
     st.sampled_from(ZONES),
 )
 MONEY = st.decimals(min_value=0, max_value=AMOUNT_MAX, places=2, allow_nan=False, allow_infinity=False)
+# A bond, a winning bid or a claim of 0.00 is refused (issue 15).
+SOME_MONEY = st.decimals(
+    min_value=Decimal("0.01"), max_value=AMOUNT_MAX, places=2, allow_nan=False, allow_infinity=False
+)
 MONTHS = st.integers(min_value=1, max_value=600)
 
 
@@ -695,7 +709,7 @@ def ely101(draw: st.DrawFn) -> ELY101Request:
         legalName=draw(txt(20)),
         legalIdNo=draw(txt(18)),
         supplierAddress=draw(maybe(txt(256))),
-        performanceBond=draw(MONEY),
+        performanceBond=draw(SOME_MONEY),
         contacts=draw(txt(20)),
         contactsWay=draw(txt(20)),
         contractCerNo=draw(txt(18)),
@@ -707,7 +721,7 @@ def ely101(draw: st.DrawFn) -> ELY101Request:
         bidName=draw(txt(256)),
         purchaseNature=draw(st.sampled_from(PurchaseNature)),
         bidDate=draw(DAY),
-        bidAmount=draw(MONEY),
+        bidAmount=draw(SOME_MONEY),
         purchaseName=draw(txt(256)),
         purchaseSocCode=draw(txt(64)),
         guaranteeDate=draw(MONTHS),
@@ -745,16 +759,20 @@ def ely102(draw: st.DrawFn) -> ELY102Request:
 @st.composite
 def ely104_response(draw: st.DrawFn) -> ELY104ResponseData:
     status = draw(st.sampled_from(VerifyStatus))
+    # 01 describes the certificate in full; 02 in full too, or not at all (an unsigned file, issue 15).
+    described = status is VerifyStatus.VALID or draw(st.booleans())
+    if not described:
+        return ELY104ResponseData(guaranteeId=draw(txt(64)), status=status)
+    begin, end = draw(both(DAY))
     valid = status is VerifyStatus.VALID
-    begin, end = draw(both(DAY) if valid else ordered(DAY))
     return ELY104ResponseData(
         guaranteeId=draw(txt(64)),
         status=status,
-        certNum=draw(txt(150) if valid else maybe(txt(150))),
-        certOwner=draw(txt(100) if valid else maybe(txt(100))),
+        certNum=draw(txt(150)),
+        certOwner=draw(txt(100)),
         certBeginTime=begin,
         certEndTime=end,
-        certAuthor=draw(txt(100) if valid else maybe(txt(100))),
+        certAuthor=draw(txt(100)),
         signTime=draw(MOMENT if valid else maybe(MOMENT)),
     )
 
@@ -773,9 +791,9 @@ def ely106(draw: st.DrawFn) -> ELY106Request:
     )
 
 
-PDF_NAME = st.builds(
-    lambda stem, ext: (stem + ext)[-255:], txt(251), st.sampled_from([".pdf", ".PDF"])
-).filter(lambda name: not any(c in name for c in "/\\\0") and len(name) > 4 and name.lower().endswith(".pdf"))
+PDF_NAME = st.builds(lambda stem, ext: (stem + ext)[-255:], txt(251), st.just(".pdf")).filter(
+    lambda name: not any(c in name for c in "/\\\0") and len(name) > 4 and name.lower().endswith(".pdf")
+)
 CONTENT = st.binary(min_size=1, max_size=512)
 
 GENERATED: dict[str, st.SearchStrategy[Any]] = {
@@ -793,7 +811,7 @@ GENERATED: dict[str, st.SearchStrategy[Any]] = {
         socialCreditCode=txt(64),
         purchaseName=txt(256),
         purchaseSocCode=txt(64),
-        claimAmount=MONEY,
+        claimAmount=SOME_MONEY,
         claimReason=txt(255),
         openBank=txt(255),
         bankAccount=txt(255),
