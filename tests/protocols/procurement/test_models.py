@@ -892,3 +892,28 @@ def test_wire_is_payload_is_false_for_base64_spelt_with_pad_bits() -> None:
     model = parse_request("ELY104", payload)
     assert to_wire(model)["guaranteeData"] == "QQ=="
     assert not wire_is_payload(model, payload)
+
+
+# --- NUL, in any field of any message (issue 14) ---------------------------------------------------------
+
+EVERY_FIELD = sorted(
+    [(code, name, False) for code in REQUESTS for name in REQUESTS[code]]
+    + [(code, name, True) for code in RESPONSES for name in RESPONSES[code]]
+)
+
+
+@given(where=st.sampled_from(EVERY_FIELD), at=st.integers(min_value=0, max_value=300))
+def test_a_nul_in_any_field_of_any_message_is_refused_naming_it(
+    where: tuple[str, str, bool], at: int
+) -> None:
+    transcode, field, response = where
+    value = (RESPONSES if response else REQUESTS)[transcode][field]
+    cut = at % (len(value) + 1)
+    error = refusal(
+        transcode,
+        changed(transcode, response, **{field: value[:cut] + "\0" + value[cut:]}),
+        response=response,
+    )
+    # Free text says so; a code, an amount or a date says what it must be instead.
+    assert error.field == field, error
+    assert "NUL" in error.rule or error.rule.startswith("must "), error
