@@ -1,7 +1,8 @@
 """Message bodies of the procurement protocol (spec 000 §10): ELY101–ELY109, requests and response data.
 
 This is the one place the wire names live: every field is named exactly as on the wire (camelCase).
-Lengths, required flags and enums follow the spec tables, with the widenings noted at ``ID_MAX``.
+Lengths, required flags and enums follow the spec tables, with the widenings for receiving noted at
+``ID_MAX`` (what we send is held to the tables as printed: ``tables.py``).
 The envelope around a body (transcode, msgcode, sign; code, message) belongs to the codec.
 """
 
@@ -66,8 +67,9 @@ __all__ = [
 
 # The tables disagree about the same datum from one message to the next (applicationId is 64 in
 # ELY101/ELY109 but 32 in ELY102/ELY103; guaranteeId 64 everywhere but 32 in ELY105; projectCode 128 in
-# ELY101 but 50 in ELY105; the supplier's name 256 in ELY101 but 50 in ELY102 ...). Whatever one message
-# accepted must fit every later message that carries it back, so each takes its longest limit everywhere.
+# ELY101 but 50 in ELY105; the supplier's name 256 in ELY101 but 50 in ELY102 ...). These models read
+# what we receive, so each datum takes its longest limit everywhere; what we send is held to its own
+# table as printed (tables.py), and intake refuses what could not travel back (README, "on the wire").
 ID_MAX: Final = 64
 PROJECT_CODE_MAX: Final = 128
 PROJECT_NAME_MAX: Final = 256
