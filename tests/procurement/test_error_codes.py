@@ -11,8 +11,10 @@ from sqlalchemy import update
 
 from baohan.adapters.db.tables import StoredFile
 from baohan.gm import SM2PrivateKey
+from baohan.protocols.fields import MessageInvalid
 from baohan.protocols.procurement.client import ProcurementClient
 from baohan.protocols.procurement.envelope import Channel, Response
+from baohan.protocols.procurement.models import CERTIFICATE_FIELDS, parse_response_data
 from tests.procurement.harness import (
     APPID,
     APPKEY,
@@ -128,8 +130,16 @@ def test_201_unknown_project(pair: Pair) -> None:
 def test_203_unknown_application_or_guarantee(pair: Pair) -> None:
     assert code_of(as_platform(pair).send("ELY103", {"applicationId": "NO-SUCH-APP"})) == "203"
     assert code_of(as_platform(pair).send("ELY105", claim(pair, guaranteeId="BH-NO-SUCH"))) == "203"
-    approved = as_platform(pair).send("ELY103", {"applicationId": "X-103B"})
-    assert code_of(approved) == "203" and "no guarantee file" in approved.message
+
+
+def test_103_not_203_for_an_application_that_has_no_file_yet(pair: Pair) -> None:
+    # The application exists: 203 ("…编号不存在") would say it does not (issue 15).
+    submitted = as_platform(pair).send("ELY101", application_fields("X-NOFILE"))
+    assert code_of(submitted) == "000"
+    wait_for(lambda: pair.issuer_app("X-NOFILE").get("stage") == "approved", "approved")
+    approved = as_platform(pair).send("ELY103", {"applicationId": "X-NOFILE"})
+    assert code_of(approved) == "103"
+    assert "applicationId: X-NOFILE has no guarantee file yet: it is approved" in approved.message
 
 
 def test_204_unknown_supplier(pair: Pair) -> None:
@@ -186,6 +196,44 @@ def test_ely104_refuses_a_tampered_guarantee(pair: Pair) -> None:
     )
     assert code_of(bad) == "000" and bad.data is not None and bad.data["status"] == "02"
     assert "验证失败" in bad.message
+    # Status 02 still describes the certificate found, all of it (the table marks the fields required).
+    assert {k: bad.data[k] for k in ("certNum", "certOwner", "certAuthor")} == {
+        k: good.data[k] for k in ("certNum", "certOwner", "certAuthor")
+    }
+    assert bad.data["certBeginTime"] and bad.data["certEndTime"] and bad.data["signTime"]
+
+
+def test_ely104_refuses_a_genuine_letter_sent_under_another_guarantee(pair: Pair) -> None:
+    approve_and_issue(pair, "LIVE-2")
+    letter_1 = pair.issuer_admin.get("/admin/applications/LIVE-1/file").content
+    other_id = pair.issuer_app("LIVE-2")["guarantee_id"]
+    answer = as_platform(pair).send(
+        "ELY104", {"guaranteeId": other_id, "guaranteeData": base64.b64encode(letter_1).decode()}
+    )
+    assert code_of(answer) == "000" and answer.data is not None
+    assert answer.data["status"] == "02" and answer.data["guaranteeId"] == other_id
+    assert f"the file is not the letter of guarantee {other_id}" in answer.message
+    assert answer.data["certNum"] == pair.issuer_cert.info().serial  # the certificate is described
+    assert set(CERTIFICATE_FIELDS) <= set(answer.data)
+    letter_2 = pair.issuer_admin.get("/admin/applications/LIVE-2/file").content
+    own = as_platform(pair).send(
+        "ELY104", {"guaranteeId": other_id, "guaranteeData": base64.b64encode(letter_2).decode()}
+    )
+    assert own.data is not None and own.data["status"] == "01"
+
+
+def test_ely104_of_an_unsigned_file_is_02_without_certificate_fields(pair: Pair) -> None:
+    guarantee_id = pair.issuer_app("LIVE-1")["guarantee_id"]
+    answer = as_platform(pair).send(
+        "ELY104",
+        {"guaranteeId": guarantee_id, "guaranteeData": base64.b64encode(b"%PDF-1.7 unsigned").decode()},
+    )
+    assert code_of(answer) == "000" and answer.data == {"guaranteeId": guarantee_id, "status": "02"}
+    assert "no PDF signature found" in answer.message
+    # The platform's model takes exactly this, and refuses a certificate described in part.
+    assert parse_response_data("ELY104", answer.data) is not None
+    with pytest.raises(MessageInvalid, match="required when status is 02 and a certificate is described"):
+        parse_response_data("ELY104", {**answer.data, "certNum": "01"})
 
 
 def test_the_platform_answers_203_for_a_notice_about_an_unknown_application(pair: Pair) -> None:
@@ -195,3 +243,15 @@ def test_the_platform_answers_203_for_a_notice_about_an_unknown_application(pair
     )
     answer = client.send("ELY102", {"applicationId": "NEVER-SUBMITTED", "applicationStatus": "01"})
     assert code_of(answer) == "203"
+
+
+def test_the_platform_answers_103_not_203_for_a_claim_result_without_an_open_claim(pair: Pair) -> None:
+    client = ProcurementClient(
+        f"{pair.platform_server.url}/zcdservice/v1/lg/ELYApi",
+        Channel(APPID, APPKEY, APPSECRET, pair.issuer_key, pair.platform_key.public_key),
+    )
+    guarantee_id = pair.issuer_app("LIVE-1")["guarantee_id"]
+    wait_for(lambda: pair.platform_app("LIVE-1").get("guarantee_id"), "the platform knows the guarantee")
+    answer = client.send("ELY106", {"guaranteeId": guarantee_id, "status": "00"})
+    assert code_of(answer) == "103"
+    assert f"guaranteeId: {guarantee_id} has no open claim" in answer.message

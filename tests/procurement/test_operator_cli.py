@@ -213,6 +213,9 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert bad_profile.returncode == 2 and bad_profile.stderr.startswith("error: --profile")
     unknown = baohan(*register, "--profile", '{"sm2_layout": "c2c1c3"}')
     assert unknown.returncode == 2 and "c2c1c3" in unknown.stderr
+    # §9.2.1's appid is 32: SQLite would store a longer one, which our own receiver then refuses (issue 15).
+    too_long = baohan(*[("A" * 33 if arg == "DUP00001" else arg) for arg in register])
+    assert too_long.returncode == 2 and "error: appid must be 1 to 32 characters" in too_long.stderr
     ok(*register)
     again = baohan(*register)
     assert again.returncode == 2 and "already registered" in again.stderr

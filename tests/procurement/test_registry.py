@@ -98,15 +98,26 @@ def test_a_listing_never_mixes_protocols(db_url: str) -> None:
         procurement.set_active(tender_id, False)
 
 
-@pytest.mark.parametrize("field", ["appid", "appkey"])
-def test_identifiers_over_64_characters_are_refused(db_url: str, field: str) -> None:
+# Procurement's appid is §9.2.1's 32 (our receiver refuses longer, issue 15); the appkey has no table limit.
+@pytest.mark.parametrize(("field", "limit"), [("appid", 32), ("appkey", 64)])
+def test_identifiers_over_the_protocols_limit_are_refused(db_url: str, field: str, limit: int) -> None:
     registry = ProcurementRegistry(make_session_factory(make_engine(db_url)), BOX)
     registry.add_identity("default", SM2PrivateKey.generate())
-    values = {"appid": "A", "appkey": "k", field: "x" * 65}
-    with pytest.raises(ValueError, match=f"{field} must be 1 to 64 characters"):
-        registry.add_counterparty(
-            name="p", role="platform", appsecret="s", public_key=SM2PrivateKey.generate().public_key, **values
-        )
+    for bad in ("x" * (limit + 1), "x\0y"):
+        values = {"appid": "A", "appkey": "k", field: bad}
+        with pytest.raises(ValueError, match=f"{field} must be 1 to {limit} characters"):
+            registry.add_counterparty(
+                name="p",
+                role="platform",
+                appsecret="s",
+                public_key=SM2PrivateKey.generate().public_key,
+                **values,
+            )
+    values = {"appid": "A", "appkey": "k", field: "x" * limit}
+    peer = registry.add_counterparty(
+        name="p", role="platform", appsecret="s", public_key=SM2PrivateKey.generate().public_key, **values
+    )
+    assert peer.channel.appid == values["appid"]
 
 
 def test_a_rotation_needs_something_to_rotate(db_url: str) -> None:

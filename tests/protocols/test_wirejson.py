@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baohan.protocols.wirejson import NotUnicode, parse_json
+from baohan.protocols.wirejson import MAX_DEPTH, NotUnicode, parse_json
 
 # JSON values whose strings are real text (no lone surrogates), escaped or not on the way out.
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=20,
+    max_leaves=12,  # fewer leaves than MAX_DEPTH: never nested deeper than a message may be
 )
 
 
@@ -47,3 +47,29 @@ def test_a_surrogate_pair_is_one_character() -> None:
 def test_what_is_not_utf8_json_fails_as_such(raw: bytes, error: type[ValueError]) -> None:
     with pytest.raises(error):
         parse_json(raw)
+
+
+@st.composite
+def _nested(draw: st.DrawFn, depth: int) -> str:
+    """JSON text nested ``depth`` deep, written by hand (json.dumps itself recurses), brackets in its strings."""
+    # A few drawn shapes, repeated to the depth: drawing every level would cost minutes at thousands.
+    shapes = draw(
+        st.lists(st.one_of(st.just(None), st.text(alphabet='[{"\\ab', max_size=3)), min_size=1, max_size=4)
+    )
+    levels = [shapes[level % len(shapes)] for level in range(depth)]
+    opening = "".join("[" if key is None else "{" + json.dumps(key) + ":" for key in levels)
+    closing = "".join("]" if key is None else "}" for key in reversed(levels))
+    leaf = draw(st.one_of(st.integers(), st.text(alphabet='[]{}"\\ab', max_size=5)))
+    return opening + json.dumps(leaf) + closing
+
+
+@settings(max_examples=40)
+@given(st.integers(min_value=MAX_DEPTH + 1, max_value=5000).flatmap(_nested))
+def test_nesting_deeper_than_a_message_is_refused_with_a_reason(text: str) -> None:
+    with pytest.raises(NotUnicode, match=f"nested deeper than {MAX_DEPTH} levels"):
+        parse_json(text.encode())
+
+
+@given(st.integers(min_value=0, max_value=MAX_DEPTH).flatmap(_nested))
+def test_nesting_within_the_limit_parses_whatever_the_strings_hold(text: str) -> None:
+    assert parse_json(text.encode()) == json.loads(text)

@@ -36,17 +36,21 @@ WIRE_CONTEXT: Final[Mapping[str, bool]] = {"wire": True}
 CENT: Final = Decimal("0.01")
 # NUMERIC(18,2): sixteen integer digits, far above any guarantee and exact in Decimal's 28 digits.
 AMOUNT_MAX: Final = Decimal("9999999999999999.99")
-_AMOUNT = re.compile(r"(?:0|[1-9][0-9]{0,15})\.[0-9]{2}")
+# Every wire pattern is ASCII: re.ASCII keeps a later edit from letting \d or \w match full-width digits.
+_AMOUNT = re.compile(r"(?:0|[1-9][0-9]{0,15})\.[0-9]{2}", re.ASCII)
 AMOUNT_RULE: Final = "must be an amount with exactly two decimals, e.g. 125000.00"
 
-_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
-_COMPACT_DATETIME = re.compile(r"[0-9]{14}")
-_COMPACT_DATE = re.compile(r"[0-9]{8}")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}", re.ASCII)
+_COMPACT_DATETIME = re.compile(r"[0-9]{14}", re.ASCII)
+_COMPACT_DATE = re.compile(r"[0-9]{8}", re.ASCII)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 # java.util.Base64.getDecoder(): the standard alphabet, no line breaks; we also insist on the padding
 # that every encoder writes.
-_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
-_MONTHS = re.compile(r"[1-9][0-9]{0,9}")
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?", re.ASCII)
+# The table allows ten characters; a term beyond a century is a typing mistake, and ten digits overflow
+# the database's integer.
+MONTHS_MAX: Final = 1200
+_MONTHS = re.compile(r"[1-9][0-9]{0,3}", re.ASCII)
 
 
 class MessageInvalid(ValueError):
@@ -81,6 +85,9 @@ def _not_a_string(value: object) -> PydanticCustomError:
 def _require_str(value: object) -> str:
     if not isinstance(value, str):
         raise _not_a_string(value)
+    if "\0" in value:
+        # No counterparty means it, and PostgreSQL cannot store it in text or JSON.
+        raise PydanticCustomError("nul", "must not contain the NUL character (\\u0000)")
     return value
 
 
@@ -262,13 +269,15 @@ WireDate = Annotated[
 
 def _validate_months(value: object, info: ValidationInfo) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and not _is_wire(info):
-        if 1 <= value <= 9_999_999_999:
+        if 1 <= value <= MONTHS_MAX:
             return value
     elif not isinstance(value, str):
         raise _not_a_string(value)
-    elif _MONTHS.fullmatch(value):
+    elif _MONTHS.fullmatch(value) and int(value) <= MONTHS_MAX:
         return int(value)
-    raise PydanticCustomError("months", "must be a whole number of months of up to 10 digits, e.g. 24")
+    raise PydanticCustomError(
+        "months", "must be a whole number of months from 1 to {max}, e.g. 24", {"max": MONTHS_MAX}
+    )
 
 
 Months = Annotated[
@@ -313,6 +322,10 @@ Base64Data = Annotated[
 # --- models, validation and errors ---------------------------------------------------------------------
 
 
+def _blank(value: str) -> bool:
+    return not value or value.isspace()
+
+
 class WireModel(BaseModel):
     """Base of every message body: fields named as on the wire, unknown fields ignored, blanks absent."""
 
@@ -322,9 +335,10 @@ class WireModel(BaseModel):
     @classmethod
     def _blank_is_absent(cls, data: Any) -> Any:
         # Java peers write absent optional fields as null or "": both mean "not given", so a blank
-        # required field reads as missing and a blank optional one as None.
+        # required field reads as missing and a blank optional one as None. Whitespace alone (a full-width
+        # space included) says nothing either: it must not satisfy a required field or a condition.
         if isinstance(data, Mapping):
-            return {k: v for k, v in data.items() if v is not None and not (isinstance(v, str) and v == "")}
+            return {k: v for k, v in data.items() if v is not None and not (isinstance(v, str) and _blank(v))}
         return data
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -148,8 +148,11 @@ class Registry(Generic[C]):
         profile: Callable[[Any], dict[str, Any]] = lambda settings: dict(settings or {}),
         switches: Switches | None = None,
         counterparty_role: str | None = None,
+        identifier_max: Mapping[str, int] | None = None,
     ) -> None:
         self._sessions = sessions
+        # The protocol's own limits (procurement's appid is 32): the column holds more, and SQLite any length.
+        self._identifier_max = {"appid": MAX_IDENTIFIER, "appkey": MAX_IDENTIFIER, **(identifier_max or {})}
         self._box = box
         self.protocol = protocol
         self.counterparty_role = counterparty_role  # e.g. an issuer's registry serves platforms only
@@ -316,8 +319,9 @@ class Registry(Generic[C]):
         if self.counterparty_role is not None and role != self.counterparty_role:
             raise ValueError(f"this registry keeps {self.counterparty_role} counterparties, not {role}")
         for field, value in (("appid", appid), ("appkey", appkey)):
-            if not value or len(value) > MAX_IDENTIFIER:
-                raise ValueError(f"{field} must be 1 to {MAX_IDENTIFIER} characters")
+            limit = self._identifier_max[field]
+            if not value or len(value) > limit or "\0" in value:
+                raise ValueError(f"{field} must be 1 to {limit} characters (no NUL), got {len(value)}")
         settings = self._profile(profile)
         cid = counterparty_id or uuid.uuid4().hex
         try:

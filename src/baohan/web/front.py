@@ -35,6 +35,10 @@ class WireCodec(Protocol):
     def paths(self) -> Mapping[str, str | None]:
         """The POST paths served, each with the interface it expects (None: the body names it)."""
 
+    @property
+    def prefix(self) -> str:
+        """The path under which every request is the protocol's: an unknown one is refused in its shape."""
+
     def prepare(self, body: bytes, expected: str | None) -> Any:
         """The wire checks of one request, on a check worker: thread-safe, never raises."""
 
@@ -43,6 +47,9 @@ class WireCodec(Protocol):
 
     def oversized(self, limit: int) -> Reply:
         """The encoded refusal of a body larger than ``limit`` bytes."""
+
+    def refuse(self, detail: str) -> bytes:
+        """The encoded refusal of a request the protocol cannot take at all (``detail`` says why)."""
 
 
 # Told of every protocol request answered: the codec, its reply, the seconds it took, its request id.
@@ -128,13 +135,23 @@ class ProtocolFront:
                 self._routes[path] = (codec, expected)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self._routes.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if route is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope.get("path", "")
+        # A trailing slash is the same interface: a redirect would lose the POST body on many clients.
+        route = self._routes.get(path) or self._routes.get(path.rstrip("/") or path)
+        if route is None:
+            codec = self._owner(path)
+            if codec is None:
+                await self.app(scope, receive, send)
+            else:
+                # Under a protocol's prefix a counterparty always gets the protocol's answer, never the app's.
+                await _send(send, codec.refuse(f"path: {path} is not an interface of this server"))
+            return
         if scope["method"] != "POST":
-            await send({"type": "http.response.start", "status": 405, "headers": [(b"allow", b"POST")]})
-            await send({"type": "http.response.body", "body": b""})
+            refusal = route[0].refuse(f"method: {scope['method']} {path}; the protocol takes POST only")
+            await _send(send, refusal, status=405, headers=[(b"allow", b"POST")])
             return
         codec, expected = route
         body = bytearray()
@@ -158,9 +175,16 @@ class ProtocolFront:
                 reply = await codec.complete(prepared)
         finally:
             REQUEST_ID.reset(token)
-        await _send(send, reply.body, request_id)
+        await _send(send, reply.body, request_id=request_id)
         if self._observe is not None:
             self._observe(codec, reply, time.perf_counter() - started, request_id)
+
+    def _owner(self, path: str) -> WireCodec | None:
+        for codec, _ in self._routes.values():
+            prefix = codec.prefix.rstrip("/")
+            if path == prefix or path.startswith(prefix + "/"):
+                return codec
+        return None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -170,11 +194,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _send(send: Send, payload: bytes, request_id: str) -> None:
-    headers = [
-        *_JSON_HEADERS,
-        (b"content-length", str(len(payload)).encode()),
-        (b"x-request-id", request_id.encode("ascii")),
-    ]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+async def _send(
+    send: Send,
+    payload: bytes,
+    *,
+    request_id: str | None = None,
+    status: int = 200,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    headers = [*_JSON_HEADERS, *headers, (b"content-length", str(len(payload)).encode())]
+    if request_id is not None:
+        headers.append((b"x-request-id", request_id.encode("ascii")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -262,6 +262,10 @@ def test_channel_repr_hides_secrets() -> None:
         ({"sm2_layout": "c2c1c3"}, "c2c1c3"),
         ({"bogus": 1}, "bogus"),
         ({"sm4_mode": "gcm"}, "gcm"),
+        ({"amount_name": "amount"}, "amount_name"),
+        ({"limits": {"companyName": 256}}, "limits: 'companyName'"),
+        ({"limits": {"ELY102.companyName": 0}}, "limits.ELY102.companyName"),
+        ({"limits": {"ELY102.companyName": "256"}}, "limits.ELY102.companyName"),
     ],
 )
 def test_bad_profiles_are_refused_by_name(settings: dict[str, object], message: str) -> None:
@@ -279,7 +283,12 @@ def test_profile_round_trips_through_json() -> None:
         "sm4_mode": "ecb",
         "uid": "1234567812345678",
         "max_clock_skew_seconds": 300,
+        "amount_name": "performanceBou",  # as the table prints it (issue 15)
+        "limits": {},
     }
+    widened = Profile.from_dict({"limits": {"ELY102.companyName": 256}, "amount_name": "performanceBond"})
+    assert Profile.from_dict(json.loads(json.dumps(widened.to_dict()))) == widened
+    assert hash(widened) == hash(Profile.from_dict(widened.to_dict()))
 
 
 @pytest.mark.parametrize("reqtime", ["20260230120000", "20261301120000", "20260101240000", "20260101126000"])

@@ -627,14 +627,24 @@ def test_a_period_cannot_end_before_it_starts(
 # --- the guarantee file --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["保函文件20230101.pdf", "BH001.PDF", "保函 2023.Pdf"])
+@pytest.mark.parametrize("name", ["保函文件20230101.pdf", "BH001.pdf", "保函 2023.pdf"])
 def test_guarantee_file_names_ending_in_pdf(name: str) -> None:
     model = parse_response_data("ELY103", changed("ELY103", True, guaranteeFileName=name))
     assert isinstance(model, ELY103ResponseData) and model.guaranteeFileName == name
 
 
 @pytest.mark.parametrize(
-    "name", ["保函文件.ofd", "保函.pdf.exe", ".pdf", "../../etc/保函.pdf", "a\\b.pdf", "保函pdf"]
+    "name",
+    [
+        "保函文件.ofd",
+        "保函.pdf.exe",
+        ".pdf",
+        "../../etc/保函.pdf",
+        "a\\b.pdf",
+        "保函pdf",
+        "BH001.PDF",
+        "保函.Pdf",
+    ],
 )
 def test_guarantee_file_names_that_are_refused(name: str) -> None:
     error = refusal("ELY103", changed("ELY103", True, guaranteeFileName=name), response=True)
@@ -653,7 +663,8 @@ def test_guarantee_content_must_be_strict_base64(bad: str) -> None:
 
 # --- round trips of generated messages -----------------------------------------------------------------
 
-TEXT = st.characters(codec="utf-8", exclude_categories=("Cs",))
+# Any Unicode text a field accepts: no lone surrogate, no NUL, not whitespace alone (see txt).
+TEXT = st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\0")
 DAY = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
 ZONES = [SHANGHAI, UTC, timezone(timedelta(hours=-5))]
 MOMENT = st.builds(
@@ -662,11 +673,15 @@ MOMENT = st.builds(
     st.sampled_from(ZONES),
 )
 MONEY = st.decimals(min_value=0, max_value=AMOUNT_MAX, places=2, allow_nan=False, allow_infinity=False)
+# A bond, a winning bid or a claim of 0.00 is refused (issue 15).
+SOME_MONEY = st.decimals(
+    min_value=Decimal("0.01"), max_value=AMOUNT_MAX, places=2, allow_nan=False, allow_infinity=False
+)
 MONTHS = st.integers(min_value=1, max_value=600)
 
 
 def txt(limit: int) -> st.SearchStrategy[str]:
-    return st.text(TEXT, min_size=1, max_size=limit)
+    return st.text(TEXT, min_size=1, max_size=limit).filter(lambda s: not s.isspace())
 
 
 def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -694,7 +709,7 @@ def ely101(draw: st.DrawFn) -> ELY101Request:
         legalName=draw(txt(20)),
         legalIdNo=draw(txt(18)),
         supplierAddress=draw(maybe(txt(256))),
-        performanceBond=draw(MONEY),
+        performanceBond=draw(SOME_MONEY),
         contacts=draw(txt(20)),
         contactsWay=draw(txt(20)),
         contractCerNo=draw(txt(18)),
@@ -706,7 +721,7 @@ def ely101(draw: st.DrawFn) -> ELY101Request:
         bidName=draw(txt(256)),
         purchaseNature=draw(st.sampled_from(PurchaseNature)),
         bidDate=draw(DAY),
-        bidAmount=draw(MONEY),
+        bidAmount=draw(SOME_MONEY),
         purchaseName=draw(txt(256)),
         purchaseSocCode=draw(txt(64)),
         guaranteeDate=draw(MONTHS),
@@ -744,16 +759,20 @@ def ely102(draw: st.DrawFn) -> ELY102Request:
 @st.composite
 def ely104_response(draw: st.DrawFn) -> ELY104ResponseData:
     status = draw(st.sampled_from(VerifyStatus))
+    # 01 describes the certificate in full; 02 in full too, or not at all (an unsigned file, issue 15).
+    described = status is VerifyStatus.VALID or draw(st.booleans())
+    if not described:
+        return ELY104ResponseData(guaranteeId=draw(txt(64)), status=status)
+    begin, end = draw(both(DAY))
     valid = status is VerifyStatus.VALID
-    begin, end = draw(both(DAY) if valid else ordered(DAY))
     return ELY104ResponseData(
         guaranteeId=draw(txt(64)),
         status=status,
-        certNum=draw(txt(150) if valid else maybe(txt(150))),
-        certOwner=draw(txt(100) if valid else maybe(txt(100))),
+        certNum=draw(txt(150)),
+        certOwner=draw(txt(100)),
         certBeginTime=begin,
         certEndTime=end,
-        certAuthor=draw(txt(100) if valid else maybe(txt(100))),
+        certAuthor=draw(txt(100)),
         signTime=draw(MOMENT if valid else maybe(MOMENT)),
     )
 
@@ -772,9 +791,9 @@ def ely106(draw: st.DrawFn) -> ELY106Request:
     )
 
 
-PDF_NAME = st.builds(
-    lambda stem, ext: (stem + ext)[-255:], txt(251), st.sampled_from([".pdf", ".PDF"])
-).filter(lambda name: not any(c in name for c in "/\\\0") and len(name) > 4 and name.lower().endswith(".pdf"))
+PDF_NAME = st.builds(lambda stem, ext: (stem + ext)[-255:], txt(251), st.just(".pdf")).filter(
+    lambda name: not any(c in name for c in "/\\\0") and len(name) > 4 and name.lower().endswith(".pdf")
+)
 CONTENT = st.binary(min_size=1, max_size=512)
 
 GENERATED: dict[str, st.SearchStrategy[Any]] = {
@@ -792,7 +811,7 @@ GENERATED: dict[str, st.SearchStrategy[Any]] = {
         socialCreditCode=txt(64),
         purchaseName=txt(256),
         purchaseSocCode=txt(64),
-        claimAmount=MONEY,
+        claimAmount=SOME_MONEY,
         claimReason=txt(255),
         openBank=txt(255),
         bankAccount=txt(255),
@@ -873,3 +892,28 @@ def test_wire_is_payload_is_false_for_base64_spelt_with_pad_bits() -> None:
     model = parse_request("ELY104", payload)
     assert to_wire(model)["guaranteeData"] == "QQ=="
     assert not wire_is_payload(model, payload)
+
+
+# --- NUL, in any field of any message (issue 14) ---------------------------------------------------------
+
+EVERY_FIELD = sorted(
+    [(code, name, False) for code in REQUESTS for name in REQUESTS[code]]
+    + [(code, name, True) for code in RESPONSES for name in RESPONSES[code]]
+)
+
+
+@given(where=st.sampled_from(EVERY_FIELD), at=st.integers(min_value=0, max_value=300))
+def test_a_nul_in_any_field_of_any_message_is_refused_naming_it(
+    where: tuple[str, str, bool], at: int
+) -> None:
+    transcode, field, response = where
+    value = (RESPONSES if response else REQUESTS)[transcode][field]
+    cut = at % (len(value) + 1)
+    error = refusal(
+        transcode,
+        changed(transcode, response, **{field: value[:cut] + "\0" + value[cut:]}),
+        response=response,
+    )
+    # Free text says so; a code, an amount or a date says what it must be instead.
+    assert error.field == field, error
+    assert "NUL" in error.rule or error.rule.startswith("must "), error

@@ -26,8 +26,8 @@ from baohan.protocols.wirejson import NotUnicode, parse_json
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 VERSION = "v1.0"
-_MSGCODE = re.compile(r"^[0-9a-fA-F]{32}$")
-_REQTIME = re.compile(r"^\d{14}$")
+_MSGCODE = re.compile(r"[0-9a-fA-F]{32}", re.ASCII)
+_REQTIME = re.compile(r"[0-9]{14}", re.ASCII)
 # Built once: json.dumps with options builds a new encoder on every call, which shows at thousands a second.
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -188,12 +188,15 @@ def parse_frame(body: object) -> RequestFrame:
             raise ProtocolError(Code.INVALID, f"{name}: required")
         if not isinstance(value, str):
             raise ProtocolError(Code.INVALID, f"{name}: must be a string")
+        if "\0" in value:
+            # Refused before anything looks it up: PostgreSQL cannot even compare text holding it.
+            raise ProtocolError(Code.INVALID, f"{name}: must not contain the NUL character (\\u0000)")
         if name in limits and len(value) > limits[name]:
             raise ProtocolError(Code.INVALID, f"{name}: longer than {limits[name]} characters")
         values[name] = value
-    if not _MSGCODE.match(values["msgcode"]):
+    if not _MSGCODE.fullmatch(values["msgcode"]):
         raise ProtocolError(Code.INVALID, "msgcode: must be a 32-character UUID hex")
-    if not _REQTIME.match(values["reqtime"]):
+    if not _REQTIME.fullmatch(values["reqtime"]):
         raise ProtocolError(Code.INVALID, "reqtime: must be yyyyMMddHHmmss")
     try:
         sent_at = reqtime_datetime(values["reqtime"])

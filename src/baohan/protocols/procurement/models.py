@@ -1,15 +1,17 @@
 """Message bodies of the procurement protocol (spec 000 §10): ELY101–ELY109, requests and response data.
 
 This is the one place the wire names live: every field is named exactly as on the wire (camelCase).
-Lengths, required flags and enums follow the spec tables, with the widenings noted at ``ID_MAX``.
+Lengths, required flags and enums follow the spec tables, with the widenings for receiving noted at
+``ID_MAX`` (what we send is held to the tables as printed: ``tables.py``).
 The envelope around a body (transcode, msgcode, sign; code, message) belongs to the codec.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Final, Self
+from typing import Annotated, Any, Final, Self
 
 from pydantic import AfterValidator, AliasChoices, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -65,8 +67,9 @@ __all__ = [
 
 # The tables disagree about the same datum from one message to the next (applicationId is 64 in
 # ELY101/ELY109 but 32 in ELY102/ELY103; guaranteeId 64 everywhere but 32 in ELY105; projectCode 128 in
-# ELY101 but 50 in ELY105; the supplier's name 256 in ELY101 but 50 in ELY102 ...). Whatever one message
-# accepted must fit every later message that carries it back, so each takes its longest limit everywhere.
+# ELY101 but 50 in ELY105; the supplier's name 256 in ELY101 but 50 in ELY102 ...). These models read
+# what we receive, so each datum takes its longest limit everywhere; what we send is held to its own
+# table as printed (tables.py), and intake refuses what could not travel back (README, "on the wire").
 ID_MAX: Final = 64
 PROJECT_CODE_MAX: Final = 128
 PROJECT_NAME_MAX: Final = 256
@@ -157,10 +160,23 @@ RefundTypeCode = Annotated[RefundType, StringOnly]
 
 
 def _pdf_file_name(value: str) -> str:
-    # The platform stores the file under this name: a bare name, never a path.
-    if len(value) <= 4 or not value.lower().endswith(".pdf") or any(c in value for c in "/\\\0"):
-        raise PydanticCustomError("pdf_name", "must be a file name ending in .pdf, without / or \\")
+    # The platform stores the file under this name: a bare name, never a path. The table asks for the
+    # ".pdf" suffix as written; a receiver checking it so would refuse ".PDF".
+    if len(value) <= 4 or not value.endswith(".pdf") or any(c in value for c in "/\\\0"):
+        raise PydanticCustomError(
+            "pdf_name", "must be a file name ending in .pdf (lowercase), without / or \\"
+        )
     return value
+
+
+def _not_zero(value: Decimal) -> Decimal:
+    if not value:
+        raise PydanticCustomError("zero_amount", "must be more than 0.00")
+    return value
+
+
+# A bond, a winning bid or a claim of nothing is a mistake, not a message.
+NonZeroAmount = Annotated[Amount, AfterValidator(_not_zero)]
 
 
 PdfFileName = Annotated[str, StringOnly, AfterValidator(_pdf_file_name)]
@@ -178,8 +194,9 @@ class ELY101Request(WireModel):
     legalName: Text = text(20)
     legalIdNo: Text = text(18)
     supplierAddress: Text | None = text(256, required=False)
-    # Printed cut off as "performanceBou" in the spec, and some platforms send it so.
-    performanceBond: Amount = Field(validation_alias=AliasChoices("performanceBond", "performanceBou"))
+    # Printed cut off as "performanceBou" in the spec, and some platforms send it so (we do, by default:
+    # the profile's amount_name); both names with different values are refused, never one taken silently.
+    performanceBond: NonZeroAmount = Field(validation_alias=AliasChoices("performanceBond", "performanceBou"))
     contacts: Text = text(20)
     contactsWay: Text = text(20)
     contractCerNo: Text = text(18)
@@ -191,7 +208,7 @@ class ELY101Request(WireModel):
     bidName: Text = text(256)
     purchaseNature: PurchaseNatureCode
     bidDate: CompactDate
-    bidAmount: Amount
+    bidAmount: NonZeroAmount
     purchaseName: Text = text(PURCHASER_NAME_MAX)
     purchaseSocCode: Text = text(64)
     guaranteeDate: Months
@@ -201,6 +218,19 @@ class ELY101Request(WireModel):
     ext1: Text | None = text(256, required=False)
     ext2: Text | None = text(256, required=False)
     ext3: Text | None = text(256, required=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_bond(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            both = data.get("performanceBond"), data.get("performanceBou")
+            if all(isinstance(v, str) and v.strip() for v in both) and both[0] != both[1]:
+                raise PydanticCustomError(
+                    "two_bonds",
+                    "differs from performanceBond: the same bond under both names, send one",
+                    {"field": "performanceBou"},
+                )
+        return data
 
     @model_validator(mode="after")
     def _conditions(self) -> Self:
@@ -287,9 +317,13 @@ class ELY104ResponseData(WireModel):
 
     @model_validator(mode="after")
     def _conditions(self) -> Self:
-        # A file that fails verification may carry no signature at all, so no certificate to describe.
+        # A file that fails verification may carry no signature at all, so no certificate to describe: then
+        # all six are absent. Otherwise the certificate found is described in full (README, "ELY104").
         if self.status is VerifyStatus.VALID:
             require_when(self, CERTIFICATE_FIELDS, "status is 01")
+        elif any(getattr(self, name) is not None for name in CERTIFICATE_FIELDS[:5]):
+            # signTime stays optional here: a signature may carry no signing time.
+            require_when(self, CERTIFICATE_FIELDS[:5], "status is 02 and a certificate is described")
         require_order(self, "certBeginTime", "certEndTime")
         return self
 
@@ -305,7 +339,7 @@ class ELY105Request(WireModel):
     socialCreditCode: Text = text(64)
     purchaseName: Text = text(PURCHASER_NAME_MAX)
     purchaseSocCode: Text = text(64)
-    claimAmount: Amount
+    claimAmount: NonZeroAmount
     claimReason: Text = text(255)
     openBank: Text = text(255)
     bankAccount: Text = text(255)

@@ -176,6 +176,7 @@ class ProcurementWire:
         prefix: str = DEFAULT_PREFIX,
     ) -> None:
         self._endpoint, self._validate, self._served = endpoint, validate, frozenset(served)
+        self.prefix = prefix
         self.paths: dict[str, str | None] = {f"{prefix}/ELYApi": None}
         self.paths.update({f"{prefix}/{code}": code for code in sorted(self._served)})
 
@@ -216,6 +217,9 @@ class ProcurementWire:
 
     def oversized(self, limit: int) -> Reply:
         """103 naming the body's size."""
-        answer = Answer(Code.INVALID, f"request body: larger than {limit} bytes")
-        body = compact_json({"code": answer.code.value, "message": answer.message}).encode()
-        return Reply(body, "?", "?", answer.code.value)
+        return Reply(self.refuse(f"request body: larger than {limit} bytes"), "?", "?", Code.INVALID.value)
+
+    def refuse(self, detail: str) -> bytes:
+        """103 with ``detail``: a request that never reaches the wire checks (wrong path or method)."""
+        answer = _failure(ProtocolError(Code.INVALID, detail))
+        return compact_json({"code": answer.code.value, "message": answer.message}).encode()

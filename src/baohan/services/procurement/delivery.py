@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Mapping
 
 import httpx
 
 from baohan.adapters import personal
 from baohan.adapters.outbox import OutboxMessage, PermanentFailure
+from baohan.protocols.fields import MessageInvalid
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.client import ProcurementClient, TransportError
 from baohan.protocols.procurement.codes import RETRYABLE
 from baohan.protocols.procurement.envelope import Response
+from baohan.protocols.procurement.tables import check_outgoing
 from baohan.services.delivery import Handler
 from baohan.services.procurement.platform import FETCH, PlatformService
 from baohan.services.procurement.registry import Peer, Registry
@@ -87,22 +90,29 @@ class GuaranteeFetch:
 
     def __call__(self, message: OutboxMessage) -> None:
         app = self._platform.application(message.payload["application"])
-        client = self._sender.client(self._registry.peer(app.counterparty_id))
-        fetched = self._sender.send(
-            client, "ELY103", {"applicationId": app.application_id}, msgcode_for(message.id, "ELY103")
-        )
+        peer = self._registry.peer(app.counterparty_id)
+        client = self._sender.client(peer)
+        fetch = _outgoing("ELY103", {"applicationId": app.application_id}, peer)
+        fetched = self._sender.send(client, "ELY103", fetch, msgcode_for(message.id, "ELY103"))
         file = m.parse_response_data("ELY103", fetched.data)
         assert isinstance(file, m.ELY103ResponseData)
         content = bytes(file.guaranteeFileContent)
+        verify = {"guaranteeId": app.guarantee_id, "guaranteeData": base64.b64encode(content).decode("ascii")}
         checked = self._sender.send(
-            client,
-            "ELY104",
-            {"guaranteeId": app.guarantee_id, "guaranteeData": base64.b64encode(content).decode("ascii")},
-            msgcode_for(message.id, "ELY104"),
+            client, "ELY104", _outgoing("ELY104", verify, peer), msgcode_for(message.id, "ELY104")
         )
         verification = m.parse_response_data("ELY104", checked.data)
         assert verification is not None
         self._platform.store_verified_file(app.id, file.guaranteeFileName, content, m.to_wire(verification))
+
+
+def _outgoing(transcode: str, payload: Mapping[str, object], peer: Peer) -> dict[str, object]:
+    """``payload`` once it fits its own table (as ``peer``'s profile widens it); a dead letter if it cannot."""
+    try:
+        check_outgoing(transcode, payload, peer.channel.profile.limits)
+    except MessageInvalid as exc:
+        raise PermanentFailure(f"{transcode} cannot be sent: {exc}") from None
+    return dict(payload)
 
 
 def issuer_handlers(registry: Registry, http: httpx.Client) -> dict[str, Handler]:

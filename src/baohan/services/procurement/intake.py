@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -104,9 +104,10 @@ class _Job:
     peer_id: str
     future: Future[Answer] | asyncio.Future[Answer] = field(default_factory=Future)
     loop: asyncio.AbstractEventLoop | None = None  # set when ``future`` belongs to that event loop
-    request_id: str | None = field(
-        default_factory=REQUEST_ID.get
-    )  # the submitting request's, for its notices
+    # The table limits the platform's profile widens: its notices are held to them.
+    limits: Mapping[str, int] = field(default_factory=dict)
+    # The submitting request's id, for its notices.
+    request_id: str | None = field(default_factory=REQUEST_ID.get)
 
 
 _Outcome = Answer | BaseException
@@ -172,26 +173,32 @@ class Intake:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, request: Inbound, peer_id: str) -> Future[Answer]:
-        """Queue one application; the future resolves once its effects are committed (or to a ProtocolError)."""
+    def submit(
+        self, request: Inbound, peer_id: str, limits: Mapping[str, int] | None = None
+    ) -> Future[Answer]:
+        """Queue one application; the future resolves once its effects are committed (or to a ProtocolError).
+
+        ``limits``: the table limits the platform's profile widens (its notices are held to them)."""
         self._ensure_running()
         future: Future[Answer] = Future()
-        self._queue.put(_Job(request, peer_id, future))
+        self._queue.put(_Job(request, peer_id, future, None, dict(limits or {})))
         return future
 
-    async def receive_async(self, request: Inbound, peer_id: str) -> Answer:
+    async def receive_async(
+        self, request: Inbound, peer_id: str, limits: Mapping[str, int] | None = None
+    ) -> Answer:
         """Process one application from the event loop, resuming once its effects are committed."""
         self._ensure_running()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
-        self._queue.put(_Job(request, peer_id, future, loop))
+        self._queue.put(_Job(request, peer_id, future, loop, dict(limits or {})))
         # No timer per request (wait_for costs ~10 µs of the loop's time each): the writer settles every job
         # it takes, failures included, and does not die of one.
         return await future
 
-    def receive(self, request: Inbound, peer_id: str) -> Answer:
+    def receive(self, request: Inbound, peer_id: str, limits: Mapping[str, int] | None = None) -> Answer:
         """Process one application, waiting for its commit."""
-        return self.submit(request, peer_id).result(timeout=_WAIT_SECONDS)
+        return self.submit(request, peer_id, limits).result(timeout=_WAIT_SECONDS)
 
     def close(self) -> None:
         """Stop the writer after the work already queued."""
@@ -382,7 +389,8 @@ class Intake:
                 batch,
                 job.peer_id,
                 pk,
-                # Nothing here to check against ELY102: the id passed ELY101's identical rule (02 is checked).
+                # Nothing here to check against ELY102: the issuer checked at the door that the id can travel
+                # back in one (ISSUER_ECHOES); 02 is checked whole.
                 {"applicationId": msg.applicationId, "applicationStatus": "01"},
                 status_key(pk, "01"),
                 now,
@@ -404,7 +412,7 @@ class Intake:
                 batch,
                 job.peer_id,
                 pk,
-                status_notice(msg.applicationId, "02", failReason=fail_reason),
+                status_notice(msg.applicationId, "02", limits=job.limits, failReason=fail_reason),
                 status_key(pk, "02"),
                 now,
             )

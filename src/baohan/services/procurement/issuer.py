@@ -11,7 +11,7 @@ import base64
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -32,10 +32,11 @@ from baohan.domain.refunds import EVENTS, DecisionRefused, RefundKind, Route, ch
 from baohan.domain.underwriting import Rules
 from baohan.domain.validity import validity
 from baohan.gm import sm3_hex
-from baohan.protocols.fields import SHANGHAI
+from baohan.protocols.fields import SHANGHAI, MessageInvalid
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.endpoint import Answer, Inbound
+from baohan.protocols.procurement.tables import ISSUER_ECHOES, check_echoes, check_outgoing, limit_of
 from baohan.services.idempotency import Replays
 from baohan.services.procurement.intake import Intake
 from baohan.services.procurement.notices import money, notice_key, status_key, status_notice, wire_time
@@ -107,7 +108,9 @@ class IssuerService(RoleService):
         if request.transcode == "ELY101":
             peer = self._registry.peer_by_appid(request.appid)
             assert peer is not None
-            return await self._intake.receive_async(request, peer.id)
+            limits = peer.channel.profile.limits
+            _check_echoes(request, limits)
+            return await self._intake.receive_async(request, peer.id, limits)
         return await asyncio.to_thread(self.handle, request)
 
     def handle(self, request: Inbound) -> Answer:
@@ -122,7 +125,9 @@ class IssuerService(RoleService):
             "ELY109": self._cancel_or_surrender,
         }
         if request.transcode == "ELY101":
-            return self._intake.receive(request, peer.id)
+            limits = peer.channel.profile.limits
+            _check_echoes(request, limits)
+            return self._intake.receive(request, peer.id, limits)
         self._registry.identity(self._settings.identity)  # loaded (and cached) outside the transaction
         return self._transact(request, handlers[request.transcode])
 
@@ -131,27 +136,41 @@ class IssuerService(RoleService):
     def _fetch_file(self, session: Session, peer_id: str, msg: m.ELY103Request) -> Answer:
         app = self._by_application_id(session, peer_id, msg.applicationId)
         if app.file_id is None:
+            # The application exists (203 would say it does not): it has no letter yet, or never will.
             raise ProtocolError(
-                Code.UNKNOWN_APPLICATION,
-                f"applicationId: {msg.applicationId} has no guarantee file (it is {app.stage})",
+                Code.INVALID,
+                f"applicationId: {msg.applicationId} has no guarantee file yet: it is {app.stage}, "
+                "and a file exists once the guarantee is issued (ELY102 03)",
             )
         content = self._files.get(session, app.file_id)
-        return Answer(
-            data={
-                "guaranteeFileName": app.file_name,
-                "guaranteeFileContent": base64.b64encode(content).decode("ascii"),
-            },
-            stored=(("guaranteeFileContent", app.file_id),),
-        )
+        data = {
+            "guaranteeFileName": app.file_name,
+            "guaranteeFileContent": base64.b64encode(content).decode("ascii"),
+        }
+        check_outgoing("ELY103", data, self._limits(session, peer_id), response=True)
+        return Answer(data=data, stored=(("guaranteeFileContent", app.file_id),))
 
     def _verify_file(self, session: Session, peer_id: str, msg: m.ELY104Request) -> Answer:
         from baohan.adapters.documents.pdf_signature import verify_pdf
 
-        self._by_guarantee_id(session, peer_id, msg.guaranteeId)
+        app = self._by_guarantee_id(session, peer_id, msg.guaranteeId)
         # Letters signed before a `set-identity --replace` still verify: retired certificates stay trusted.
         trusted = self._registry.identity(self._settings.identity).trusted()
-        check = verify_pdf(bytes(msg.guaranteeData), trusted)
-        data: dict[str, Any] = {"guaranteeId": msg.guaranteeId, "status": "01" if check.valid else "02"}
+        submitted = bytes(msg.guaranteeData)
+        check = verify_pdf(submitted, trusted)
+        valid, reason = check.valid, check.reason
+        if valid and check.signing_time is None:
+            valid, reason = False, "the signature carries no signing time, which ELY104 must report"
+        if valid:
+            # A genuine letter of ours is not enough: it must be the letter of *this* guarantee. A valid
+            # signature covers the whole file, so the file is the one we stored, byte for byte.
+            stored = self._files.get(session, app.file_id) if app.file_id is not None else None
+            if stored is None or sm3_hex(stored) != sm3_hex(submitted):
+                valid = False
+                reason = f"the file is not the letter of guarantee {msg.guaranteeId} (another letter, or another version)"
+        data: dict[str, Any] = {"guaranteeId": msg.guaranteeId, "status": "01" if valid else "02"}
+        # Status 02 describes the certificate found too; an unsigned file has none, and then all six fields
+        # are left out (README, "ELY104"): the platform's model takes either, and nothing in between.
         if check.signer is not None:
             data.update(
                 certNum=check.signer.serial,
@@ -160,9 +179,10 @@ class IssuerService(RoleService):
                 certEndTime=check.signer.not_after.astimezone(SHANGHAI).strftime("%Y-%m-%d"),
                 certAuthor=check.signer.issuer_cn[:100],
             )
-        if check.signing_time is not None:
-            data["signTime"] = wire_time(check.signing_time)
-        message = "验证成功" if check.valid else f"验证失败: {check.reason}"
+            if check.signing_time is not None:
+                data["signTime"] = wire_time(check.signing_time)
+        check_outgoing("ELY104", data, self._limits(session, peer_id), response=True)
+        message = "验证成功" if valid else f"验证失败: {reason}"
         return Answer(Code.OK, message[:200], data)
 
     def _receive_claim(self, session: Session, peer_id: str, msg: m.ELY105Request) -> Answer:
@@ -324,7 +344,7 @@ class IssuerService(RoleService):
                 validTimeStart=wire_time(letter.valid_from),
                 validTimeEnd=wire_time(letter.valid_to),
                 letterOfTime=wire_time(letter.issued_at),
-                companyName=app.supplier_name[:256],
+                companyName=app.supplier_name,  # fits: checked at the door (ISSUER_ECHOES)
             )
             return app
 
@@ -394,10 +414,15 @@ class IssuerService(RoleService):
                     "guaranteeId": app.guarantee_id,
                     "status": "01",
                     "paymentMoney": money(paid),
-                    "paymentBeneficiary": app.purchaser_name[:25],
                     "paymentBeneficiarySocial": app.purchaser_code,
                     "paymentTime": wire_time(now),
                 }
+                # Optional, and 25 characters where ELY101 names the purchaser in 256: sent when it fits,
+                # never cut (a cut name is another name); the platform knows its purchaser anyway.
+                if len(app.purchaser_name) <= limit_of(
+                    "ELY106", "paymentBeneficiary", self._limits(session, app.counterparty_id)
+                ):
+                    payload["paymentBeneficiary"] = app.purchaser_name
             else:
                 claim.status = "refused"
                 self._operator_move(session, app, Event.REFUSE_CLAIM, actor, {"reason": reason})
@@ -451,11 +476,17 @@ class IssuerService(RoleService):
     def _notify_status(
         self, session: Session, app: Application, status: str, *, dedupe: str | None = None, **fields: str
     ) -> None:
+        try:
+            payload = status_notice(
+                app.application_id, status, limits=self._limits(session, app.counterparty_id), **fields
+            )
+        except MessageInvalid as exc:
+            raise OperatorError(f"the ELY102 {status} notice cannot be sent: {exc}") from None
         outbox.enqueue(
             session,
             destination=app.counterparty_id,
             kind="ELY102",
-            payload=status_notice(app.application_id, status, **fields),
+            payload=payload,
             dedupe_key=status_key(app.id, status, dedupe),
             aggregate=app.id,
             deadline=self._settings.notice_deadline,
@@ -464,6 +495,10 @@ class IssuerService(RoleService):
     def _notify(
         self, session: Session, app: Application, kind: str, payload: dict[str, Any], key: str
     ) -> None:
+        try:
+            check_outgoing(kind, payload, self._limits(session, app.counterparty_id))
+        except MessageInvalid as exc:
+            raise OperatorError(f"the {kind} notice cannot be sent: {exc}") from None
         outbox.enqueue(
             session,
             destination=app.counterparty_id,
@@ -488,6 +523,14 @@ def institution_name(identity: Identity, claimed: str | None = None) -> str:
             f"--institution-name {claimed!r} is not the name our signing certificate gives ({named!r})"
         )
     return named
+
+
+def _check_echoes(request: Inbound, limits: Mapping[str, int]) -> None:
+    """103 for an ELY101 whose id or supplier our ELY102 notices could not carry back to this platform."""
+    try:
+        check_echoes(request.payload, ISSUER_ECHOES, limits)
+    except MessageInvalid as exc:
+        raise ProtocolError(Code.INVALID, str(exc)) from None
 
 
 def _wire_date(text: str | None) -> date | None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from baohan.gm import sm3_hex
 from baohan.protocols.fields import SHANGHAI
-from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.envelope import canonical_json
+from baohan.protocols.procurement.tables import check_outgoing
 
 
 def content_hash(payload: dict[str, Any]) -> str:
@@ -32,10 +33,13 @@ def wire_time(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def status_notice(application_id: str, status: str, **fields: str) -> dict[str, Any]:
-    """An ELY102 payload, checked against the spec we hold others to (MessageInvalid if we got it wrong)."""
+def status_notice(
+    application_id: str, status: str, *, limits: Mapping[str, int] | None = None, **fields: str
+) -> dict[str, Any]:
+    """An ELY102 payload, checked against its own table as the platform's profile ``limits`` widen it
+    (MessageInvalid naming the field if it cannot be sent)."""
     payload = {"applicationId": application_id, "applicationStatus": status, **fields}
-    m.parse_request("ELY102", payload)
+    check_outgoing("ELY102", payload, limits)
     return payload
 
 

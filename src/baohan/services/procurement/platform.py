@@ -8,7 +8,7 @@ invalidations (ELY107), cancellations and surrenders (ELY109). Outgoing messages
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from baohan.domain.lifecycle import Event, IllegalTransition, Stage
 from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.endpoint import Answer, Inbound
+from baohan.protocols.procurement.tables import PLATFORM_ECHOES, check_echoes, check_lengths
 from baohan.services.idempotency import Replays
 from baohan.services.procurement.notices import content_hash
 from baohan.services.procurement.registry import Registry, SessionFactory
@@ -127,7 +128,11 @@ class PlatformService(RoleService):
             .order_by(Claim.created_at.desc())
         ).first()
         if claim is None:
-            raise ProtocolError(Code.UNKNOWN_APPLICATION, f"guaranteeId: {msg.guaranteeId} has no open claim")
+            # The guarantee exists (203 would say it does not): what is missing is a claim to answer.
+            raise ProtocolError(
+                Code.INVALID,
+                f"guaranteeId: {msg.guaranteeId} has no open claim: no ELY105 of ours awaits a result",
+            )
         status = msg.status.value
         if status == "00":
             claim.status = "processing"
@@ -158,11 +163,21 @@ class PlatformService(RoleService):
     # -- operator actions -----------------------------------------------------------------------------------
 
     def submit(self, institution_id: str, fields: dict[str, Any], actor: str) -> Application:
-        """Validate an ELY101 application and queue it for ``institution_id``; idempotent per applicationId."""
-        self._registry.peer(institution_id)
-        msg = _valid("ELY101", fields)
+        """Validate an ELY101 application and queue it for ``institution_id``; idempotent per applicationId.
+
+        Refused (OperatorError naming the field) unless what our later messages carry back fits their own
+        tables, as the institution's profile widens them: ELY103 takes the id, ELY105 the names and codes.
+        """
+        profile = self._registry.peer(institution_id).channel.profile
+        msg = _valid("ELY101", fields, profile.limits)
         assert isinstance(msg, m.ELY101Request)
         wire = m.to_wire(msg)
+        try:
+            check_echoes(wire, PLATFORM_ECHOES, profile.limits)
+        except m.MessageInvalid as exc:
+            raise OperatorError(str(exc)) from None
+        # Stored under the model's name; sent under the one the institution reads.
+        sent = m.to_wire(msg, rename={"performanceBond": profile.amount_name})
         with transaction(self._sessions) as session:
             existing = session.scalars(
                 select(Application).where(
@@ -200,7 +215,7 @@ class PlatformService(RoleService):
             session.add(app)
             session.flush()
             self._log(session, app, None, "submit", actor, {})
-            self._send(session, app, "ELY101", wire, "ELY101")
+            self._send(session, app, "ELY101", sent, "ELY101")
             return app
 
     def claim(self, key: str, fields: dict[str, Any], actor: str) -> Claim:
@@ -222,7 +237,7 @@ class PlatformService(RoleService):
                 "purchaseSocCode": app.purchaser_code,
                 **fields,
             }
-            msg = _valid("ELY105", payload)
+            msg = _valid("ELY105", payload, self._limits(session, app.counterparty_id))
             assert isinstance(msg, m.ELY105Request)
             claim = self._new_claim(session, app, msg, "sent")
             self._log(session, app, app.stage, "claim_sent", actor, {"claimAmount": str(msg.claimAmount)})
@@ -242,7 +257,7 @@ class PlatformService(RoleService):
             }
             if remark:
                 payload["remark"] = remark
-            _valid("ELY107", payload)
+            _valid("ELY107", payload, self._limits(session, app.counterparty_id))
             self._log(session, app, app.stage, "invalidation_sent", actor, {"invalidType": invalid_type})
             self._send(session, app, "ELY107", payload, "ELY107")
             return app
@@ -254,6 +269,7 @@ class PlatformService(RoleService):
             payload = {"applicationId": app.application_id, "applicationType": "01" if surrender else "02"}
             if reason:
                 payload["refundReason"] = reason
+            _valid("ELY109", payload, self._limits(session, app.counterparty_id))
             self._log(session, app, app.stage, "surrender_sent" if surrender else "cancel_sent", actor, {})
             self._send(session, app, "ELY109", payload, f"ELY109:{uuid.uuid4().hex}")
             return app
@@ -302,9 +318,11 @@ class PlatformService(RoleService):
         )
 
 
-def _valid(transcode: str, payload: dict[str, Any]) -> Any:
-    """The typed message an operator asked us to send; OperatorError naming the field if it is not valid."""
+def _valid(transcode: str, payload: dict[str, Any], limits: Mapping[str, int]) -> Any:
+    """The typed message an operator asked us to send, held to its own table as the institution's profile
+    widens it; OperatorError naming the field if it cannot be sent."""
     try:
+        check_lengths(transcode, payload, limits)
         return m.parse_request(transcode, payload)
     except m.MessageInvalid as exc:
         raise OperatorError(str(exc)) from None

@@ -6,12 +6,14 @@ from typing import Any
 
 from baohan.adapters.keystore import SecretBox
 from baohan.protocols.procurement.envelope import Channel
+from baohan.protocols.procurement.tables import SPEC_LIMITS
 from baohan.protocols.profile import Profile
 from baohan.services import registry as generic
 from baohan.services.registry import Credentials, Identity, SessionFactory
 from baohan.services.switches import Switches
 
 PROTOCOL = "procurement"
+APPID_MAX = 32
 Peer = generic.Peer[Channel]
 
 __all__ = ["PROTOCOL", "Identity", "Peer", "Registry", "SessionFactory", "channel", "profile_settings"]
@@ -32,6 +34,10 @@ def channel(credentials: Credentials) -> Channel:
 def profile_settings(profile: Any) -> dict[str, Any]:
     """A procurement wire profile (a Profile, stored JSON or None for the defaults), checked, as JSON."""
     settings = profile if isinstance(profile, Profile) else Profile.from_dict(profile)
+    for key in settings.limits:
+        table, _, field = key.rpartition(".")
+        if field not in SPEC_LIMITS.get(table, {}):
+            raise ValueError(f"profile.limits: {key} is not a text field of a spec 000 table")
     return settings.to_dict()
 
 
@@ -54,4 +60,5 @@ class Registry(generic.Registry[Channel]):
             profile=profile_settings,
             switches=switches,
             counterparty_role=counterparty_role,
+            identifier_max={"appid": APPID_MAX},  # §9.2.1: a longer one our own receiver would refuse
         )

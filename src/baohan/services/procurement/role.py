@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from baohan.adapters import personal
 from baohan.adapters.db.engine import transaction, utcnow
-from baohan.adapters.db.tables import Application, ApplicationEvent, Claim
+from baohan.adapters.db.tables import Application, ApplicationEvent, Claim, Counterparty
 from baohan.adapters.files import FileStore
 from baohan.adapters.keystore import SecretBox
 from baohan.domain.ids import new_id
@@ -21,6 +21,7 @@ from baohan.protocols.procurement import models as m
 from baohan.protocols.procurement.codes import Code, ProtocolError
 from baohan.protocols.procurement.endpoint import Answer, Inbound
 from baohan.protocols.procurement.envelope import Channel
+from baohan.protocols.profile import Profile
 from baohan.services.idempotency import KeyReused, Recorded, Replays
 from baohan.services.procurement.registry import Registry, SessionFactory
 from baohan.services.procurement.replay import PROTOCOL, replay_key, replayed_answer, reused
@@ -136,6 +137,12 @@ class RoleService:
             return app.file_name, self._files.get(session, app.file_id)
 
     # -- internals -------------------------------------------------------------------------------------------
+
+    def _limits(self, session: Session, counterparty_id: str) -> Mapping[str, int]:
+        """The table limits ``counterparty_id``'s profile widens, read in ``session``: the registry would
+        open a second session, which SQLite's writer lock refuses inside a transaction."""
+        row = session.get(Counterparty, counterparty_id)
+        return Profile.from_dict(row.profile).limits if row is not None else {}
 
     def _get(self, session: Session, key: str) -> Application:
         app = session.get(Application, key)
