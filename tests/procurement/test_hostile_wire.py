@@ -42,7 +42,7 @@ def issuer(db_url: str) -> Iterator[tuple[RoleRuntime, TestClient]]:
         public_key=PLATFORM_KEY.public_key,
     )
     try:
-        yield runtime, TestClient(create_app(runtime, admin_token="t", run_dispatcher=False))
+        yield runtime, TestClient(create_app(runtime, admin_token="t", run_dispatcher=False).protocol)
     finally:
         runtime.service.close()  # type: ignore[union-attr]
         runtime.engine.dispose()
