@@ -290,7 +290,10 @@ def test_one_failing_job_leaves_its_batch_neighbours_answered(setup) -> None:  #
     jobs = [_Job(inbound(key, f"{i:032x}"), peer_id) for i, key in enumerate(["OK-1", "BAD-1", "OK-2"])]
     outcomes = [outcome for _, outcome in intake._outcomes(jobs)]
     assert isinstance(outcomes[1], RuntimeError)
-    assert [isinstance(o, Answer) and o.code.value == "000" for o in (outcomes[0], outcomes[2])] == [True, True]
+    assert [isinstance(o, Answer) and o.code.value == "000" for o in (outcomes[0], outcomes[2])] == [
+        True,
+        True,
+    ]
     assert count(sessions, Application) == 2
 
 

@@ -70,7 +70,7 @@ def _twice(runtime: RoleRuntime, action: Callable[[IssuerService, str], Any], mo
         start.wait()
         try:
             return action(service, key)
-        except Exception as exc:  # noqa: BLE001  # what the operator would be told
+        except Exception as exc:  # what the operator would be told
             return exc
 
     with ThreadPoolExecutor(max_workers=2) as pool:

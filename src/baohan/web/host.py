@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 
 from baohan.services.runtime import Runtime
 from baohan.services.views import dead_letter_view
+from baohan.web.errors import AdminError, install_error_handlers, refuse_nul
 from baohan.web.front import ProtocolFront, WireCodec
 
 
@@ -57,9 +58,9 @@ def outbox_router(runtime: Runtime) -> APIRouter:
         try:
             runtime.retry_dead(message_id)
         except LookupError as exc:
-            raise HTTPException(404, detail=str(exc)) from None
+            raise AdminError(404, str(exc).strip("'\""), "no_such_message") from None
         except ValueError as exc:
-            raise HTTPException(409, detail=str(exc)) from None
+            raise AdminError(409, str(exc), "not_dead") from None
         return {"retried": message_id}
 
     return router
@@ -87,7 +88,8 @@ def host_app(
 
     title = "baohan " + ", ".join(f"{m.protocol} {m.role}" for m in mounts)
     app = FastAPI(title=title, lifespan=lifespan)
-    guard = [Depends(admin_auth(admin_token))]
+    install_error_handlers(app)
+    guard = [Depends(admin_auth(admin_token)), Depends(refuse_nul)]
     app.include_router(outbox_router(runtime), prefix="/admin", dependencies=guard, tags=["admin"])
     for mount in mounts:
         app.include_router(mount.admin, prefix=mount.admin_prefix, dependencies=guard, tags=["admin"])
