@@ -30,6 +30,9 @@ def procurement(
     idle_sleep: Annotated[
         float, typer.Option(min=0.01, help="Seconds between looks at the outbox when nothing is due.")
     ] = 0.2,
+    migrate: Annotated[
+        bool, typer.Option("--migrate", help="Upgrade an out-of-date schema first (else refuse to start).")
+    ] = False,
 ) -> None:
     """Deliver the procurement ``role``'s outbox at ``--db`` until SIGTERM or SIGINT.
 
@@ -37,7 +40,7 @@ def procurement(
     """
     check_role(role)
     box = secret_box()
-    prepare_database(db, box)
+    prepare_database(db, box, "migrate" if migrate else "current")
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:

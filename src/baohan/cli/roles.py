@@ -7,13 +7,15 @@ not a traceback in every worker process.
 from __future__ import annotations
 
 import os
+import socket
+from typing import Literal
 
 from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from baohan.adapters.db.engine import make_engine, make_session_factory
-from baohan.adapters.db.migrate import upgrade
+from baohan.adapters.db.migrate import DatabaseUnavailable, SchemaOutOfDate, check, upgrade
 from baohan.adapters.keystore import KeyStoreError, SecretBox
 from baohan.cli.inputs import CLIError
 from baohan.services.registry import reseal_all
@@ -57,14 +59,24 @@ def _first_line(exc: BaseException) -> str:
     return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
-def prepare_database(db: str, box: SecretBox) -> SecretBox:
-    """Migrate the database at ``db`` to head (once, under a lock on PostgreSQL) and check that the
-    passphrase opens its keys; ``box`` bound to the database's key-encryption key. CLIError naming ``--db``
-    or the passphrase otherwise."""
+Schema = Literal["current", "create", "migrate"]
+
+
+def prepare_database(db: str, box: SecretBox, schema: Schema = "current") -> SecretBox:
+    """Check the database at ``db`` and that the passphrase opens its keys; ``box`` bound to the database's
+    key-encryption key. CLIError naming ``--db``, the schema or the passphrase otherwise.
+
+    ``schema``: ``current`` (the default) needs the schema at head and changes nothing, nor makes a
+    database; ``create`` also makes a database that has no schema yet (the setup commands); ``migrate``
+    upgrades it to head, once, under a lock on PostgreSQL (``baohan db upgrade``, ``serve --migrate``).
+    """
     try:
-        upgrade(db)  # DatabaseUnavailable, one line, when the URL is not one or nothing answers there
-    except ValueError as exc:  # an unsupported backend
-        raise CLIError(f"--db: {exc}") from None
+        if schema == "migrate":
+            upgrade(db)
+        else:
+            check(db, create=schema == "create")
+    except (DatabaseUnavailable, SchemaOutOfDate) as exc:
+        raise CLIError(str(exc)) from None
     except (DBAPIError, CommandError) as exc:
         raise CLIError(f"--db {where(db)}: cannot migrate: {_first_line(exc)}") from None
     engine = make_engine(db)
@@ -75,6 +87,21 @@ def prepare_database(db: str, box: SecretBox) -> SecretBox:
         raise CLIError(str(exc)) from None
     finally:
         engine.dispose()
+
+
+def check_port(host: str, port: int) -> None:
+    """CLIError when ``host:port`` cannot be listened on (in use, or not an address of this machine)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CLIError(f"--host {host!r}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise CLIError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def env_token(name: str) -> str:

@@ -10,7 +10,7 @@ import typer
 import uvicorn
 
 from baohan.cli.inputs import CLIError, one_line_errors
-from baohan.cli.roles import backend, check_role, env_token, prepare_database, secret_box
+from baohan.cli.roles import backend, check_port, check_role, env_token, prepare_database, secret_box
 from baohan.web.worker import ADMIN_TOKEN_ENV, DEFAULT_INSTITUTION_NAME, FACTORY, ServeSettings, load_rules
 
 app = typer.Typer(help="Serve a role.", no_args_is_help=True)
@@ -44,11 +44,15 @@ def procurement(
         int,
         typer.Option(min=1, help="Deliveries in flight per dispatcher (half at most to one destination)."),
     ] = 32,
+    migrate: Annotated[
+        bool, typer.Option("--migrate", help="Upgrade an out-of-date schema first (else refuse to start).")
+    ] = False,
 ) -> None:
     """Serve the procurement ``role`` on ``host:port`` in ``--workers`` processes, each with its dispatcher.
 
     Needs $BAOHAN_KEY_PASSPHRASE (keys at rest) and $BAOHAN_ADMIN_TOKEN (bearer token of /admin). Everything
-    is checked, and the database migrated, once before any worker starts.
+    is checked once before any worker starts; a schema that is not this version's is refused unless
+    ``--migrate`` (or `baohan db upgrade` beforehand).
     """
     check_role(role)
     env_token(ADMIN_TOKEN_ENV)
@@ -59,7 +63,8 @@ def procurement(
         raise CLIError(f"{rules}: {exc}") from None
     if workers > 1 and backend(db) == "sqlite":
         raise CLIError("--workers > 1 needs PostgreSQL: SQLite lets one process write at a time")
-    prepare_database(db, box)
+    prepare_database(db, box, "migrate" if migrate else "current")
+    check_port(host, port)
     settings = ServeSettings(
         role=role,
         db=db,
