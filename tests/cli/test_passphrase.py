@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
 from baohan.services.procurement.runtime import open_runtime
 
 
-def test_a_wrong_passphrase_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path}/issuer.db"
+def test_a_wrong_passphrase_is_one_line_and_exit_2(db_url: str) -> None:
+    db = db_url
     open_runtime("issuer", db, SecretBox("the right passphrase")).stop()  # the database's KEK is made
     env = {**os.environ, PASSPHRASE_ENV: "not the right one", "BAOHAN_ADMIN_TOKEN": "t" * 24}
     for command in (["issuer", "applications"], ["serve", "procurement", "--role", "issuer"]):

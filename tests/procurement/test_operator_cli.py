@@ -167,8 +167,8 @@ def test_a_surrender_decided_by_the_operator(served: dict[str, Any]) -> None:
     assert again.returncode == 2 and "already decided (accepted)" in again.stderr
 
 
-def test_cli_errors_are_one_line(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path}/x.db"
+def test_cli_errors_are_one_line(db_url: str, tmp_path: Path) -> None:
+    db = db_url
     missing = baohan("issuer", "approve", "NOPE", "--db", db)
     assert missing.returncode == 2 and missing.stderr.strip() == "error: no application NOPE"
     no_cert = baohan("issuer", "set-identity", "--db", db)
