@@ -35,10 +35,15 @@ def start(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     return proc, json.loads(line)
 
 
+def own_db(url: str) -> list[str]:
+    """The sandbox's own throwaway SQLite file (its default), or ``--db`` for a PostgreSQL database."""
+    return [] if url.startswith("sqlite") else ["--db", url]
+
+
 @pytest.fixture
-def issuer_sandbox() -> Iterator[dict[str, Any]]:
+def issuer_sandbox(empty_db_url: str) -> Iterator[dict[str, Any]]:
     port = free_port()
-    proc, info = start("--role", "issuer", "--port", str(port))
+    proc, info = start("--role", "issuer", "--port", str(port), *own_db(empty_db_url))
     info["port"] = port
     yield info
     proc.send_signal(signal.SIGTERM)
@@ -102,9 +107,9 @@ def test_an_integrator_applies_and_receives_the_notice(issuer_sandbox: dict[str,
     assert admin.status_code == 200 and admin.json()["stage"] == "approved"
 
 
-def test_platform_sandbox_knows_its_institution() -> None:
+def test_platform_sandbox_knows_its_institution(empty_db_url: str) -> None:
     port = free_port()
-    proc, info = start("--role", "platform", "--port", str(port))
+    proc, info = start("--role", "platform", "--port", str(port), *own_db(empty_db_url))
     try:
         assert info["role"] == "platform" and "institution_id" in info
         answer = client_for(info).send(
