@@ -15,18 +15,13 @@ from sqlalchemy.exc import DBAPIError
 
 from baohan.adapters.db import migrate
 from baohan.cli.inputs import CLIError, one_line_errors
-from baohan.cli.roles import where
+from baohan.cli.roles import first_line, where
 
 app = typer.Typer(help="The database schema: status, upgrade (or its SQL).", no_args_is_help=True)
 
 Db = Annotated[
     str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL (sqlite:///… or postgresql://…).")
 ]
-
-
-def _first_line(exc: BaseException) -> str:
-    cause = getattr(exc, "orig", None) or exc
-    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
 @app.command("upgrade")
@@ -51,7 +46,7 @@ def upgrade(
     except ValueError as exc:
         raise CLIError(f"--sql: {exc}") from None
     except (DBAPIError, CommandError) as exc:
-        raise CLIError(f"--db {where(db)}: cannot upgrade: {_first_line(exc)}") from None
+        raise CLIError(f"--db {where(db)}: cannot upgrade: {first_line(exc)}") from None
     head = migrate.head()
     was = "already" if before == head else f"was {before or 'empty'}"
     typer.echo(f"{where(db)}: at {head} ({was})", err=True)
@@ -67,7 +62,7 @@ def status(db: Db) -> None:
     except migrate.SchemaOutOfDate as exc:
         up_to_date, reason = False, str(exc)
     except DBAPIError as exc:
-        raise CLIError(f"--db {where(db)}: {_first_line(exc)}") from None
+        raise CLIError(f"--db {where(db)}: {first_line(exc)}") from None
     typer.echo(
         json.dumps(
             {

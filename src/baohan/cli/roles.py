@@ -54,7 +54,8 @@ def where(db: str) -> str:
         return "(unparsable URL)"
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error's cause, for a one-line message."""
     cause = getattr(exc, "orig", None) or exc
     return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
@@ -78,7 +79,7 @@ def prepare_database(db: str, box: SecretBox, schema: Schema = "current") -> Sec
     except (DatabaseUnavailable, SchemaOutOfDate) as exc:
         raise CLIError(str(exc)) from None
     except (DBAPIError, CommandError) as exc:
-        raise CLIError(f"--db {where(db)}: cannot migrate: {_first_line(exc)}") from None
+        raise CLIError(f"--db {where(db)}: cannot migrate: {first_line(exc)}") from None
     engine = make_engine(db)
     try:
         # Binds the passphrase to the database's KEK and re-seals old rows, once, before the workers.
