@@ -15,6 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import Engine, MetaData, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -146,7 +147,7 @@ def check(url: str, *, create: bool = False) -> None:
 def _known(revision: str) -> bool:
     try:
         return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
-    except RevisionError:
+    except (RevisionError, CommandError):  # (ScriptDirectory wraps the former in the latter)
         return False
 
 
