@@ -36,8 +36,8 @@ def ok(*args: str) -> Any:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    db = f"sqlite:///{tmp_path}/issuer.db"
+def served(db_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    db = db_url
     identity = ok("issuer", "set-identity", "--db", db, "--test-ca")
     ok(
         "issuer",
