@@ -110,7 +110,7 @@ def main() -> int:
         ca_name="Bench CA",
     )
     sender, receiver = side.platform_channel(), side.issuer_channel()
-    app = create_app(runtime, admin_token="bench", run_dispatcher=False)
+    app = create_app(runtime, admin_token="bench", run_dispatcher=False).protocol
 
     rounds = max(1, args.rounds)
     print(f"preparing {(rounds + 1) * n} encrypted ELY101 requests ...", file=sys.stderr)
@@ -250,6 +250,7 @@ def over_http(args: argparse.Namespace) -> int:
                 requests.write_text("".join(json.dumps(w) + "\n" for w in wires[k]))
                 port = free_port()
                 command = ("serve", "procurement", "--role", "issuer", "--db", db, "--port", str(port))
+                command += ("--admin-port", str(free_port()))
                 serve = baohan(
                     *command, "--workers", str(k), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )

@@ -4,6 +4,34 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=.venv/bin/baohan
+
+# The guarantee letter embeds a TrueType font with Chinese glyphs: $BAOHAN_FONT, else one fontconfig lists.
+# Found by baohan's own lookup, so this check and the letter agree. Installed here when missing and we may.
+font_problem() {
+  .venv/bin/python -c 'from baohan.adapters.documents.fonts import FontNotFoundError, find_cjk_font
+try: find_cjk_font()
+except FontNotFoundError as exc: print(exc)'
+}
+problem=$(font_problem)
+if [ -n "$problem" ] && [ -z "${BAOHAN_FONT:-}" ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || { sudo -n true 2>/dev/null && SUDO="sudo"; } || true
+  if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+    if command -v apt-get >/dev/null; then
+      echo "demo: installing fonts-wqy-zenhei (the letter's Chinese font)"
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends fonts-wqy-zenhei fontconfig >/dev/null
+    elif command -v dnf >/dev/null; then
+      echo "demo: installing wqy-zenhei-fonts (the letter's Chinese font)"
+      $SUDO dnf install -y -q wqy-zenhei-fonts fontconfig
+    fi
+    problem=$(font_problem)
+  fi
+fi
+if [ -n "$problem" ]; then
+  echo "demo: $problem" >&2
+  exit 2
+fi
 OUT=demo-output/gm
 rm -rf "$OUT" && mkdir -p "$OUT"
 

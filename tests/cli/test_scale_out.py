@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -36,12 +37,12 @@ def baohan(*args: str, env: dict[str, str] = ENV) -> subprocess.CompletedProcess
     )
 
 
-def start(*args: str) -> subprocess.Popen[str]:
+def start(*args: str, log: IO[str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "baohan.cli.main", *args],
         env=ENV,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log or subprocess.PIPE,
         text=True,
     )
 
@@ -124,9 +125,44 @@ def _health(port: int) -> dict[str, Any] | None:
     return reply.json() if reply.status_code == 200 else None  # type: ignore[no-any-return]
 
 
-def test_two_workers_serve_one_port_and_a_dispatch_process_delivers(issuer: dict[str, Any]) -> None:
+def _pending(admin_port: int) -> int | None:
+    """The outbox backlog, as the admin listener's /ready shows it."""
+    try:
+        reply = httpx.get(f"http://127.0.0.1:{admin_port}/ready", timeout=5)
+    except httpx.HTTPError:
+        return None
+    return reply.json()["outbox"]["pending"]  # type: ignore[no-any-return]
+
+
+def _delivered(metrics_port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    assert "baohan_outbox_pending " in text
+    for line in text.splitlines():
+        if line.startswith("baohan_delivery_attempts_total{") and 'outcome="delivered"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _ely101_answered(admin_port: int) -> float:
+    """ELY101 requests answered 000, as one scrape of /metrics (on a fresh connection) counts them."""
+    with httpx.Client(timeout=10) as http:  # a new connection may reach either worker
+        text = http.get(f"http://127.0.0.1:{admin_port}/metrics").text
+    for line in text.splitlines():
+        if (
+            line.startswith("baohan_requests_total{")
+            and 'interface="ELY101"' in line
+            and 'code="000"' in line
+        ):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_two_workers_serve_one_port_and_a_dispatch_process_delivers(
+    issuer: dict[str, Any], tmp_path: Path
+) -> None:
     db, recorder = issuer["db"], issuer["recorder"]
-    port = free_port()
+    port, admin_port = free_port(), free_port()
+    log = (tmp_path / "serve.log").open("w+")
     serve = start(
         "serve",
         "procurement",
@@ -136,11 +172,15 @@ def test_two_workers_serve_one_port_and_a_dispatch_process_delivers(issuer: dict
         db,
         "--port",
         str(port),
+        "--admin-port",
+        str(admin_port),
         "--workers",
         "2",
         "--no-dispatch",
+        log=log,
     )
     dispatch: subprocess.Popen[str] | None = None
+    dispatched = ""
     kept: list[httpx.Client] = []
     try:
         workers = wait_for(
@@ -165,18 +205,29 @@ def test_two_workers_serve_one_port_and_a_dispatch_process_delivers(issuer: dict
             sent += 1
             answered_by = _holders(workers, _sockets_on(port, "01"))
         # Servers started with --no-dispatch leave the notices in the outbox ...
-        assert wait_for(lambda: (_health(port) or {}).get("pending_outbox") == sent, "notices queued")
+        assert wait_for(lambda: _pending(admin_port) == sent, "notices queued")
+        # Whichever worker answers a scrape counts what both answered (prometheus-client multiprocess mode).
+        workers_holding_admin = _holders(workers, _sockets_on(admin_port, "0A"))
+        assert workers_holding_admin == workers
+        assert {_ely101_answered(admin_port) for _ in range(8)} == {float(sent)}
         assert recorder.received == []
         # ... until a dispatcher process delivers them.
-        dispatch = start("dispatch", "procurement", "--role", "issuer", "--db", db, "--concurrency", "4")
+        metrics_port = free_port()
+        dispatch = start(
+            *("dispatch", "procurement", "--role", "issuer", "--db", db, "--concurrency", "4"),
+            *("--metrics-port", str(metrics_port)),
+        )
         wait_for(lambda: len(recorder.received) >= sent, f"{sent} notices delivered", timeout=60)
+        # The dispatch process counts its deliveries and shows the shared outbox on a /metrics of its own.
+        wait_for(lambda: _delivered(metrics_port) == sent, "deliveries counted by the dispatcher")
         assert sorted(
             n["data"]["applicationId"] for n in recorder.received if n["transcode"] == "ELY102"
         ) == [f"SCALE-{i:04d}" for i in range(sent)]
-        wait_for(lambda: (_health(port) or {}).get("pending_outbox") == 0, "an empty outbox")
+        wait_for(lambda: _pending(admin_port) == 0, "an empty outbox")
         dispatch.send_signal(signal.SIGTERM)
         assert dispatch.wait(timeout=60) == 0
-        assert "dispatcher stopped" in (dispatch.stderr.read() if dispatch.stderr else "")
+        dispatched = dispatch.stderr.read() if dispatch.stderr else ""
+        assert "dispatcher stopped" in dispatched
     finally:
         for http in kept:
             http.close()
@@ -184,6 +235,16 @@ def test_two_workers_serve_one_port_and_a_dispatch_process_delivers(issuer: dict
             if proc is not None and proc.poll() is None:
                 proc.terminate()
                 proc.wait(timeout=60)
+    # Every line the server wrote is one JSON object; each request answered has its own.
+    log.seek(0)
+    logged = [json.loads(line) for line in log.read().splitlines()]
+    log.close()
+    answered = [line for line in logged if line.get("interface") == "ELY101"]
+    assert len(answered) == sent and {line["code"] for line in answered} == {"000"}
+    # Each notice was delivered by the other process under the id of the request that caused it.
+    delivered = [json.loads(line) for line in dispatched.splitlines()]
+    delivered = [line for line in delivered if line.get("outcome") == "delivered"]
+    assert sorted(line["request_id"] for line in delivered) == sorted(line["request_id"] for line in answered)
 
 
 def test_operator_mistakes_are_one_line_before_any_worker_starts(tmp_path: Path, pg_url: str) -> None:

@@ -70,7 +70,11 @@ class Pair:
 
     def restart_platform(self) -> None:
         """Serve the platform again on the same port (after ``platform_server.stop()``)."""
-        self.platform_server = Server(create_app(self.platform, admin_token=ADMIN), self.platform_server.port)
+        self.platform_server = Server(
+            create_app(self.platform, admin_token=ADMIN),
+            self.platform_server.port,
+            admin_port=self.platform_server.admin_port,
+        )
 
     def issuer_app(self, key: str) -> dict[str, Any]:
         reply = self.issuer_admin.get(f"/admin/applications/{key}")
@@ -105,8 +109,8 @@ def running_pair(issuer_db: str, platform_db: str, *, rules: Rules = DEFAULT_RUL
         platform,
         issuer_server,
         platform_server,
-        httpx.Client(base_url=issuer_server.url, headers=headers, timeout=30),
-        httpx.Client(base_url=platform_server.url, headers=headers, timeout=30),
+        httpx.Client(base_url=issuer_server.admin_url, headers=headers, timeout=30),
+        httpx.Client(base_url=platform_server.admin_url, headers=headers, timeout=30),
         paired.institution_id,
         paired.issuer.key,
         paired.platform_key,

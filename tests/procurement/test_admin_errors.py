@@ -23,7 +23,7 @@ def issuer(db_url: str) -> Iterator[tuple[RoleRuntime, TestClient]]:
     runtime = open_runtime("issuer", db_url, SecretBox("admin errors passphrase"))
     register_platform(runtime.registry)
     assert runtime.service.handle(inbound("ELY101", application_fields("ADM-1"), "1" * 32)).code is Code.OK
-    app = create_app(runtime, admin_token=TOKEN, run_dispatcher=False)
+    app = create_app(runtime, admin_token=TOKEN, run_dispatcher=False).admin
     client = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}, raise_server_exceptions=False)
     yield runtime, client
     client.close()

@@ -59,7 +59,7 @@ def hosted(db_url: str) -> Iterator[tuple[shared.Runtime, httpx.Client]]:
         web.mount(platform, prefix="/platform/zcdservice/v1/lg", admin_prefix="/admin/platform"),
     ]
     server = BackgroundServer(host_app(runtime, mounts, admin_token=ADMIN), port)
-    admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30)
+    admin = httpx.Client(base_url=server.admin_url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30)
     try:
         yield runtime, admin
     finally:

@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     Boolean,
@@ -44,6 +44,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     insert,
     literal_column,
     or_,
@@ -56,7 +57,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from baohan.adapters import metrics
 from baohan.adapters.db.engine import Base, JSONText, UTCDateTime, transaction, utcnow
+from baohan.adapters.logs import REQUEST_ID
 from baohan.domain.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -128,6 +131,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The id of the request that caused the message: its delivery's log lines carry it (baohan.adapters.logs).
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
     def __repr__(self) -> str:
         return (
@@ -227,6 +232,7 @@ def message_values(
         "last_error": None,
         "created_at": now,
         "delivered_at": None,
+        "request_id": REQUEST_ID.get(),
     }
 
 
@@ -275,6 +281,28 @@ def enqueue(
     return session.execute(
         select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
     ).scalar_one()
+
+
+class Backlog(NamedTuple):
+    """The outbox at a glance: undelivered and dead messages, and how long the oldest due one has waited."""
+
+    pending: int
+    dead: int
+    oldest_due_age: float  # seconds since the oldest due, undelivered message was written; 0 when none
+
+
+def backlog(session: Session, now: datetime | None = None) -> Backlog:
+    """The outbox's :class:`Backlog` now (three indexed queries; the delivered rows are not counted)."""
+    now = now or utcnow()
+    undelivered = OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.DELIVERING])
+    count = select(func.count()).select_from(OutboxMessage)
+    pending = session.scalar(count.where(undelivered)) or 0
+    dead = session.scalar(count.where(OutboxMessage.status == OutboxStatus.DEAD)) or 0
+    oldest = session.scalar(
+        select(func.min(OutboxMessage.created_at)).where(undelivered, OutboxMessage.next_attempt_at <= now)
+    )
+    age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+    return Backlog(int(pending), int(dead), age)
 
 
 def dead_letters(session: Session, *, limit: int = 100) -> list[OutboxMessage]:
@@ -690,6 +718,11 @@ class Dispatcher:
 
     def _attempt(self, claim: _Claim) -> _Outcome:
         message = claim.message
+        # The lines of this delivery (and any message it enqueues) carry the id of the request behind it.
+        token = REQUEST_ID.set(message.request_id)
+        started = time.perf_counter()
+        fields: dict[str, Any] = {"outbox_id": message.id, "kind": message.kind, "attempt": message.attempts}
+        fields["destination"] = message.destination
         try:
             self._deliver(message)
         except PermanentFailure as exc:
@@ -700,6 +733,7 @@ class Dispatcher:
                 message.id,
                 message.destination,
                 error,
+                extra={"fields": {**fields, "outcome": "refused"}},
             )
             return _Outcome(claim, error, permanent=True)
         except Exception as exc:
@@ -711,9 +745,21 @@ class Dispatcher:
                 message.destination,
                 message.attempts,
                 error,
+                extra={"fields": {**fields, "outcome": "failed"}},
             )
             return _Outcome(claim, error, permanent=False)
-        return _Outcome(claim, None, permanent=False)
+        else:
+            log.info(
+                "outbox %s %s to %s delivered",
+                message.kind,
+                message.id,
+                message.destination,
+                extra={"fields": {**fields, "outcome": "delivered"}},
+            )
+            return _Outcome(claim, None, permanent=False)
+        finally:
+            metrics.DELIVERY_LATENCY.labels(message.kind).observe(time.perf_counter() - started)
+            REQUEST_ID.reset(token)
 
     def _record(self, outcomes: Sequence[_Outcome]) -> None:
         if not outcomes:
@@ -736,6 +782,8 @@ class Dispatcher:
                     for o in outcomes
                 ],
             )
+            for outcome in delivered:
+                metrics.DELIVERIES.labels(outcome.claim.message.kind, "delivered").inc()
             if delivered:
                 # A success stands even if our lease ran out meanwhile: the receiver has the message.
                 session.connection().execute(
@@ -755,10 +803,17 @@ class Dispatcher:
         values: dict[str, Any] = {"lease_until": None, "last_error": outcome.error}
         if outcome.permanent or now >= message.deadline_at:
             values["status"] = OutboxStatus.DEAD
+            metrics.DELIVERIES.labels(message.kind, "dead").inc()
             log.error(
-                "outbox %s %s to %s is dead: %s", message.kind, message.id, message.destination, outcome.error
+                "outbox %s %s to %s is dead: %s",
+                message.kind,
+                message.id,
+                message.destination,
+                outcome.error,
+                extra={"request_id": message.request_id, "fields": {"outbox_id": message.id}},
             )
         else:
+            metrics.DELIVERIES.labels(message.kind, "retry").inc()
             retry_at = now + self._policy.delay(message.attempts, self._rng)
             values["status"] = OutboxStatus.PENDING
             # One last attempt at the deadline rather than giving up early.

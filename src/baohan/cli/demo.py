@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
@@ -14,12 +15,14 @@ import httpx
 import typer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from baohan.adapters.documents.letter import LetterTemplateError, check_letter_setup
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.protocols.procurement.samples import sample_application
 from baohan.services.procurement.pairing import AppCredentials, pair
 from baohan.services.procurement.runtime import open_runtime
+from baohan.web.host import HostedApp
 from baohan.web.procurement import create_app
 from baohan.web.serving import BackgroundServer, free_port
 
@@ -64,6 +67,11 @@ class Transcript:
         )
 
 
+def _recorded(hosted: HostedApp, side: str, lines: list[dict[str, Any]]) -> HostedApp:
+    """``hosted`` with its protocol listener's traffic kept in ``lines``."""
+    return dataclasses.replace(hosted, protocol=Transcript(hosted.protocol, side, lines))
+
+
 def _wait(probe: Callable[[], Any], what: str, timeout: float = 30) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -82,6 +90,10 @@ def procurement(
     ),
 ) -> None:
     """Run every procurement interface between our platform and our issuer, and print what happened."""
+    try:  # the font and the letter's template, checked before anything runs rather than at the first letter
+        check_letter_setup()
+    except LetterTemplateError as exc:
+        raise CLIError(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*"):
         if old.is_file():
@@ -105,15 +117,15 @@ def procurement(
     token = secrets.token_urlsafe(16)
     wire: list[dict[str, Any]] = []
     servers = [
-        BackgroundServer(Transcript(create_app(issuer, admin_token=token), "issuer", wire), ip),
-        BackgroundServer(Transcript(create_app(platform, admin_token=token), "platform", wire), pp),
+        BackgroundServer(_recorded(create_app(issuer, admin_token=token), "issuer", wire), ip),
+        BackgroundServer(_recorded(create_app(platform, admin_token=token), "platform", wire), pp),
     ]
     auth = {"Authorization": f"Bearer {token}"}
     report: list[tuple[str, str]] = []
     try:
         with (
-            httpx.Client(base_url=f"http://127.0.0.1:{ip}/admin", headers=auth, timeout=60) as bank_api,
-            httpx.Client(base_url=f"http://127.0.0.1:{pp}/admin", headers=auth, timeout=60) as platform_api,
+            httpx.Client(base_url=f"{servers[0].admin_url}/admin", headers=auth, timeout=60) as bank_api,
+            httpx.Client(base_url=f"{servers[1].admin_url}/admin", headers=auth, timeout=60) as platform_api,
         ):
             _flows(bank_api, platform_api, paired.institution_id, out, report)
     finally:

@@ -7,6 +7,8 @@ flight to be recorded.
 
 from __future__ import annotations
 
+import logging
+import logging.config
 import signal
 import threading
 from types import FrameType
@@ -14,10 +16,13 @@ from typing import Annotated
 
 import typer
 
-from baohan.cli.inputs import one_line_errors
+from baohan.adapters.logs import log_config
+from baohan.adapters.metrics import OutboxCollector, serve_metrics
+from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.cli.roles import check_role, prepare_database, secret_box, where
 from baohan.services.procurement.runtime import open_runtime
 
+log = logging.getLogger("baohan.dispatch")
 app = typer.Typer(help="Deliver a role's outbox without serving it.", no_args_is_help=True)
 
 
@@ -30,6 +35,22 @@ def procurement(
     idle_sleep: Annotated[
         float, typer.Option(min=0.01, help="Seconds between looks at the outbox when nothing is due.")
     ] = 0.2,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            envvar="BAOHAN_METRICS_PORT",
+            help="Serve /metrics (delivery attempts, outbox backlog) on this port; none by default.",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(envvar="BAOHAN_METRICS_HOST", help="Interface /metrics listens on.")
+    ] = "127.0.0.1",
+    log_level: Annotated[
+        str,
+        typer.Option(envvar="BAOHAN_LOG_LEVEL", help="debug, info, warning or error (JSON lines on stderr)."),
+    ] = "info",
     migrate: Annotated[
         bool, typer.Option("--migrate", help="Upgrade an out-of-date schema first (else refuse to start).")
     ] = False,
@@ -39,6 +60,8 @@ def procurement(
     Needs $BAOHAN_KEY_PASSPHRASE (the keys that sign the notices).
     """
     check_role(role)
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise CLIError(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     box = secret_box()
     prepare_database(db, box, "migrate" if migrate else "current")
     stop = threading.Event()
@@ -49,11 +72,20 @@ def procurement(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     runtime = open_runtime(role, db, box, migrate=False, delivery_concurrency=concurrency)
+    if metrics_port is not None:
+        try:
+            serve_metrics(metrics_host, metrics_port, [OutboxCollector(runtime.runtime.backlog)])
+        except OSError as exc:
+            runtime.stop()
+            raise CLIError(
+                f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}: {exc.strerror or exc}"
+            ) from None
+    logging.config.dictConfig(log_config(log_level))
     runtime.start(idle_sleep)
-    typer.echo(f"dispatching the {role} outbox of {where(db)}, {concurrency} at once", err=True)
+    log.info("dispatching the %s outbox of %s, %d at once", role, where(db), concurrency)
     try:
         while not stop.wait(1.0):
             pass
     finally:
         runtime.stop()  # stops claiming, waits for the deliveries in flight, records them
-    typer.echo("dispatcher stopped", err=True)
+    log.info("dispatcher stopped")

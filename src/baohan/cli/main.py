@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Annotated
 
 import click
 import typer
+
+from baohan import __version__
 
 # Each command group loads only when asked for: `baohan gm sm3` should not pay for the web stack.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -22,15 +25,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"baohan {__version__}")
+        raise typer.Exit()
+
+
 def build(argv: list[str]) -> typer.Typer:
     """The CLI with the group named in ``argv`` (or, for help and errors, every group)."""
     app = typer.Typer(
         name="baohan",
-        help="baohan: electronic guarantees (电子保函) over the procurement and tender protocols.",
+        help="baohan: electronic guarantees (电子保函) over the procurement protocol (the tender protocol is next).",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+
+    @app.callback()
+    def _options(
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+            ),
+        ] = False,
+    ) -> None:
+        """baohan: electronic guarantees (电子保函) over the procurement and tender protocols."""
+
     wanted = argv[1] if len(argv) > 1 and argv[1] in COMMANDS else None
     for name, (module, attribute) in COMMANDS.items():
         if wanted in (None, name):

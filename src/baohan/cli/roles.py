@@ -7,7 +7,6 @@ not a traceback in every worker process.
 from __future__ import annotations
 
 import os
-import socket
 from typing import Literal
 
 from alembic.util import CommandError
@@ -88,21 +87,6 @@ def prepare_database(db: str, box: SecretBox, schema: Schema = "current") -> Sec
         raise CLIError(str(exc)) from None
     finally:
         engine.dispose()
-
-
-def check_port(host: str, port: int) -> None:
-    """CLIError when ``host:port`` cannot be listened on (in use, or not an address of this machine)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise CLIError(f"--host {host!r}: {exc.strerror}") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise CLIError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def env_token(name: str) -> str:

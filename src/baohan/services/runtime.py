@@ -140,6 +140,11 @@ class Runtime:
                 or 0
             )
 
+    def backlog(self) -> outbox.Backlog:
+        """The outbox's backlog: undelivered and dead messages, and the age of the oldest due one."""
+        with self.sessions() as session:
+            return outbox.backlog(session)
+
     def dead_letters(self) -> list[outbox.OutboxMessage]:
         """Messages that kept failing past their deadline, or were refused for good."""
         with self.sessions() as session:

@@ -13,12 +13,15 @@ import asyncio
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from baohan.adapters.logs import REQUEST_ID, new_request_id
 from baohan.protocols.handoff import Resolution, resolve_from_thread
+from baohan.protocols.reply import Reply
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a whole guarantee file, Base64-encoded, fits
 _T = TypeVar("_T")
@@ -35,11 +38,15 @@ class WireCodec(Protocol):
     def prepare(self, body: bytes, expected: str | None) -> Any:
         """The wire checks of one request, on a check worker: thread-safe, never raises."""
 
-    async def complete(self, prepared: Any) -> bytes:
+    async def complete(self, prepared: Any) -> Reply:
         """The role's work on a prepared request and the encoded answer; never raises."""
 
-    def oversized(self, limit: int) -> bytes:
+    def oversized(self, limit: int) -> Reply:
         """The encoded refusal of a body larger than ``limit`` bytes."""
+
+
+# Told of every protocol request answered: the codec, its reply, the seconds it took, its request id.
+Observer = Callable[[WireCodec, Reply, float, str], None]
 
 
 class CheckPool:
@@ -107,10 +114,12 @@ class ProtocolFront:
         *,
         max_body: int = MAX_BODY_BYTES,
         pool: CheckPool = CHECKS,
+        observe: Observer | None = None,
     ) -> None:
         self.app = app
         self._max_body = max_body
         self._pool = pool
+        self._observe = observe
         self._routes: dict[str, tuple[WireCodec, str | None]] = {}
         for codec in codecs:
             for path, expected in codec.paths.items():
@@ -135,15 +144,37 @@ class ProtocolFront:
                 return
             body += message.get("body", b"")
             if len(body) > self._max_body:
-                await _send(send, codec.oversized(self._max_body))
-                return
+                break
             if not message.get("more_body", False):
                 break
-        prepared = await self._pool.run(lambda: codec.prepare(bytes(body), expected))
-        await _send(send, await codec.complete(prepared))
+        started = time.perf_counter()
+        request_id = new_request_id(_header(scope, b"x-request-id"))
+        token = REQUEST_ID.set(request_id)  # the role's work, and the notices it writes, carry it
+        try:
+            if len(body) > self._max_body:
+                reply = codec.oversized(self._max_body)
+            else:
+                prepared = await self._pool.run(lambda: codec.prepare(bytes(body), expected))
+                reply = await codec.complete(prepared)
+        finally:
+            REQUEST_ID.reset(token)
+        await _send(send, reply.body, request_id)
+        if self._observe is not None:
+            self._observe(codec, reply, time.perf_counter() - started, request_id)
 
 
-async def _send(send: Send, payload: bytes) -> None:
-    headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _send(send: Send, payload: bytes, request_id: str) -> None:
+    headers = [
+        *_JSON_HEADERS,
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-request-id", request_id.encode("ascii")),
+    ]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

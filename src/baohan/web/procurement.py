@@ -24,8 +24,7 @@ from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime
 from baohan.services.procurement.views import application_view, claim_view, event_view, refund_view
 from baohan.web.counterparties import counterparty_router
-from baohan.web.front import ProtocolFront
-from baohan.web.host import Mount, host_app
+from baohan.web.host import HostedApp, Mount, host_app
 
 
 def validate_request(transcode: str, payload: dict[str, Any]) -> Any:
@@ -336,9 +335,9 @@ def mount(runtime: RoleRuntime, *, prefix: str = DEFAULT_PREFIX, admin_prefix: s
 
 def create_app(
     runtime: RoleRuntime, *, admin_token: str, run_dispatcher: bool = True, extra: APIRouter | None = None
-) -> ProtocolFront:
-    """The role's app: protocol endpoints under /zcdservice/v1/lg, admin API under /admin (bearer token),
-    and ``extra`` routes (the sandbox's)."""
+) -> HostedApp:
+    """The role's app: protocol endpoints under /zcdservice/v1/lg and ``extra`` routes (the sandbox's) on
+    the protocol listener, the admin API under /admin (bearer token) on the admin listener."""
     return host_app(
         runtime.runtime, [mount(runtime)], admin_token=admin_token, run_dispatcher=run_dispatcher, extra=extra
     )

@@ -1,5 +1,8 @@
 """The app of one ``baohan serve`` process, built from environment variables.
 
+Each process listens on the two sockets the CLI bound (the protocol's and the admin API's) and tells
+them apart by the admin listener's port.
+
 uvicorn starts each of several worker processes from an import string, so the settings cannot be passed
 as arguments: the CLI checks them, puts them in the environment (:meth:`ServeSettings.to_env`) and names
 :func:`procurement_app` as the factory; every worker then opens its own runtime (database pool, key store,
@@ -24,13 +27,14 @@ from baohan.web.procurement import create_app
 FACTORY = "baohan.web.worker:procurement_app"
 ADMIN_TOKEN_ENV = "BAOHAN_ADMIN_TOKEN"  # noqa: S105 - the variable name
 DB_ENV = "BAOHAN_DB"
-_ROLE, _RULES, _NAME, _FILES, _DISPATCH, _CONCURRENCY = (
+_ROLE, _RULES, _NAME, _FILES, _DISPATCH, _CONCURRENCY, _ADMIN_PORT = (
     "BAOHAN_SERVE_ROLE",
     "BAOHAN_SERVE_RULES",
     "BAOHAN_SERVE_INSTITUTION_NAME",
     "BAOHAN_SERVE_FILES_DIR",
     "BAOHAN_SERVE_DISPATCH",
     "BAOHAN_SERVE_DELIVERY_CONCURRENCY",
+    "BAOHAN_SERVE_ADMIN_PORT",
 )
 DEFAULT_INSTITUTION_NAME = "baohan 示范担保有限公司"
 
@@ -53,6 +57,7 @@ class ServeSettings:
     files_dir: Path | None = None
     dispatch: bool = True
     delivery_concurrency: int = 32
+    admin_port: int = 8601  # the admin listener's port: connections to it get the admin API
 
     def to_env(self) -> dict[str, str]:
         """The environment variables :meth:`from_env` reads back."""
@@ -64,6 +69,7 @@ class ServeSettings:
             _FILES: str(self.files_dir or ""),
             _DISPATCH: "1" if self.dispatch else "0",
             _CONCURRENCY: str(self.delivery_concurrency),
+            _ADMIN_PORT: str(self.admin_port),
         }
 
     @classmethod
@@ -77,6 +83,7 @@ class ServeSettings:
             files_dir=Path(env[_FILES]) if env.get(_FILES) else None,
             dispatch=env.get(_DISPATCH, "1") == "1",
             delivery_concurrency=int(env.get(_CONCURRENCY) or 32),
+            admin_port=int(env[_ADMIN_PORT]),
         )
 
 
@@ -98,4 +105,5 @@ def procurement_app() -> ASGIApp:
         migrate=False,  # the parent migrated once, before starting the workers
         delivery_concurrency=settings.delivery_concurrency,
     )
-    return create_app(runtime, admin_token=os.environ[ADMIN_TOKEN_ENV], run_dispatcher=settings.dispatch)
+    hosted = create_app(runtime, admin_token=os.environ[ADMIN_TOKEN_ENV], run_dispatcher=settings.dispatch)
+    return hosted.on(settings.admin_port)

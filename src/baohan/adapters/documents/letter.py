@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import html
 import io
+import os
+import re
 import threading
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
+from jinja2 import Environment, StrictUndefined, Template, TemplateError
 from reportlab.lib import colors  # type: ignore[import-untyped]
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
@@ -26,25 +31,45 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
     Spacer,
 )
 
+from baohan.adapters.documents.fonts import (
+    CJK_FONT_PACKAGE,
+    FONT_ENV,
+    FontChoice,
+    FontNotFoundError,
+    find_cjk_font,
+    how_to_get_one,
+)
 from baohan.domain.money import amount_in_chinese, format_amount
 
-CJK_FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
-CJK_FONT_PACKAGE = "fonts-wqy-zenhei"
+TEMPLATE_ENV = "BAOHAN_LETTER_TEMPLATE"
 # China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact for every
 # guarantee and needs no tz database (slim containers often lack /usr/share/zoneinfo).
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 _MARGIN = 22 * mm
-_PURPOSE = {
-    "履约保函": "为保证供应商按约履行与贵方签订的政府采购合同",
-    "投标保函": "为保证供应商履行其作为投标人的义务",
-}
 _MOMENTS = frozenset({"valid_from", "valid_to", "issued_at"})
-_fonts: dict[Path, str] = {}
+_STYLE_NAMES = frozenset({"title", "number", "to", "body", "sign", "note"})
+_BLOCK = re.compile(r"\[(\w+)(?:\s+(\d+))?\]\s*(.*)", re.DOTALL)
+_fonts: dict[tuple[Path, int], str] = {}
 _fonts_lock = threading.Lock()
+_templates: dict[tuple[str, int], Template] = {}
+# Re-exported: callers of the letter name the font's failure from here.
+__all__ = [
+    "CJK_FONT_PACKAGE",
+    "FONT_ENV",
+    "TEMPLATE_ENV",
+    "FontChoice",
+    "FontNotFoundError",
+    "GuaranteeLetter",
+    "LetterTemplateError",
+    "check_letter_setup",
+    "find_cjk_font",
+    "letter_blocks",
+    "render_letter_pdf",
+]
 
 
-class FontNotFoundError(FileNotFoundError):
-    """The CJK font the letter embeds is missing or unreadable."""
+class LetterTemplateError(ValueError):
+    """The letter's template cannot be read, does not compile, or names a value or style that does not exist."""
 
 
 @dataclass(frozen=True)
@@ -83,24 +108,20 @@ class GuaranteeLetter:
             raise ValueError("valid_to must be after valid_from")
 
 
-def _register_font(path: Path) -> str:
+def _register_font(font: FontChoice) -> str:
     with _fonts_lock:
-        if path in _fonts:
-            return _fonts[path]
-        if not path.is_file():
-            raise FontNotFoundError(
-                f"CJK font {path} not found: install the Debian package {CJK_FONT_PACKAGE} "
-                f"(apt-get install {CJK_FONT_PACKAGE})"
-            )
-        name = "WenQuanYiZenHei-" + hashlib.sha256(str(path).encode()).hexdigest()[:8]
+        key = (font.path, font.index)
+        if key in _fonts:
+            return _fonts[key]
+        if not font.path.is_file():
+            raise FontNotFoundError(f"CJK font {font.path} not found: {how_to_get_one()}")
+        name = "BaohanCJK-" + hashlib.sha256(f"{font.path}#{font.index}".encode()).hexdigest()[:8]
         try:
-            # subfontIndex 0 of the .ttc is the proportional Zen Hei face; reportlab subsets it on save.
-            pdfmetrics.registerFont(TTFont(name, str(path), subfontIndex=0))
+            # reportlab subsets the face on save, so the PDF carries only the glyphs it prints.
+            pdfmetrics.registerFont(TTFont(name, str(font.path), subfontIndex=font.index))
         except (TTFError, OSError) as exc:
-            raise FontNotFoundError(
-                f"CJK font {path} is unusable ({exc}): reinstall the Debian package {CJK_FONT_PACKAGE}"
-            ) from None
-        _fonts[path] = name
+            raise FontNotFoundError(f"CJK font {font.path} is unusable ({exc}): {how_to_get_one()}") from None
+        _fonts[key] = name
         return name
 
 
@@ -137,50 +158,92 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
     }
 
 
-def _story(letter: GuaranteeLetter, font: str) -> list[Any]:
+def _template(path: str | Path | None) -> Template:
+    """The letter's template: ``path``, else ``$BAOHAN_LETTER_TEMPLATE``, else the one shipped with baohan."""
+    chosen = path if path is not None else (os.environ.get(TEMPLATE_ENV) or None)
+    if chosen is None:
+        source = resources.files("baohan.adapters.documents").joinpath("templates/guarantee_letter.j2")
+        key, read = ("<baohan>", 0), source.read_text
+    else:
+        file = Path(chosen).expanduser()
+        try:
+            key = (str(file), file.stat().st_mtime_ns)
+        except OSError as exc:
+            raise LetterTemplateError(f"letter template {file}: {exc.strerror or exc}") from None
+        read = functools.partial(file.read_text, encoding="utf-8")
+    if key not in _templates:
+        environment = Environment(
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        environment.filters.update(capitals=amount_in_chinese, figures=format_amount, when=_when, day=_day)
+        try:
+            _templates[key] = environment.from_string(read())
+        except (OSError, UnicodeDecodeError, TemplateError) as exc:
+            raise LetterTemplateError(f"letter template {key[0]}: {exc}") from None
+    return _templates[key]
+
+
+def letter_blocks(letter: GuaranteeLetter, template: str | Path | None = None) -> list[tuple[str, str]]:
+    """The letter's text as (style, markup) paragraphs, from its template; ``space`` carries points."""
+    values = {f.name: getattr(letter, f.name) for f in fields(letter)}
+    try:
+        text = _template(template).render(values)
+    except TemplateError as exc:
+        raise LetterTemplateError(f"letter template: {exc}") from None
+    blocks = []
+    for chunk in re.split(r"\n\s*\n", text.strip()):
+        match = _BLOCK.fullmatch(chunk.strip())
+        if match is None:
+            raise LetterTemplateError(f"letter template: a paragraph must start with [style]: {chunk[:40]!r}")
+        style, points, body = match.groups()
+        if style == "space":
+            if points is None:
+                raise LetterTemplateError("letter template: [space N] needs its points")
+            blocks.append((style, points))
+        elif style in _STYLE_NAMES or style == "footer":
+            blocks.append((style, "".join(line.strip() for line in body.splitlines())))
+        else:
+            known = ", ".join(sorted(_STYLE_NAMES | {"space", "footer"}))
+            raise LetterTemplateError(f"letter template: unknown style [{style}] (known: {known})")
+    return blocks
+
+
+def check_letter_setup(template: str | Path | None = None) -> None:
+    """Fail now, not at the first issue, when the font or the template will not do (FontNotFoundError,
+    LetterTemplateError)."""
+    _register_font(find_cjk_font())
+    now = datetime.now(SHANGHAI)
+    sample = GuaranteeLetter(
+        **{f.name: "示例" for f in fields(GuaranteeLetter) if f.name not in _MOMENTS | {"amount", "kind"}},
+        amount=Decimal("1.00"),
+        valid_from=now,
+        valid_to=now + timedelta(days=1),
+        issued_at=now,
+    )
+    letter_blocks(sample, template)
+
+
+def _story(blocks: list[tuple[str, str]], font: str) -> list[Any]:
     s = _styles(font)
-    e = {f.name: escape(str(getattr(letter, f.name))) for f in fields(letter)}
-    purpose = _PURPOSE.get(letter.kind, "为保证供应商履行其在上述采购活动中的义务")
-    capitals = amount_in_chinese(letter.amount)
-    figures = format_amount(letter.amount)
-    clauses = [
-        f"一、担保金额：人民币{capitals}（¥{figures}）。",
-        f"二、保函有效期：自{_when(letter.valid_from)}起至{_when(letter.valid_to)}止。",
-        "三、见索即付：在本保函有效期内，我方在收到贵方首次提交的书面索赔通知后，即在担保金额内"
-        "向贵方支付贵方所索赔的款项，贵方无需提供任何证明，亦无需说明理由；我方不以供应商的任何抗辩"
-        "为由拒绝或拖延付款。",
-        "四、贵方的索赔通知须在本保函有效期内送达我方。保函有效期届满，或我方累计支付的款项达到"
-        "担保金额时，本保函自动失效。本保函不可撤销、不可转让。",
-        "五、本保函为电子保函，由我方以国密SM2数字证书电子签章（签名算法SM3withSM2）。签章覆盖"
-        "本保函全部内容，任何改动均使签章失效。贵方可通过政府采购金融服务平台或向我方查验本保函真伪，验真码："
-        f"{e['verification_code']}。",
-    ]
     return [
-        Paragraph(e["kind"], s["title"]),
-        Paragraph(f"保函编号：{e['guarantee_no']}", s["number"]),
-        Paragraph(f"致（受益人/采购人）：{e['beneficiary_name']}", s["to"]),
-        Paragraph(f"统一社会信用代码：{e['beneficiary_code']}", s["to"]),
-        Spacer(0, 6),
-        Paragraph(
-            f"鉴于{e['principal_name']}（以下简称“供应商”，统一社会信用代码：{e['principal_code']}）"
-            f"参加贵方组织的{e['project_name']}（项目编号：{e['project_code']}）"
-            f"{e['bid_name']}（标段/包编号：{e['bid_code']}）政府采购活动，{purpose}，"
-            f"应供应商申请，{e['issuer_name']}（以下简称“我方”）向贵方"
-            f"出具本{e['kind']}，并作出如下不可撤销的保证：",
-            s["body"],
-        ),
-        *(Paragraph(clause, s["body"]) for clause in clauses),
-        Spacer(0, 28),
-        Paragraph(f"出函机构（电子签章）：{e['issuer_name']}", s["sign"]),
-        Paragraph(f"出函日期：{_day(letter.issued_at)}", s["sign"]),
-        Spacer(0, 24),
-        Paragraph("注：本保函所载时间均为北京时间（Asia/Shanghai，UTC+8）；金额单位为人民币元。", s["note"]),
+        Spacer(0, int(text)) if style == "space" else Paragraph(text, s[style])
+        for style, text in blocks
+        if style != "footer"
     ]
 
 
-def render_letter_pdf(letter: GuaranteeLetter, *, font_path: str | Path = CJK_FONT_PATH) -> bytes:
-    """The letter as a one-page A4 PDF with the WenQuanYi Zen Hei subset embedded; same letter, same bytes."""
-    font = _register_font(Path(font_path))
+def render_letter_pdf(
+    letter: GuaranteeLetter, *, font_path: str | Path | None = None, template: str | Path | None = None
+) -> bytes:
+    """The letter as a one-page A4 PDF, worded by its template, with a subset of the CJK font embedded
+    (``font_path``, else :func:`find_cjk_font`); same letter, same bytes."""
+    font = _register_font(FontChoice(Path(font_path)) if font_path is not None else find_cjk_font())
+    blocks = letter_blocks(letter, template)
+    footer = " ".join(text for style, text in blocks if style == "footer")
     issued = letter.issued_at.astimezone(SHANGHAI)
     pdf_date = issued.strftime("D:%Y%m%d%H%M%S+08'00'")
 
@@ -189,7 +252,8 @@ def render_letter_pdf(letter: GuaranteeLetter, *, font_path: str | Path = CJK_FO
         canvas.setDateFormatter(lambda *_: pdf_date)
         canvas.setFont(font, 8)
         canvas.setFillColor(colors.grey)
-        canvas.drawCentredString(A4[0] / 2, 12 * mm, f"电子保函 {letter.guarantee_no} 第 1 页 共 1 页")
+        if footer:
+            canvas.drawCentredString(A4[0] / 2, 12 * mm, html.unescape(re.sub(r"<[^>]*>", "", footer)))
 
     out = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -209,7 +273,7 @@ def render_letter_pdf(letter: GuaranteeLetter, *, font_path: str | Path = CJK_FO
     )
     # Shrinking long names to fit keeps the letter on one page whatever the project is called.
     doc.build(
-        [KeepInFrame(doc.width, doc.height, _story(letter, font), mode="shrink")],
+        [KeepInFrame(doc.width, doc.height, _story(blocks, font), mode="shrink")],
         onFirstPage=on_page,
         onLaterPages=on_page,
     )

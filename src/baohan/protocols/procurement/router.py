@@ -34,6 +34,7 @@ from baohan.protocols.procurement.envelope import (
     open_request,
     parse_frame,
 )
+from baohan.protocols.reply import Reply
 from baohan.protocols.wirejson import NotUnicode, parse_json
 
 # Answer, Inbound, Endpoint, Validator and fingerprint live in .endpoint and are re-exported here: the
@@ -182,16 +183,18 @@ class ProcurementWire:
         """The wire checks of one request: an Inbound for the role, or already its Answer; never raises."""
         return prepare(self._endpoint, self._validate, self._served, body, expected)
 
-    async def complete(self, prepared: _Prepared) -> bytes:
+    async def complete(self, prepared: _Prepared) -> Reply:
         """The role's answer to a prepared request, encrypted and signed as the wire wants; never raises.
 
         The role's blocking work runs in a worker thread, or is awaited when the role offers
         ``handle_async`` (the issuer's ELY101 group commit).
         """
         channel, transcode, step = prepared
+        msgcode = "?"
         if isinstance(step, Answer):
             answer = step
         else:
+            msgcode = step.msgcode
             handle_async = getattr(self._endpoint, "handle_async", None)
             try:
                 if handle_async is not None:
@@ -205,11 +208,14 @@ class ProcurementWire:
         try:
             reply = _reply_body(channel, transcode, answer)
         except Exception:
-            failure = _unexpected(transcode, "?")
-            reply = {"code": failure.code.value, "message": failure.message}
-        return compact_json(reply).encode()
+            answer = _unexpected(transcode, msgcode)
+            reply = {"code": answer.code.value, "message": answer.message}
+        # Only interfaces served here name themselves: a label per made-up transcode would grow without bound.
+        interface = transcode if transcode in self._served else "?"
+        return Reply(compact_json(reply).encode(), interface, msgcode, answer.code.value)
 
-    def oversized(self, limit: int) -> bytes:
+    def oversized(self, limit: int) -> Reply:
         """103 naming the body's size."""
         answer = Answer(Code.INVALID, f"request body: larger than {limit} bytes")
-        return compact_json({"code": answer.code.value, "message": answer.message}).encode()
+        body = compact_json({"code": answer.code.value, "message": answer.message}).encode()
+        return Reply(body, "?", "?", answer.code.value)

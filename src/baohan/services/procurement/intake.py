@@ -29,6 +29,7 @@ from baohan.adapters.db.bulk import insert_many, select_rows
 from baohan.adapters.db.engine import JSONDocument, transaction, utcnow
 from baohan.adapters.db.tables import Application, ApplicationEvent, IdempotencyRecord
 from baohan.adapters.files import DatabaseFileStore
+from baohan.adapters.logs import REQUEST_ID
 from baohan.domain.extensions import ExtensionKey, live_guarantees
 from baohan.domain.ids import new_id
 from baohan.domain.lifecycle import Event, Stage, next_stage
@@ -102,6 +103,9 @@ class _Job:
     peer_id: str
     future: Future[Answer] | asyncio.Future[Answer] = field(default_factory=Future)
     loop: asyncio.AbstractEventLoop | None = None  # set when ``future`` belongs to that event loop
+    request_id: str | None = field(
+        default_factory=REQUEST_ID.get
+    )  # the submitting request's, for its notices
 
 
 _Outcome = Answer | BaseException
@@ -287,7 +291,11 @@ class Intake:
             live = live_guarantees(candidates, SIDE, peers)
             batch = _Batch()
             for job in jobs:
-                self._decide(job, now, replays, by_id, live, batch)
+                token = REQUEST_ID.set(job.request_id)  # the notices written for this job carry it
+                try:
+                    self._decide(job, now, replays, by_id, live, batch)
+                finally:
+                    REQUEST_ID.reset(token)
             for table, rows in (
                 (Application, batch.applications),
                 (ApplicationEvent, batch.events),
