@@ -11,8 +11,8 @@ from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
 from baohan.services.procurement.runtime import open_runtime
 
 
-def test_a_wrong_passphrase_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path}/issuer.db"
+def test_a_wrong_passphrase_is_one_line_and_exit_2(db_url: str) -> None:
+    db = db_url
     open_runtime("issuer", db, SecretBox("the right passphrase")).stop()  # the database's KEK is made
     env = {**os.environ, PASSPHRASE_ENV: "not the right one", "BAOHAN_ADMIN_TOKEN": "t" * 24}
     for command in (["issuer", "applications"], ["serve", "procurement", "--role", "issuer"]):
@@ -29,7 +29,8 @@ def test_a_wrong_passphrase_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_every_entry_point_refuses_a_wrong_passphrase_before_it_serves(tmp_path: Path) -> None:
     """The database's KEK check value is the canary: serve, dispatch and the role commands all test it at
-    start, also when a migration must first seal personal data under the passphrase (revision 0011)."""
+    start, also when a migration (`db upgrade`, `--migrate`) must first seal personal data under the
+    passphrase (revision 0011); a read names the upgrade it needs and changes nothing."""
     from alembic import command
 
     from baohan.adapters.db import migrate
@@ -40,10 +41,18 @@ def test_every_entry_point_refuses_a_wrong_passphrase_before_it_serves(tmp_path:
     command.downgrade(migrate.alembic_config(db), "0010")
     _plain_rows(db)  # identity numbers in clear, for 0011 to seal: it needs the passphrase first
     env = {**os.environ, PASSPHRASE_ENV: "not the right one", "BAOHAN_ADMIN_TOKEN": "t" * 24}
+    read = subprocess.run(
+        [sys.executable, "-m", "baohan.cli.main", "issuer", "applications", "--db", db],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert read.returncode == 2 and "baohan db upgrade" in read.stderr and read.stderr.count("\n") == 1
     commands = (
-        ["issuer", "applications"],
-        ["serve", "procurement", "--role", "issuer"],
-        ["dispatch", "procurement", "--role", "issuer"],
+        ["db", "upgrade"],
+        ["serve", "procurement", "--role", "issuer", "--migrate"],
+        ["dispatch", "procurement", "--role", "issuer", "--migrate"],
     )
     for command_line in commands:
         result = subprocess.run(

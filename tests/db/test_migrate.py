@@ -197,3 +197,22 @@ def test_0013_adds_the_admin_operators_and_takes_them_back(empty_db_url: str) ->
     assert "admin_operators" not in table_names(empty_db_url)
     migrate.upgrade(empty_db_url)
     assert migrate.current(empty_db_url) == migrate.head()
+
+
+def test_check_reads_and_never_changes_the_schema(empty_db_url: str) -> None:
+    with pytest.raises((migrate.SchemaOutOfDate, migrate.DatabaseUnavailable), match="baohan db upgrade"):
+        migrate.check(empty_db_url)
+    assert not migrate.exists(empty_db_url) or table_names(empty_db_url) == set()
+    migrate.check(empty_db_url, create=True)  # a database with no schema yet is made
+    assert migrate.current(empty_db_url) == migrate.head()
+    migrate.check(empty_db_url)
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as connection:  # as if a newer baohan had migrated it
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        engine.dispose()
+    for create in (False, True):
+        with pytest.raises(migrate.SchemaOutOfDate, match="newer than this baohan knows"):
+            migrate.check(empty_db_url, create=create)
+    assert migrate.current(empty_db_url) == "9999"

@@ -15,6 +15,7 @@ from baohan.protocols.fields import MessageInvalid
 from baohan.protocols.procurement.client import ProcurementClient
 from baohan.protocols.procurement.envelope import Channel, Response
 from baohan.protocols.procurement.models import CERTIFICATE_FIELDS, parse_response_data
+from tests.db.postgres import PostgresCluster
 from tests.procurement.harness import (
     APPID,
     APPKEY,
@@ -27,13 +28,25 @@ from tests.procurement.harness import (
 from tests.procurement.test_lifecycle import approve_and_issue
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    # One pair for the module: each test earns its code without disturbing the others.
-    root: Path = tmp_path_factory.mktemp("codes")
-    with running_pair(f"sqlite:///{root}/issuer.db", f"sqlite:///{root}/platform.db") as running:
-        approve_and_issue(running, "LIVE-1")
-        yield running
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    # One pair per database for the module: each test earns its code without disturbing the others.
+    if request.param == "sqlite":
+        root: Path = tmp_path_factory.mktemp("codes")
+        urls = (f"sqlite:///{root}/issuer.db", f"sqlite:///{root}/platform.db")
+        names: list[str] = []
+    else:
+        cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+        template: str = request.getfixturevalue("postgres_migrated_template")
+        names = [cluster.create_database(template=template) for _ in range(2)]
+        urls = (cluster.url(names[0]), cluster.url(names[1]))
+    try:
+        with running_pair(*urls) as running:
+            approve_and_issue(running, "LIVE-1")
+            yield running
+    finally:
+        for name in names:
+            cluster.drop_database(name)
 
 
 def as_platform(pair: Pair, **change: object) -> ProcurementClient:

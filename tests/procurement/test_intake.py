@@ -283,6 +283,29 @@ def test_a_failing_batch_is_answered_and_the_writer_keeps_serving(setup) -> None
     assert isinstance(second, Answer) and second.code.value == "000"
 
 
+def test_one_failing_job_leaves_its_batch_neighbours_answered(setup) -> None:  # type: ignore[no-untyped-def]
+    sessions, peer_id, new_intake = setup
+    intake = new_intake()
+    original = intake._decide
+
+    def failing(job, *args):  # type: ignore[no-untyped-def]
+        if job.request.message.applicationId == "BAD-1":
+            raise RuntimeError("not a database error")
+        return original(job, *args)
+
+    intake._decide = failing  # type: ignore[method-assign]
+    from baohan.services.procurement.intake import _Job
+
+    jobs = [_Job(inbound(key, f"{i:032x}"), peer_id) for i, key in enumerate(["OK-1", "BAD-1", "OK-2"])]
+    outcomes = [outcome for _, outcome in intake._outcomes(jobs)]
+    assert isinstance(outcomes[1], RuntimeError)
+    assert [isinstance(o, Answer) and o.code.value == "000" for o in (outcomes[0], outcomes[2])] == [
+        True,
+        True,
+    ]
+    assert count(sessions, Application) == 2
+
+
 def test_new_rows_get_time_ordered_ids(setup) -> None:  # type: ignore[no-untyped-def]
     sessions, peer_id, new_intake = setup
     intake = new_intake()

@@ -36,8 +36,8 @@ def ok(*args: str) -> Any:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    db = f"sqlite:///{tmp_path}/issuer.db"
+def served(db_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    db = db_url
     identity = ok("issuer", "set-identity", "--db", db, "--test-ca")
     ok(
         "issuer",
@@ -177,8 +177,8 @@ def test_a_surrender_decided_by_the_operator(served: dict[str, Any]) -> None:
     assert again.returncode == 2 and "already decided (accepted)" in again.stderr
 
 
-def test_cli_errors_are_one_line(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path}/x.db"
+def test_cli_errors_are_one_line(db_url: str, tmp_path: Path) -> None:
+    db = db_url
     missing = baohan("issuer", "approve", "NOPE", "--db", db)
     assert missing.returncode == 2 and missing.stderr.strip() == "error: no application NOPE"
     no_cert = baohan("issuer", "set-identity", "--db", db)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,8 +14,8 @@ from tests.procurement.test_lifecycle import submit
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Pair]:
-    with running_pair(f"sqlite:///{tmp_path}/issuer.db", f"sqlite:///{tmp_path}/platform.db") as running:
+def pair(db_pair: tuple[str, str]) -> Iterator[Pair]:
+    with running_pair(*db_pair) as running:
         yield running
 
 

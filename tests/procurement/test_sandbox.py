@@ -79,10 +79,17 @@ def received(info: dict[str, Any], *options: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+def own_db(url: str) -> list[str]:
+    """The sandbox's own throwaway SQLite file (its default), or ``--db`` for a PostgreSQL database."""
+    return [] if url.startswith("sqlite") else ["--db", url]
+
+
 @pytest.fixture
-def issuer_sandbox() -> Iterator[dict[str, Any]]:
+def issuer_sandbox(empty_db_url: str) -> Iterator[dict[str, Any]]:
     port, admin_port = free_port(), free_port()
-    proc, info = start("--role", "issuer", "--port", str(port), "--admin-port", str(admin_port))
+    proc, info = start(
+        "--role", "issuer", "--port", str(port), "--admin-port", str(admin_port), *own_db(empty_db_url)
+    )
     info["port"], info["admin_port"] = port, admin_port
     yield info
     proc.send_signal(signal.SIGTERM)
@@ -298,9 +305,9 @@ def test_sandbox_option_mistakes_are_one_line(args: list[str], problem: str) -> 
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_platform_sandbox_knows_its_institution() -> None:
+def test_platform_sandbox_knows_its_institution(empty_db_url: str) -> None:
     port = free_port()
-    proc, info = start("--role", "platform", "--port", str(port))
+    proc, info = start("--role", "platform", "--port", str(port), *own_db(empty_db_url))
     try:
         assert info["role"] == "platform" and "institution_id" in info
         answer = client_for(info).send(

@@ -51,6 +51,9 @@ def procurement(
         str,
         typer.Option(envvar="BAOHAN_LOG_LEVEL", help="debug, info, warning or error (JSON lines on stderr)."),
     ] = "info",
+    migrate: Annotated[
+        bool, typer.Option("--migrate", help="Upgrade an out-of-date schema first (else refuse to start).")
+    ] = False,
 ) -> None:
     """Deliver the procurement ``role``'s outbox at ``--db`` until SIGTERM or SIGINT.
 
@@ -60,7 +63,7 @@ def procurement(
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise CLIError(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     box = secret_box()
-    prepare_database(db, box)
+    prepare_database(db, box, "migrate" if migrate else "current")
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("baohan.cli.serve", "app"),
     "dispatch": ("baohan.cli.dispatch", "app"),
     "demo": ("baohan.cli.demo", "app"),
+    "db": ("baohan.cli.db", "app"),
 }
 
 

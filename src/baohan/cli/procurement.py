@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from baohan.adapters.keystore import KeyStoreError, SecretBox
 from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.cli.roles import Schema, prepare_database, secret_box
 from baohan.domain.lifecycle import Stage
 from baohan.gm import SM2PublicKey
 from baohan.protocols.profile import Profile
@@ -52,11 +52,11 @@ Reveal = Annotated[
 Actor = Annotated[str, typer.Option(help="Who asks (recorded when revealing).")]
 
 
-def _runtime(role: str, db: str) -> RoleRuntime:
-    try:
-        return open_runtime(role, db, SecretBox.from_env())
-    except KeyStoreError as exc:
-        raise CLIError(str(exc)) from None
+def _runtime(role: str, db: str, schema: Schema) -> RoleRuntime:
+    # Checked (and, for the setup commands, a new database made) before the runtime opens: a read or an
+    # operator action never creates a database nor migrates one; `baohan db upgrade` does.
+    box = prepare_database(db, secret_box(), schema)
+    return open_runtime(role, db, box, migrate=False)
 
 
 def _print(value: Any) -> None:
@@ -73,8 +73,8 @@ def _amount(text: str) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-def _run(role: str, db: str, action: Any) -> Any:
-    runtime = _runtime(role, db)
+def _run(role: str, db: str, action: Any, schema: Schema = "current") -> Any:
+    runtime = _runtime(role, db, schema)
     try:
         return action(runtime)
     except OperatorError as exc:
@@ -166,6 +166,7 @@ def _register(
                 profile=settings,
                 per_transcode_paths=per_transcode_paths,
             ),
+            schema="create",
         )
     except ValueError as exc:  # an appid already registered
         raise CLIError(str(exc)) from None
@@ -462,7 +463,18 @@ def submit(
 ) -> None:
     """Queue an application (ELY101) for an institution."""
     body = _read_json(fields)
-    _print(_run("platform", db, lambda rt: application_view(_platform(rt).submit(institution, body, actor))))
+
+    def send(runtime: RoleRuntime) -> dict[str, Any]:
+        try:
+            runtime.registry.peer(institution)
+        except KeyError:
+            raise CLIError(
+                f"--institution {institution!r} is not a registered institution "
+                "(`baohan counterparties list` shows their ids)"
+            ) from None
+        return application_view(_platform(runtime).submit(institution, body, actor))
+
+    _print(_run("platform", db, send))
 
 
 @platform_app.command("claim")
@@ -559,7 +571,12 @@ def _identity(
     if role == "issuer" and certificate is None:
         raise CLIError("an issuer signs its letters: give --cert (and --ca-cert), or --test-ca for a trial")
     try:
-        _run(role, db, lambda rt: rt.registry.add_identity("default", own, certificate, ca, replace=replace))
+        _run(
+            role,
+            db,
+            lambda rt: rt.registry.add_identity("default", own, certificate, ca, replace=replace),
+            schema="create",
+        )
     except IdentityExists as exc:
         raise CLIError(
             f"{exc}: pass --replace to sign with the new one (the old one is kept, retired, and letters "

@@ -7,13 +7,14 @@ not a traceback in every worker process.
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from baohan.adapters.db.engine import make_engine, make_session_factory
-from baohan.adapters.db.migrate import upgrade
+from baohan.adapters.db.migrate import DatabaseUnavailable, SchemaOutOfDate, check, upgrade
 from baohan.adapters.keystore import KeyStoreError, SecretBox
 from baohan.cli.inputs import CLIError
 from baohan.services.registry import reseal_all
@@ -52,21 +53,32 @@ def where(db: str) -> str:
         return "(unparsable URL)"
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error's cause, for a one-line message."""
     cause = getattr(exc, "orig", None) or exc
     return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
-def prepare_database(db: str, box: SecretBox) -> SecretBox:
-    """Migrate the database at ``db`` to head (once, under a lock on PostgreSQL) and check that the
-    passphrase opens its keys; ``box`` bound to the database's key-encryption key. CLIError naming ``--db``
-    or the passphrase otherwise."""
+Schema = Literal["current", "create", "migrate"]
+
+
+def prepare_database(db: str, box: SecretBox, schema: Schema = "current") -> SecretBox:
+    """Check the database at ``db`` and that the passphrase opens its keys; ``box`` bound to the database's
+    key-encryption key. CLIError naming ``--db``, the schema or the passphrase otherwise.
+
+    ``schema``: ``current`` (the default) needs the schema at head and changes nothing, nor makes a
+    database; ``create`` also makes a database that has no schema yet (the setup commands); ``migrate``
+    upgrades it to head, once, under a lock on PostgreSQL (``baohan db upgrade``, ``serve --migrate``).
+    """
     try:
-        upgrade(db)  # DatabaseUnavailable, one line, when the URL is not one or nothing answers there
-    except ValueError as exc:  # an unsupported backend
-        raise CLIError(f"--db: {exc}") from None
+        if schema == "migrate":
+            upgrade(db)
+        else:
+            check(db, create=schema == "create")
+    except (DatabaseUnavailable, SchemaOutOfDate) as exc:
+        raise CLIError(str(exc)) from None
     except (DBAPIError, CommandError) as exc:
-        raise CLIError(f"--db {where(db)}: cannot migrate: {_first_line(exc)}") from None
+        raise CLIError(f"--db {where(db)}: cannot migrate: {first_line(exc)}") from None
     except KeyStoreError as exc:  # a revision that seals or opens personal data, under the wrong passphrase
         raise CLIError(str(exc)) from None
     engine = make_engine(db)

@@ -268,12 +268,12 @@ def _run(
         }
         if role == "issuer":
             line["received_url"] = f"{served.admin_url}{RECEIVED}"
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # before the line: whoever reads it may stop us at once
+            signal.signal(sig, lambda *_: stop.set())
         sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
         sys.stdout.flush()
         typer.echo(f"sandbox: its files are in {workdir} (removed when it stops)", err=True)
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
         stop.wait()
     finally:
         for served in reversed(servers):

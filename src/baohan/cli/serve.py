@@ -90,13 +90,16 @@ def procurement(
         int,
         typer.Option(min=1, help="Deliveries in flight per dispatcher (half at most to one destination)."),
     ] = 32,
+    migrate: Annotated[
+        bool, typer.Option("--migrate", help="Upgrade an out-of-date schema first (else refuse to start).")
+    ] = False,
 ) -> None:
     """Serve the procurement ``role`` on ``host:port`` in ``--workers`` processes, each with its dispatcher.
 
     The admin API, its docs and /metrics listen on ``admin-host:admin-port`` (loopback by default), apart
     from the protocol endpoints that counterparties reach. Needs $BAOHAN_KEY_PASSPHRASE (keys at rest) and
-    $BAOHAN_ADMIN_TOKEN (bearer token of /admin). Everything is checked, and the database migrated, once
-    before any worker starts.
+    $BAOHAN_ADMIN_TOKEN (bearer token of /admin). Everything is checked once before any worker starts; a
+    schema that is not this version's is refused unless ``--migrate`` (or `baohan db upgrade` beforehand).
     """
     check_role(role)
     if log_level.lower() not in ("debug", "info", "warning", "error"):
@@ -113,7 +116,7 @@ def procurement(
         raise CLIError(f"{rules}: {exc}") from None
     if workers > 1 and backend(db) == "sqlite":
         raise CLIError("--workers > 1 needs PostgreSQL: SQLite lets one process write at a time")
-    bound = prepare_database(db, box)
+    bound = prepare_database(db, box, "migrate" if migrate else "current")
     if role == "issuer" and institution_name is not None:
         try:
             open_runtime(role, db, bound, institution_name=institution_name, migrate=False).stop()

@@ -1,5 +1,5 @@
-"""The admin API's common ground, protocol-neutral: operator tokens (HTTP bearer), the one error shape,
-paging and creation-period filters, and the outbox routes."""
+"""The admin API's common ground, protocol-neutral: operator tokens (HTTP bearer), paging and
+creation-period filters, and the outbox routes (the one error shape is :mod:`baohan.web.errors`)."""
 
 from __future__ import annotations
 
@@ -9,33 +9,18 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from baohan.services.operators import Operators
 from baohan.services.runtime import Runtime
 from baohan.services.views import MAX_LIMIT, OPERATOR_ZONE, Period, Window, dead_letters
+from baohan.web.errors import AdminError
 
 T = TypeVar("T")
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refused as the input it is, not a 500
 Time = Annotated[datetime, Field(description="ISO 8601, Beijing time (+08:00)")]
-
-
-class AdminError(Exception):
-    """An admin API refusal, answered as ``{"code": …, "message": …}`` with ``status``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def admin_error_response(_: Request, exc: Exception) -> JSONResponse:
-    """The one JSON shape of an admin refusal; a 401 names the scheme the docs page can authorize with."""
-    assert isinstance(exc, AdminError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse({"code": exc.code, "message": exc.message}, exc.status, headers=headers)
 
 
 BEARER = HTTPBearer(

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field, field_validator
 from baohan.gm import SM2PublicKey
 from baohan.services.registry import Registry
 from baohan.services.views import Window, counterparty_page, counterparty_view
-from baohan.web.admin import AdminError, Page, Time, window
+from baohan.web.admin import Page, Time, window
+from baohan.web.errors import AdminError
 
 
 class CounterpartyOut(BaseModel):

@@ -29,8 +29,9 @@ from baohan.protocols.reply import Reply
 from baohan.services import readiness
 from baohan.services.operators import Operators
 from baohan.services.runtime import Runtime
-from baohan.web.admin import AdminError, admin_auth, admin_error_response, outbox_router
+from baohan.web.admin import admin_auth, outbox_router
 from baohan.web.docs import offline_docs
+from baohan.web.errors import install_error_handlers, refuse_nul
 from baohan.web.front import ProtocolFront, WireCodec
 
 requests_log = logging.getLogger("baohan.requests")
@@ -99,10 +100,10 @@ def host_app(
     title = "baohan " + ", ".join(f"{m.protocol} {m.role}" for m in mounts)
     admin = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
     offline_docs(admin)
-    admin.add_exception_handler(AdminError, admin_error_response)
+    install_error_handlers(admin)
     # $BAOHAN_ADMIN_TOKEN, when given, is the operator "admin"; everyone else has a token of their own.
     operators = Operators(runtime.sessions, {"admin": admin_token} if admin_token is not None else None)
-    guard = [Depends(admin_auth(operators))]
+    guard = [Depends(admin_auth(operators)), Depends(refuse_nul)]
     admin.include_router(outbox_router(runtime), prefix="/admin", dependencies=guard, tags=["admin"])
     for mount in mounts:
         admin.include_router(mount.admin, prefix=mount.admin_prefix, dependencies=guard, tags=["admin"])

@@ -28,8 +28,9 @@ from baohan.services.procurement.role import OperatorError
 from baohan.services.procurement.runtime import RoleRuntime
 from baohan.services.procurement.views import Filters, application_view, claim_view, refund_view
 from baohan.services.views import Period, Window
-from baohan.web.admin import NO_NUL, AdminError, Page, operator, period, window
+from baohan.web.admin import NO_NUL, Page, operator, period, window
 from baohan.web.counterparties import counterparty_router
+from baohan.web.errors import AdminError
 from baohan.web.host import HostedApp, Mount, host_app
 from baohan.web.procurement_models import (
     ApplicationOut,

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from baohan.adapters import outbox, personal
 from baohan.adapters.db.bulk import insert_many, select_rows
@@ -255,7 +255,7 @@ class Intake:
     def _outcomes(self, jobs: list[_Job], attempt: int = 1) -> list[tuple[_Job, _Outcome]]:
         try:
             outcomes: list[_Outcome] = list(self._commit(jobs))
-        except DBAPIError as exc:
+        except Exception as exc:  # whatever failed, the neighbours of the job that failed are not to blame
             if len(jobs) > 1:
                 log.info("ELY101 batch of %d failed (%s); retrying one by one", len(jobs), type(exc).__name__)
                 return [pair for job in jobs for pair in self._outcomes([job])]
@@ -263,9 +263,7 @@ class Intake:
                 # Another writer committed the same application after we looked: look again, and the
                 # next attempt finds its row and answers idempotently.
                 return self._outcomes(jobs, attempt + 1)
-            outcomes = [exc]
-        except Exception as exc:  # the futures carry it to the request threads, which answer 302
-            outcomes = [exc] * len(jobs)
+            outcomes = [exc]  # the future carries it to the request's thread, which answers 302
         return list(zip(jobs, outcomes, strict=True))
 
     def _commit(self, jobs: list[_Job]) -> list[Answer | ProtocolError]:

@@ -271,10 +271,17 @@ class IssuerService(RoleService):
 
     # -- operator actions ------------------------------------------------------------------------------------
 
+    def _locked(self, session: Session, key: str) -> Application:
+        """The application, its row locked until the transaction ends: two operators acting on it at once
+        take turns, and the second sees what the first did (as claims and refunds are decided)."""
+        app = self._get(session, key)
+        session.refresh(app, with_for_update=True)
+        return app
+
     def approve(self, application_pk: str, actor: str) -> Application:
         """Approve an application waiting in manual review (sends ELY102 01)."""
         with transaction(self._sessions) as session:
-            app = self._get(session, application_pk)
+            app = self._locked(session, application_pk)
             self._operator_move(session, app, Event.APPROVE, actor, {})
             self._notify_status(session, app, "01")
             return app
@@ -284,7 +291,7 @@ class IssuerService(RoleService):
         if not reason.strip():
             raise OperatorError("a rejection needs a reason")
         with transaction(self._sessions) as session:
-            app = self._get(session, application_pk)
+            app = self._locked(session, application_pk)
             app.fail_reason = reason[:255]
             self._operator_move(session, app, Event.REJECT, actor, {"reason": reason})
             self._notify_status(session, app, "02", failReason=app.fail_reason)
@@ -299,7 +306,7 @@ class IssuerService(RoleService):
         if paid_at.tzinfo is None:
             raise OperatorError("paid_at must carry a time zone")
         with transaction(self._sessions) as session:
-            app = self._get(session, application_pk)
+            app = self._locked(session, application_pk)
             try:
                 check_premium_paid(amount, app.premium)
             except PaymentRefused as exc:
@@ -318,7 +325,7 @@ class IssuerService(RoleService):
         identity = self._registry.identity(self._settings.identity)  # before the transaction: see Registry
         issuer_name = institution_name(identity, self._settings.institution_name)
         with transaction(self._sessions) as session:
-            app = self._get(session, application_pk)
+            app = self._locked(session, application_pk)
             if app.stage not in (Stage.PAID.value, Stage.ISSUE_FAILED.value):
                 self._operator_move(session, app, Event.ISSUE, actor, {})  # raises with the reason
             try:
