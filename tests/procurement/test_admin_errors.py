@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from baohan.adapters.keystore import SecretBox
 from baohan.protocols.procurement.codes import Code
+from baohan.services.procurement import views
 from baohan.services.procurement.runtime import RoleRuntime, open_runtime
 from baohan.web.procurement import create_app
 from tests.procurement.harness import application_fields, inbound, register_platform
@@ -72,11 +73,11 @@ def test_operator_mistakes_have_codes(issuer: tuple[RoleRuntime, TestClient]) ->
 def test_an_unexpected_failure_is_a_json_500_without_its_text(
     issuer: tuple[RoleRuntime, TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime, client = issuer
+    _, client = issuer
 
     def broken(*_: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(type(runtime.service), "applications", broken)
+    monkeypatch.setattr(views, "applications", broken)
     detail = error(client.get("/admin/applications"), 500, "internal")
     assert "secret internals" not in detail

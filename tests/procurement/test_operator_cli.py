@@ -227,6 +227,10 @@ def test_cli_errors_are_one_line(db_url: str, tmp_path: Path) -> None:
 
 def test_operators_get_named_tokens_from_the_cli(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path}/ops.db"
+    refused = baohan("admin", "add-operator", "alice", "--db", db)
+    assert refused.returncode == 2 and "baohan db upgrade" in refused.stderr  # a mistyped path makes nothing
+    assert not (tmp_path / "ops.db").exists()
+    ok("db", "upgrade", "--db", db)
     token = ok("admin", "add-operator", "alice", "--db", db).strip()
     assert len(token) >= 40
     [alice] = ok("admin", "operators", "--db", db)

@@ -21,7 +21,10 @@ def _register() -> None:
     ):
         if oid not in cls._map:
             cls._map[oid] = name
-            cls._reverse_map = None
+            # The reverse map is built once per class, at its first instance: extend it when built (set
+            # back to None it would never be rebuilt).
+            if cls._reverse_map is not None:
+                cls._reverse_map[name] = oid
 
 
 _register()

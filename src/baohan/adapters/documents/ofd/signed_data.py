@@ -30,9 +30,12 @@ def _register() -> None:
     # so a GM SignedData parses (and builds) as a SignedData.
     if GM_SIGNED_DATA in cms.ContentType._map:
         return
-    cms.ContentType._map[GM_DATA] = "gm_data"
-    cms.ContentType._map[GM_SIGNED_DATA] = "gm_signed_data"
-    cms.ContentType._reverse_map = None
+    for oid, name in ((GM_DATA, "gm_data"), (GM_SIGNED_DATA, "gm_signed_data")):
+        cms.ContentType._map[oid] = name
+        # asn1crypto builds the reverse map once per class, at its first instance: extend it when built
+        # (setting it back to None would leave every later ContentType without one).
+        if cms.ContentType._reverse_map is not None:
+            cms.ContentType._reverse_map[name] = oid
     for holder in (cms.ContentInfo, cms.EncapsulatedContentInfo):
         holder._oid_specs["gm_data"] = core.OctetString
         holder._oid_specs["gm_signed_data"] = cms.SignedData
