@@ -92,17 +92,28 @@ def test_no_font_anywhere_says_how_to_get_one(
     assert FONT_ENV in message and "fc-list :lang=zh-cn" in message and "fonts-wqy-zenhei" in message
 
 
-def test_the_demo_names_a_missing_font_at_once(tmp_path: Path) -> None:
-    env = {**os.environ, FONT_ENV: str(tmp_path / "missing.ttc")}
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["demo", "procurement", "--out", "demo"],
+        ["serve", "procurement", "--role", "issuer", "--db", "sqlite:///never-made.db"],
+    ],
+)
+def test_the_demo_and_an_issuer_server_name_a_missing_font_at_once(
+    tmp_path: Path, command: list[str]
+) -> None:
+    env = {**os.environ, FONT_ENV: str(tmp_path / "missing.ttc"), "BAOHAN_ADMIN_TOKEN": "t" * 24}
     result = subprocess.run(
-        [sys.executable, "-m", "baohan.cli.main", "demo", "procurement", "--out", str(tmp_path / "demo")],
+        [sys.executable, "-m", "baohan.cli.main", *command],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {FONT_ENV}=") and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "never-made.db").exists()
 
 
 def test_make_demo_checks_the_font_before_it_starts(tmp_path: Path) -> None:

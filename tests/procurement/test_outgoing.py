@@ -198,7 +198,8 @@ def test_every_message_of_a_maximal_application_fits_its_table(roles: Roles, fie
     # A claim with every free field at its table's length, paid; then a surrender refused, reason 1000.
     claim = platform.claim(app.id, {**CLAIM, "claimReason": "因" * 255, "openBank": "行" * 255}, "operator")
     assert [m.kind for m in deliver(roles, roles.platform, app.id, seen)] == ["ELY105"]
-    issuer.decide_claim(issuer.claims("open")[0].id, pay=True, actor="operator")
+    [open_claim] = views.claims(roles.issuer.sessions, "issuer", Filters(state="open"), Window()).items
+    issuer.decide_claim(open_claim["id"], pay=True, actor="operator")
     assert {m.kind for m in deliver(roles, roles.issuer, mine.id, seen)} == {"ELY106"}
     assert platform.claims_of(app.id)[0].id == claim.id
     platform.refund(app.id, surrender=True, reason="由" * 1000, actor="operator")

@@ -17,6 +17,7 @@ import typer
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from baohan.adapters.documents.letter import LetterTemplateError, check_letter_setup
 from baohan.adapters.logs import log_config
 from baohan.adapters.metrics import MULTIPROC_ENV
 from baohan.cli.inputs import CLIError, one_line_errors
@@ -102,6 +103,11 @@ def procurement(
     schema that is not this version's is refused unless ``--migrate`` (or `baohan db upgrade` beforehand).
     """
     check_role(role)
+    if role == "issuer":
+        try:  # an issuer signs letters: a missing font or a bad template is said now, not at the first letter
+            check_letter_setup()
+        except LetterTemplateError as exc:
+            raise CLIError(str(exc)) from None
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise CLIError(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     if admin_port == port:
