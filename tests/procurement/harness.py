@@ -131,6 +131,28 @@ def application_fields(application_id: str, **overrides: str) -> dict[str, str]:
     return sample_application(application_id, **overrides)
 
 
+def ely105_fields(live: dict[str, Any], **overrides: str) -> dict[str, str]:
+    """An ELY105 claim of 1000.00 on the guarantee ``live`` (an application as the admin API shows it)."""
+    return {
+        "guaranteeId": live["guarantee_id"],
+        "bidNum": live["bid_code"],
+        "projectName": live["project_name"],
+        "projectCode": live["project_code"],
+        "companyName": live["supplier_name"],
+        "socialCreditCode": live["supplier_code"],
+        "purchaseName": live["purchaser_name"],
+        "purchaseSocCode": live["purchaser_code"],
+        "claimAmount": "1000.00",
+        "claimReason": "未履约",
+        "openBank": "工商银行",
+        "bankAccount": "6222000000000000",
+        "contract": "王五",
+        "contractWay": "13900139000",
+        "contractCertCode": "110101198501011234",
+        **overrides,
+    }
+
+
 def register_platform(registry: Registry) -> str:
     """Our identity (no certificate; unless one is set already) and one platform, appid BANK0001; the
     platform's counterparty id."""

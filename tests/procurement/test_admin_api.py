@@ -22,7 +22,7 @@ from baohan.services.procurement.pairing import certify_issuer
 from baohan.services.procurement.runtime import DEFAULT_RULES, RoleRuntime, open_runtime
 from baohan.services.views import OPERATOR_ZONE
 from baohan.web.procurement import create_app
-from tests.procurement.harness import ADMIN, application_fields, inbound, register_platform
+from tests.procurement.harness import ADMIN, application_fields, ely105_fields, inbound, register_platform
 
 PASSPHRASE = "admin api test passphrase"
 BEIJING_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+08:00")
@@ -56,23 +56,7 @@ def issue_and_claim(runtime: RoleRuntime, admin: TestClient) -> dict[str, Any]:
     assert paid.status_code == 200, paid.text
     live = paid.json()
     assert live["stage"] == "issued"
-    claim = {
-        "guaranteeId": live["guarantee_id"],
-        "bidNum": live["bid_code"],
-        "projectName": live["project_name"],
-        "projectCode": live["project_code"],
-        "companyName": live["supplier_name"],
-        "socialCreditCode": live["supplier_code"],
-        "purchaseName": live["purchaser_name"],
-        "purchaseSocCode": live["purchaser_code"],
-        "claimAmount": "1000.00",
-        "claimReason": "未履约",
-        "openBank": "工商银行",
-        "bankAccount": "6222000000000000",
-        "contract": "王五",
-        "contractWay": "13900139000",
-        "contractCertCode": "110101198501011234",
-    }
+    claim = ely105_fields(live)
     assert runtime.service.handle(inbound("ELY105", claim, "c" * 32)).code is Code.OK
     cancel = {"applicationId": "A-2", "applicationType": "02", "refundReason": "不再需要"}
     assert runtime.service.handle(inbound("ELY109", cancel, "d" * 32)).code is Code.OK

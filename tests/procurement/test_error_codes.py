@@ -22,6 +22,7 @@ from tests.procurement.harness import (
     APPSECRET,
     Pair,
     application_fields,
+    ely105_fields,
     running_pair,
     wait_for,
 )
@@ -63,26 +64,7 @@ def as_platform(pair: Pair, **change: object) -> ProcurementClient:
 
 
 def claim(pair: Pair, **overrides: str) -> dict[str, str]:
-    live = pair.issuer_app("LIVE-1")
-    fields = {
-        "guaranteeId": live["guarantee_id"],
-        "bidNum": live["bid_code"],
-        "projectName": live["project_name"],
-        "projectCode": live["project_code"],
-        "companyName": live["supplier_name"],
-        "socialCreditCode": live["supplier_code"],
-        "purchaseName": live["purchaser_name"],
-        "purchaseSocCode": live["purchaser_code"],
-        "claimAmount": "1000.00",
-        "claimReason": "未履约",
-        "openBank": "工商银行",
-        "bankAccount": "6222000000000000",
-        "contract": "王五",
-        "contractWay": "13900139000",
-        "contractCertCode": "110101198501011234",
-    }
-    fields.update(overrides)
-    return fields
+    return ely105_fields(pair.issuer_app("LIVE-1"), **overrides)
 
 
 def code_of(answer: Response) -> str:
