@@ -69,6 +69,7 @@ def test_serve_refuses_one_port_for_both_listeners_and_a_port_in_use(tmp_path: P
             str(port),
             "--admin-port",
             str(busy),
+            "--migrate",  # past the schema check (a new database), to the listeners
             env=env,
         )
     lines = result.stderr.strip().splitlines()
