@@ -170,7 +170,9 @@ def test_metrics_count_requests_latencies_deliveries_and_the_outbox(pair: Pair) 
         assert client.send("ELY101", application_fields("OPS-M3")).code == "000"
         bad = http.post(pair.issuer_endpoint, content=b"not json")
         assert bad.json()["code"] == "103"
-    wait_for(lambda: pair.issuer.pending() == 0, "the notices settled")
+    for key in ("OPS-M1", "OPS-M2"):  # the platform's ELY101s reached the issuer and their ELY102s came back
+        wait_for(lambda k=key: pair.platform_app(k).get("stage") == "approved", f"{key} approved")
+    wait_for(lambda: pair.issuer.pending() == 0 and pair.platform.pending() == 0, "the notices settled")
     text = scrape()
     assert _sample(text, "baohan_requests_total", interface="ELY101", code="000", role="issuer") == base + 3
     assert (_sample(text, "baohan_requests_total", interface="?", code="103") or 0) >= 1
