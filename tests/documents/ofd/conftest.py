@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -118,6 +119,21 @@ def guarantee_ofd(kit: SealKit) -> bytes:
     return write_ofd(guarantee_document(kit))
 
 
+def _origin(repo_root: Path) -> list[Path]:
+    """The local checkout this repository was cloned from, if it was cloned from a path."""
+    try:
+        url = subprocess.run(
+            ["git", "-C", str(repo_root), "config", "--get", "remote.origin.url"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return []
+    origin = Path(url.removeprefix("file://"))
+    return [origin.resolve()] if url and origin.is_dir() else []
+
+
 def samples_dir() -> Path:
     """The shared OFD samples: ``$BAOHAN_OFD_SAMPLES``, else ``shared/ofd-samples`` beside an ancestor of the repo.
 
@@ -126,8 +142,12 @@ def samples_dir() -> Path:
     """
     configured = os.environ.get(SAMPLES_ENV, "").strip()
     repo_root = Path(__file__).resolve().parents[3]
+    # A clone made elsewhere (a temp dir) finds them beside the checkout it was cloned from.
+    roots = [repo_root, *_origin(repo_root)]
     candidates = (
-        [Path(configured)] if configured else [a / "shared" / "ofd-samples" for a in repo_root.parents]
+        [Path(configured)]
+        if configured
+        else [a / "shared" / "ofd-samples" for root in roots for a in root.parents]
     )
     for candidate in candidates:
         if (candidate / "signedFile.ofd").is_file():
