@@ -2,20 +2,20 @@
 order as ``k=v`` joined by ``&``, digested with the appsecret as the counterparty's profile says.
 
 Values are rendered as sent: a string as itself, a JSON number as its text (read exactly, as a Decimal,
-so ``100.50`` stays ``100.50``; an exponent form reads like Java's BigDecimal, ``1e2`` → ``1E+2``),
-``true``/``false`` as those words, and an object or array as compact JSON. ``null`` and ``""`` are empty.
+so ``100.50`` stays ``100.50``; only an exponent form is written out, ``1e2`` → ``100``), ``true``/``false``
+as those words, and an object or array as compact JSON. ``null`` and ``""`` are empty.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from baohan.gm import hmac_sm3, sm3_hex
 from baohan.protocols.tender.profile import SignMethod
+from baohan.protocols.tender.wire import dump_json, number_text
 
 SIGN = "sign"
 
@@ -28,11 +28,13 @@ def render(value: Any) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | Decimal):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, Decimal):
+        return number_text(value)
     if isinstance(value, float):
         return repr(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return dump_json(value)
 
 
 def sign_string(fields: Mapping[str, Any]) -> str:
