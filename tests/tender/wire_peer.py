@@ -17,9 +17,9 @@ from starlette.types import Receive, Scope, Send
 from baohan.gm import SM2PrivateKey
 from baohan.protocols.tender.endpoint import Answer, Inbound, TenderChannel
 from baohan.protocols.tender.profile import TenderProfile
+from baohan.protocols.tender.router import TenderWire
 from baohan.protocols.tender.tables import INTERFACES, ISSUER_SERVES, PLATFORM_SERVES
 from baohan.protocols.tender.wire import TenderError, format_timestamp
-from baohan.protocols.tender.router import TenderWire
 from baohan.web.front import ProtocolFront
 from baohan.web.serving import BackgroundServer, free_port
 
