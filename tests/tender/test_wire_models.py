@@ -139,9 +139,9 @@ def test_applydata_reads_its_amount_as_a_string_or_a_number() -> None:
     assert validate_wire(models.ApplicationData, APPLICATION).bzjamount == Decimal("80000.00")
     assert validate_wire(models.ApplicationData, {**APPLICATION, "bzjamount": 80000}).bzjamount == 80000
     assert validate_wire(models.ApplicationData, APPLICATION).zbrorgnum is None
-    with pytest.raises(MessageInvalid, match="^zbr: required$"):
+    with pytest.raises(MessageInvalid, match=r"^zbr: required$"):
         validate_wire(models.ApplicationData, {**APPLICATION, "zbr": " "})
-    with pytest.raises(MessageInvalid, match="^bzjamount: must be an amount"):
+    with pytest.raises(MessageInvalid, match=r"^bzjamount: must be an amount"):
         validate_wire(models.ApplicationData, {**APPLICATION, "bzjamount": "８０"})  # full-width digits
 
 
@@ -160,7 +160,7 @@ def test_claim_file_urls() -> None:
     assert claim.file_urls == ("u1", "u2")
     assert validate_wire(models.ClaimsNotice, fields).file_urls == ()
     for bad in ("{}", "[", '[{"url": "x"}]', "[" * 40):
-        with pytest.raises(MessageInvalid, match="^filelist: must be a JSON array"):
+        with pytest.raises(MessageInvalid, match=r"^filelist: must be a JSON array"):
             validate_wire(models.ClaimsNotice, {**fields, "filelist": bad})
 
 
@@ -197,7 +197,7 @@ def test_amounts_are_read_exactly_from_text_or_numbers(amount: Decimal, as_numbe
 @given(over_precise, st.booleans())
 def test_amounts_finer_than_a_cent_are_refused(amount: Decimal, as_number: bool) -> None:
     value = amount if as_number else f"{amount:f}"
-    with pytest.raises(MessageInvalid, match="^cost: must be an amount"):
+    with pytest.raises(MessageInvalid, match=r"^cost: must be an amount"):
         validate_wire(models.BaohanNotice, _notice(cost=value))
 
 
@@ -210,5 +210,5 @@ def test_rates_take_six_decimals(rate: Decimal) -> None:
     "value", ["NaN", "Infinity", "-0", "+1", " 1", "1.", ".5", "1,000.00", "1" * 18, 1.5]
 )
 def test_what_is_not_an_amount(value: object) -> None:
-    with pytest.raises(MessageInvalid, match="^cost: must be an amount"):
+    with pytest.raises(MessageInvalid, match=r"^cost: must be an amount"):
         validate_wire(models.BaohanNotice, _notice(cost=value))
