@@ -25,7 +25,7 @@ from baohan.protocols.tender.wire import (
     parse_timestamp,
 )
 
-names = st.text(min_size=1, max_size=12)
+names = st.text(min_size=1, max_size=12).filter(lambda s: "\x00" not in s)
 strings = st.text(max_size=40).filter(lambda s: "\x00" not in s)
 numbers = st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-(10**9), max_value=10**9)
 values = st.one_of(strings, numbers, st.integers(-(10**12), 10**12), st.booleans(), st.none())
@@ -103,3 +103,29 @@ def test_the_clock_check_allows_the_profile_skew_either_way() -> None:
         check_clock(now - timedelta(seconds=301), now, 300)
     with pytest.raises(TenderError):
         check_clock(now + timedelta(seconds=1), now, 0)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"reason": "a\\u0000b"}', "reason"),
+        (b'{"x": {"y": ["\\u0000"]}}', "x"),
+        (b'{"k\\u0000": "v"}', "k\x00"),
+        (b"requestData=%7B%22reason%22%3A%22%5Cu0000%22%7D", "reason"),
+    ],
+)
+def test_nul_is_refused_wherever_it_hides(body: bytes, field: str) -> None:
+    with pytest.raises(TenderError) as refused:
+        parse_body(body)
+    assert refused.value.message == f"{field}: must not contain the NUL character (\\u0000)"
+    assert parse_body(b'{"reason": "a\\\\u0000b"}') == {"reason": "a\\u0000b"}  # an escaped backslash is text
+
+
+def test_an_oversized_body_is_refused_in_the_protocol_shape() -> None:
+    from baohan.protocols.tender.router import TenderWire
+
+    reply = TenderWire(object(), ["quitapply"]).oversized(1024)  # type: ignore[arg-type]
+    assert reply.body == b'{"code":0,"message":"request body: larger than 1024 bytes","data":{}}'
+    assert reply.code == "0"
+    with pytest.raises(ValueError, match="not tender interfaces: quit"):
+        TenderWire(object(), ["quit"])  # type: ignore[arg-type]

@@ -68,7 +68,7 @@ class Endpoint(Protocol):
 
     def replayed(self, appkey: str, interface: str, key: str, fingerprint: str) -> Answer | None:
         """The answer recorded for an already processed request, or None; TenderError when ``key`` was
-        processed with other content."""
+        processed with other content. Asked for every signed request, before its clock and fields."""
 
     def handle(self, request: Inbound) -> Answer:
         """Process the request and record its answer, atomically (a concurrent duplicate answers the same)."""
