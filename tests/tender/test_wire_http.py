@@ -88,7 +88,7 @@ def test_form_bodies_and_another_sign_method_per_profile(served: Served, http: h
     assert sent[-1].content.startswith(b"requestData=%7B")
     assert served.issuer.handled[-1].model.applyno == applyno
     # The same counterparty's message in the other shape is taken too: the appkey inside names the profile.
-    message = TenderClient(http).message(valid_fields("quitapply", fresh()), FORM)
+    message = TenderClient(http).message("quitapply", valid_fields("quitapply", fresh()), FORM)
     assert post_raw(f"{served.issuer_url}/quitapply", json.dumps(message).encode())["code"] == 1
 
 
@@ -201,6 +201,9 @@ def test_unknown_appkey(served: Served) -> None:
     assert _post(served, "quitapply", message)["message"] == "appkey: AK-NOBODY is not registered"
     assert _post(served, "quitapply", {k: v for k, v in message.items() if k != "appkey"})["message"] == (
         "appkey: required"
+    )
+    assert _post(served, "quitapply", {**message, "appkey": "K" * 51})["message"] == (
+        "appkey: must be at most 50 characters, got 51"
     )
 
 
@@ -324,3 +327,21 @@ def test_client_refuses_garbled_answers() -> None:
 def test_the_body_shape_follows_the_profile() -> None:
     body, kind = encode_body({"a": "b"}, FORM.profile.body)
     assert kind == "application/x-www-form-urlencoded" and body == b"requestData=%7B%22a%22%3A%22b%22%7D"
+
+
+def test_the_client_adds_a_platforms_code_from_the_profile(served: Served, http: httpx.Client) -> None:
+    fields = {k: v for k, v in valid_fields("giveupapply", fresh()).items() if k != "platformcode"}
+    TenderClient(http).call(served.issuer_url, "giveupapply", fields, CHANNEL)
+    assert served.issuer.handled[-1].model.platformcode == CHANNEL.profile.platformcode
+
+
+def test_replay_keys() -> None:
+    from baohan.protocols.tender.endpoint import replay_key
+
+    assert (
+        replay_key({"applyno": "A", "filetype": "1", "index": "2"}, ("applyno", "filetype", "index"))
+        == "A|1|2"
+    )
+    assert replay_key({"applyno": " "}, ("applyno",)) is None
+    assert replay_key({}, ("applyno",)) is None
+    assert replay_key({"applyno": "A" * 51}, ("applyno",)) is None
