@@ -223,7 +223,7 @@ def test_a_replay_is_answered_the_same_without_a_second_handle(served: Served, h
     applyno = fresh()
     fields = valid_fields("baohanapply", applyno)
     first = TenderClient(http).call(served.issuer_url, "baohanapply", fields, CHANNEL)
-    handled = len(served.issuer.handled)
+    handled, calls = len(served.issuer.handled), served.issuer.calls
     # A retry later: a new timestamp, a new sign, the same content.
     later = TenderClient(http, clock=lambda: datetime.now(UTC) + timedelta(seconds=30))
     assert later.call(served.issuer_url, "baohanapply", fields, CHANNEL) == first
@@ -231,6 +231,7 @@ def test_a_replay_is_answered_the_same_without_a_second_handle(served: Served, h
     stale = TenderClient(http, clock=lambda: datetime.now(UTC) - timedelta(hours=1))
     assert stale.call(served.issuer_url, "baohanapply", fields, CHANNEL) == first
     assert len(served.issuer.handled) == handled
+    assert served.issuer.calls == calls, "the router handed a processed request to the role again"
     # The same applyno with other content is refused.
     with pytest.raises(TenderRefused, match="applyno: already used for a different request"):
         TenderClient(http).call(

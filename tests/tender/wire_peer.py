@@ -45,6 +45,7 @@ class Recorder:
     channels: dict[str, TenderChannel] = field(default_factory=dict)
     handled: list[Inbound] = field(default_factory=list)
     answers: dict[tuple[str, str, str], tuple[str, Answer]] = field(default_factory=dict)
+    calls: int = 0  # every call of handle, a replay it answered included
     is_paused: bool = False
     fail_with: Exception | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,6 +66,7 @@ class Recorder:
 
     def handle(self, request: Inbound) -> Answer:
         with self.lock:
+            self.calls += 1
             prior = self.replayed(request.appkey, request.interface, request.key, request.fingerprint)
             if prior is not None:
                 return prior
