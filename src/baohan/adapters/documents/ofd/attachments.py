@@ -62,8 +62,8 @@ def _moment(text: str, where: str) -> datetime:
     match = _MOMENT.fullmatch(text.strip())
     if match is None:
         raise OfdError(f"{where}: an attachment's CreationDate {text!r} is not a date and time")
-    numbers = [int(v) for v in match.groups(default="0")]
+    year, month, day, hour, minute, second = (int(v) for v in match.groups(default="0"))
     try:
-        return datetime(*numbers, tzinfo=BEIJING)  # type: ignore[misc]
+        return datetime(year, month, day, hour, minute, second, tzinfo=BEIJING)
     except ValueError:
         raise OfdError(f"{where}: an attachment's CreationDate {text!r} is not a date and time") from None
