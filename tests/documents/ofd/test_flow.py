@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baohan.adapters.documents.ofd import OfdError
+from baohan.adapters.documents.ofd import OfdError, Text
 from baohan.adapters.documents.ofd.flow import Paragraph, flow
 from baohan.adapters.documents.ofd.writer import advance, wrap
 
 
-def _bottom(texts: list) -> float:  # type: ignore[type-arg]
+def _bottom(texts: list[Text]) -> float:
     last = texts[-1]
     return last.y + len(wrap(last.text, last.size, last.width)) * last.size * last.line_height
 
