@@ -230,6 +230,11 @@ def test_a_sealed_guarantee_that_does_not_verify_is_not_attached() -> None:
         plain_guarantee(PLAIN_FACTS, package.to_bytes(), SEAL)
 
 
+def test_the_sealed_guarantee_of_another_number_is_not_attached() -> None:
+    with pytest.raises(OfdError, match="is TBH2026000042, not TBH2026000043"):
+        plain_guarantee(replace(PLAIN_FACTS, guarantee_no="TBH2026000043"), SEALED, SEAL)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

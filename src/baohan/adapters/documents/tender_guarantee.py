@@ -21,6 +21,7 @@ from baohan.adapters.documents.ofd import (
     Attachment,
     OfdDocument,
     OfdError,
+    OfdPackage,
     Page,
     Stamp,
     Text,
@@ -28,8 +29,10 @@ from baohan.adapters.documents.ofd import (
     verify_ofd,
     write_ofd,
 )
+from baohan.adapters.documents.ofd import xmlparts as x
 from baohan.adapters.documents.ofd.attachments import BEIJING
 from baohan.adapters.documents.ofd.flow import Paragraph, flow
+from baohan.adapters.documents.ofd.structure import doc_body
 from baohan.adapters.documents.ofd.writer import advance
 from baohan.domain.money import amount_in_chinese, format_amount
 from baohan.gm import SM2Certificate, SM2PrivateKey, sm3
@@ -43,6 +46,7 @@ STAMP = Stamp(page=0, x=120, y=236, width=40, height=40)
 _LEFT, _WIDTH, _TOP, _BOTTOM = 25.0, 160.0, 24.0, 236.0
 _FOOT_LEFT, _FOOT_TOP, _PAGE_BOTTOM = 100.0, 248.0, 287.0
 _PROJECT_FIELDS = ("bid_section_no", "bid_section_name", "tenderer", "tenderer_code")
+_NUMBER_KEY = "保函编号"
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
@@ -127,9 +131,21 @@ def plain_guarantee(facts: TenderGuarantee, sealed_ofd: bytes, seal: Institution
     check = verify_ofd(sealed_ofd)
     if not check.valid:
         raise OfdError(f"the sealed guarantee to attach does not verify: {check.reason}")
+    number = _guarantee_no(sealed_ofd)
+    if number != facts.guarantee_no:
+        raise OfdError(
+            f"the sealed guarantee to attach is {number or 'unnumbered'}, not {facts.guarantee_no}"
+        )
     attachment = Attachment(SEALED_FILE, sealed_ofd, facts.issued_at, "密文保函", "ofd")
     note = "本保函与所附密文保函为同一保函；附件：密文保函（含投保协议）。"
     return _sealed(facts, "明文", note, (attachment,), seal)
+
+
+def _guarantee_no(ofd: bytes) -> str:
+    """The 保函编号 a guarantee of ours records in its OFD.xml CustomData ("" when it records none)."""
+    info = x.find(doc_body(OfdPackage.read(ofd)), "DocInfo/CustomDatas")
+    listed = x.find_all(info, "CustomData") if info is not None else []
+    return next(((node.text or "").strip() for node in listed if node.get("Name") == _NUMBER_KEY), "")
 
 
 def _sealed(
@@ -140,7 +156,7 @@ def _sealed(
         title=f"投标保函（{form}）",
         created=facts.issued_at,
         author=facts.institution,
-        custom_data={"保函编号": facts.guarantee_no, "保函形式": form},
+        custom_data={_NUMBER_KEY: facts.guarantee_no, "保函形式": form},
         pages=[Page(_page(facts, form, note))],
         attachments=attachments,
     )
