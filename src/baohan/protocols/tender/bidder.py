@@ -1,0 +1,106 @@
+"""What the institution checks when a bidder hands back the application key K (spec 004 flow step 2).
+
+The bidder opens ``digitalenvelope`` with their own certificate's private key (in the browser or with
+``baohan bidder open``) and offers K. Only the bidder's key can open the SM2 envelope, so the server
+checks K against what K sealed: it must decrypt ``applydata`` (SM4-ECB, PKCS#7 padding) to the
+application's JSON with every required field. A wrong K fails the padding or the JSON, never both by
+chance.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+
+from baohan.gm import SM4Mode, sm4_decrypt
+from baohan.gm.errors import DecryptionError
+
+# Spec 004 §baohanapply, applydata: these stay sealed with the bid section's project key until opening.
+SEALED_FIELDS = ("biaoduanno", "biaoduanname", "zbr", "zbrorgnum")
+READABLE_FIELDS = ("biddername", "biddercode", "bzjamount")
+REQUIRED_FIELDS = ("biddername", "biddercode", "biaoduanno", "biaoduanname", "bzjamount", "zbr")
+_KEY_HEX = re.compile(r"[0-9a-fA-F]{32}")
+
+
+class BidderError(ValueError):
+    """A bidder's offer refused; ``field`` names what was wrong, the message says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+@dataclass(frozen=True)
+class OpenedApplication:
+    """The application as K opens it: the readable fields in clear, the project fields still sealed."""
+
+    key: bytes
+    fields: Mapping[str, str]
+
+    def readable(self) -> dict[str, str]:
+        """biddername, biddercode and bzjamount: what the institution may know before bid opening."""
+        return {name: self.fields[name] for name in READABLE_FIELDS}
+
+    def sealed(self) -> dict[str, str]:
+        """The project fields present, as their ciphertext (Base64 SM4 under the project key)."""
+        return {name: self.fields[name] for name in SEALED_FIELDS if name in self.fields}
+
+    @property
+    def bzjamount(self) -> Decimal:
+        """The bid bond amount (保证金金额), exactly."""
+        return Decimal(self.fields["bzjamount"])
+
+
+def parse_key_hex(key_hex: str) -> bytes:
+    """K from its 32 hex characters; BidderError naming ``key`` otherwise."""
+    text = key_hex.strip()
+    if not _KEY_HEX.fullmatch(text):
+        raise BidderError("key", "must be 32 hexadecimal characters (the 16-byte SM4 key)")
+    return bytes.fromhex(text)
+
+
+def accept_opened_key(applydata: str, key_hex: str) -> OpenedApplication:
+    """The application ``applydata`` holds, if ``key_hex`` opens it; BidderError naming the field otherwise."""
+    key = parse_key_hex(key_hex)
+    try:
+        sealed = base64.b64decode(applydata.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise BidderError("applydata", "is not Base64") from None
+    try:
+        plain = sm4_decrypt(key, sealed, SM4Mode.ECB)
+    except DecryptionError:
+        raise BidderError("key", "does not open applydata (wrong key)") from None
+    return OpenedApplication(key=key, fields=MappingProxyType(application_fields(plain)))
+
+
+def application_fields(plain: bytes) -> dict[str, str]:
+    """The application's fields as text from its UTF-8 JSON; amounts sent as numbers keep their digits."""
+    try:
+        data = json.loads(plain.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BidderError("key", "opens applydata to something that is not the application's JSON") from None
+    if not isinstance(data, dict):
+        raise BidderError("key", "opens applydata to JSON that is not an object")
+    fields: dict[str, str] = {}
+    for name, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            if value is None:
+                continue
+            raise BidderError(f"application.{name}", "must be a string")
+        fields[name] = str(value)
+    missing = [name for name in REQUIRED_FIELDS if not fields.get(name)]
+    if missing:
+        raise BidderError(f"application.{missing[0]}", "is required")
+    try:
+        amount = Decimal(fields["bzjamount"])
+    except ArithmeticError:
+        raise BidderError("application.bzjamount", "must be a number") from None
+    if not amount.is_finite() or amount <= 0:
+        raise BidderError("application.bzjamount", "must be a positive number")
+    return fields

@@ -1,0 +1,78 @@
+"""A bidder with an SM2 certificate and an application sealed for it, as the platform would send it.
+
+Sealed with baohan.gm's digital envelope (SM4-ECB, C1C3C2 with 04, Base64): PRODUCT.md's tender wire
+defaults. The project fields are sealed under a project key the institution does not have.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca, seal, sm4_encrypt
+
+PLAIN_PROJECT = {
+    "biaoduanno": "BD-2026-0042",
+    "biaoduanname": "城东污水处理厂二期土建施工标段",
+    "zbr": "某市水务投资集团有限公司",
+    "zbrorgnum": "91330100MA2XXXXXX1",
+}
+
+
+@dataclass
+class Bidder:
+    """A bidder's key, its certificate, and the CA that issued it."""
+
+    key: SM2PrivateKey
+    certificate: SM2Certificate
+    ca: SM2Certificate
+    ca_key: SM2PrivateKey = field(repr=False)
+
+
+def make_bidder(name: str = "投标人甲建设有限公司") -> Bidder:
+    """A fresh bidder CA and a bidder certificate it issued."""
+    ca_key = SM2PrivateKey.generate()
+    ca = make_ca("CN=Bidder Test CA,O=baohan,C=CN", ca_key)
+    key = SM2PrivateKey.generate()
+    certificate = issue_certificate(ca, ca_key, f"CN={name},C=CN", key.public_key)
+    return Bidder(key=key, certificate=certificate, ca=ca, ca_key=ca_key)
+
+
+@dataclass
+class SealedApplication:
+    """What baohanapply carries, and what the test knows besides: K and the plain application."""
+
+    applyno: str
+    applydata: str
+    digitalenvelope: str
+    key: bytes
+    application: dict[str, Any]
+
+
+def seal_application(
+    bidder: Bidder, *, applyno: str = "APPLY-20261130-0001", **fields: Any
+) -> SealedApplication:
+    """An application for ``bidder`` with its project fields sealed under a fresh project key."""
+    project_key = SM2PrivateKey.generate().to_bytes()[:16]
+    application: dict[str, Any] = {
+        "biddername": "投标人甲建设有限公司",
+        "biddercode": "91330106MA27XXXX0K",
+        "bzjamount": "80000.00",
+        **{
+            name: base64.b64encode(sm4_encrypt(project_key, value.encode())).decode()
+            for name, value in PLAIN_PROJECT.items()
+        },
+        **fields,
+    }
+    payload = json.dumps(application, ensure_ascii=False, separators=(",", ":")).encode()
+    envelope = seal(payload, bidder.certificate.public_key)
+    key = bidder.key.decrypt(envelope.sealed_key)
+    return SealedApplication(
+        applyno=applyno,
+        applydata=base64.b64encode(envelope.data).decode(),
+        digitalenvelope=base64.b64encode(envelope.sealed_key).decode(),
+        key=key,
+        application=application,
+    )
