@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca, seal, sm4_encrypt
+from baohan.protocols.tender.agreement import render_agreement, verify_agreement_signature
+from baohan.protocols.tender.bidder import BidderError, OpenedApplication, accept_opened_key
+from baohan.services.tender.bidder_desk import BidderView, DeskState, UnknownToken
 
 PLAIN_PROJECT = {
     "biaoduanno": "BD-2026-0042",
@@ -76,3 +79,47 @@ def seal_application(
         key=key,
         application=application,
     )
+
+
+INSTITUTION = "某某担保有限公司"
+
+
+class MemoryDesk:
+    """A BidderDesk over one sealed application in memory, checking what it accepts with the real
+    protocol functions. The issuer role's desk (over its store) comes when that role lands."""
+
+    def __init__(self, sealed: SealedApplication, token: str, trusted: list[SM2Certificate]) -> None:
+        self.sealed, self.token, self.trusted = sealed, token, trusted
+        self.state = DeskState.SEALED
+        self.opened: OpenedApplication | None = None
+        self.signer: SM2Certificate | None = None
+        self.signature: str | None = None
+
+    def _check(self, token: str) -> None:
+        if token != self.token:
+            raise UnknownToken(token)
+
+    def view(self, token: str) -> BidderView:
+        self._check(token)
+        readable = self.opened.readable() if self.opened else {}
+        s = self.sealed
+        return BidderView(s.applyno, s.applydata, s.digitalenvelope, self.state, readable)
+
+    def accept_key(self, token: str, key_hex: str) -> BidderView:
+        self._check(token)
+        self.opened = accept_opened_key(self.sealed.applydata, key_hex)
+        if self.state is DeskState.SEALED:
+            self.state = DeskState.OPENED
+        return self.view(token)
+
+    def agreement(self, token: str) -> bytes:
+        self._check(token)
+        if self.opened is None:
+            raise BidderError("state", "open the application first")
+        return render_agreement(self.sealed.applyno, self.opened.fields, INSTITUTION)
+
+    def accept_signature(self, token: str, certificate_pem: str, signature: str) -> BidderView:
+        text = self.agreement(token)
+        self.signer = verify_agreement_signature(text, certificate_pem, signature, trusted=self.trusted)
+        self.signature, self.state = signature, DeskState.SIGNED
+        return self.view(token)
