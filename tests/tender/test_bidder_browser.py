@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from playwright.sync_api import BrowserContext, Page, Playwright, Request, expect, sync_playwright
 
 from baohan.services.tender.bidder_desk import DeskState
 from baohan.web.bidder import bidder_router
 from baohan.web.serving import BackgroundServer, free_port
 from tests.tender.bidder_kit import Bidder, MemoryDesk, make_bidder, seal_application
-
-from playwright.sync_api import BrowserContext, Page, Playwright, Request, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "tok-0123456789abcdef"
@@ -65,7 +64,7 @@ class Served:
     def page_url(self) -> str:
         return f"{self.server.url}/bidder/{TOKEN}"
 
-    def open_page(self, browser: BrowserContextContext) -> Page:
+    def open_page(self, browser: BrowserContext) -> Page:
         browser.on("request", lambda request: self.requests.append(request))
         page = browser.new_page()
         page.goto(self.page_url)
