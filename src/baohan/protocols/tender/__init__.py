@@ -1,1 +1,1 @@
-"""The tender protocol (投标保函数据服务支撑平台, spec 004): fourteen interfaces, sealed bid applications."""
+"""The tender protocol (spec 004): 14 signed JSON interfaces between a trading platform and institutions."""
