@@ -20,6 +20,7 @@ from playwright.sync_api import BrowserContext, Page, Playwright, Request, expec
 from baohan.services.tender.bidder_desk import DeskState
 from baohan.web.bidder import bidder_router
 from baohan.web.serving import BackgroundServer, free_port
+from tests.cli.test_cli_errors import baohan
 from tests.tender.bidder_kit import Bidder, MemoryDesk, make_bidder, seal_application
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -164,3 +165,47 @@ def test_garbage_in_the_key_box_is_explained(browser: BrowserContext, served: Se
     page.click("#open")
     expect(page.locator("#open-error")).to_contain_text("64 hex digits or a PEM file")
     assert served.posts() == []
+
+
+def test_a_bidder_on_the_command_line_pastes_k_and_the_signature(
+    browser: BrowserContext, served: Served, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "bidder-key.pem"
+    key_file.write_text(served.bidder.key.to_pem())
+    page = served.open_page(browser)
+    page.click("#cli-key > summary")
+    page.click("#cli-key details > summary")
+    (tmp_path / "applydata.txt").write_text(page.locator("#applydata-text").inner_text())
+    (tmp_path / "envelope.txt").write_text(page.locator("#envelope-text").inner_text())
+    opened = baohan(
+        "bidder", "open", "--applydata", str(tmp_path / "applydata.txt"),
+        "--envelope", str(tmp_path / "envelope.txt"), "--key", str(key_file),
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    page.fill("#key-hex", opened.stdout.splitlines()[0])
+    page.click("#submit-key")
+    expect(page.locator("#biddername")).to_have_text("投标人甲建设有限公司")
+    assert served.desk.state is DeskState.OPENED
+
+    page.click("#cli-sign > summary")
+    with page.expect_download() as download:
+        page.click("#agreement-download")
+    agreement = tmp_path / "agreement.txt"
+    download.value.save_as(agreement)
+    signed = baohan("bidder", "sign", "--agreement", str(agreement), "--key", str(key_file))
+    assert signed.returncode == 0, signed.stderr
+    page.fill("#certificate", served.bidder.certificate.to_pem())
+    page.fill("#signature-text", signed.stdout.strip())
+    page.click("#submit-signature")
+    expect(page.locator("#step-done")).to_be_visible()
+    assert served.desk.state is DeskState.SIGNED and served.desk.signer == served.bidder.certificate
+    served.assert_key_never_sent(*_key_secrets(served.bidder))
+
+
+def test_a_pasted_wrong_k_is_refused_in_the_page(browser: BrowserContext, served: Served) -> None:
+    page = served.open_page(browser)
+    page.click("#cli-key > summary")
+    page.fill("#key-hex", bytes(b ^ 1 for b in served.desk.sealed.key).hex())
+    page.click("#submit-key")
+    expect(page.locator("#open-error")).to_contain_text("key: does not open applydata")
+    assert served.desk.state is DeskState.SEALED

@@ -130,7 +130,7 @@ def bidder_router(desk: BidderDesk, *, prefix: str = "/bidder", sm_crypto: Path 
             except UnknownToken:
                 view = None
         template = _templates.get_template("bidder/page.html" if view else "bidder/unknown.html")
-        html = template.render(view=view, prefix=prefix, sealed=_sealed(view) if view else None)
+        html = template.render(view=view, prefix=prefix, token=token, sealed=_sealed(view) if view else None)
         return HTMLResponse(html, 200 if view else 404, headers=_HEADERS)
 
     @router.post("/{token}/key", include_in_schema=False)

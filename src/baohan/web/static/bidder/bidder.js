@@ -138,33 +138,72 @@
     show('step-sign', true);
   }
 
+  async function accepted(view) {
+    $('key-status').textContent = '服务器已确认 / The institution accepted the key.';
+    showReadable(view.readable);
+    await loadAgreement();
+  }
+
   async function openClicked() {
     say('open-error', '');
     try {
       var kHex = openEnvelope(privateKeyHex());
       showReadable(openApplication(kHex));
-      var view = await post('/key', { key: kHex });
-      $('key-status').textContent = '服务器已确认 / The institution accepted the key.';
-      showReadable(view.readable);
-      await loadAgreement();
+      await accepted(await post('/key', { key: kHex }));
     } catch (e) {
       say('open-error', e.message);
     }
   }
 
+  // K as `baohan bidder open` printed it on the bidder's own machine (its first line).
+  async function keyPasted() {
+    say('open-error', '');
+    try {
+      var kHex = $('key-hex').value.trim();
+      if (!/^[0-9a-fA-F]{32}$/.test(kHex)) {
+        throw new Error('K 应为 32 位十六进制 / K must be 32 hex digits (the first line `baohan bidder open` prints).');
+      }
+      await accepted(await post('/key', { key: kHex }));
+    } catch (e) {
+      say('open-error', e.message);
+    }
+  }
+
+  function certificatePem() {
+    var certificate = $('certificate').value.trim();
+    if (!certificate) throw new Error('请提供投标人证书 / Give your bidder certificate (PEM).');
+    return certificate;
+  }
+
+  async function submitSignature(certificate, signatureBase64) {
+    await post('/signature', { certificate: certificate, signature: signatureBase64 });
+    show('step-done', true);
+    $('sign').disabled = true;
+    $('submit-signature').disabled = true;
+  }
+
   async function signClicked() {
     say('sign-error', '');
     try {
-      var certificate = $('certificate').value.trim();
-      if (!certificate) throw new Error('请提供投标人证书 / Give your bidder certificate (PEM).');
+      var certificate = certificatePem();
       if (!agreementBytes) await loadAgreement();
-      var keyHex = privateKeyHex();
-      var signature = window.sm2.doSignature(Array.from(agreementBytes), keyHex, {
+      var signature = window.sm2.doSignature(Array.from(agreementBytes), privateKeyHex(), {
         hash: true, der: true, userId: USER_ID
       });
-      await post('/signature', { certificate: certificate, signature: base64OfHex(signature) });
-      show('step-done', true);
-      $('sign').disabled = true;
+      await submitSignature(certificate, base64OfHex(signature));
+    } catch (e) {
+      say('sign-error', e.message);
+    }
+  }
+
+  // The signature `baohan bidder sign` printed for the downloaded agreement.
+  async function signaturePasted() {
+    say('sign-error', '');
+    try {
+      var certificate = certificatePem();
+      var signature = $('signature-text').value.trim();
+      if (!signature) throw new Error('请粘贴签名 / Paste the signature `baohan bidder sign` printed.');
+      await submitSignature(certificate, signature);
     } catch (e) {
       say('sign-error', e.message);
     }
@@ -184,6 +223,8 @@
   readInto('certificate-file', 'certificate');
   $('open').addEventListener('click', openClicked);
   $('sign').addEventListener('click', signClicked);
+  $('submit-key').addEventListener('click', keyPasted);
+  $('submit-signature').addEventListener('click', signaturePasted);
 
   if (sealed.state !== 'sealed') {
     showReadable(sealed.readable);
@@ -193,5 +234,6 @@
   if (sealed.state === 'signed') {
     show('step-done', true);
     $('sign').disabled = true;
+    $('submit-signature').disabled = true;
   }
 })();
