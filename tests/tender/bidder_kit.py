@@ -1,17 +1,16 @@
 """A bidder with an SM2 certificate and an application sealed for it, as the platform would send it.
 
-Sealed with baohan.gm's digital envelope (SM4-ECB, C1C3C2 with 04, Base64): PRODUCT.md's tender wire
-defaults. The project fields are sealed under a project key the institution does not have.
+Sealed by baohan.protocols.tender.sealing (PRODUCT.md's tender wire defaults); the project fields are
+sealed under a project key the institution does not have.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca, seal, sm4_encrypt
+from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
+from baohan.protocols.tender import sealing
 from baohan.protocols.tender.agreement import render_agreement, verify_agreement_signature
 from baohan.protocols.tender.bidder import BidderError, OpenedApplication, accept_opened_key
 from baohan.services.tender.bidder_desk import BidderView, DeskState, UnknownToken
@@ -58,25 +57,22 @@ def seal_application(
     bidder: Bidder, *, applyno: str = "APPLY-20261130-0001", **fields: Any
 ) -> SealedApplication:
     """An application for ``bidder`` with its project fields sealed under a fresh project key."""
-    project_key = SM2PrivateKey.generate().to_bytes()[:16]
-    application: dict[str, Any] = {
-        "biddername": "投标人甲建设有限公司",
-        "biddercode": "91330106MA27XXXX0K",
-        "bzjamount": "80000.00",
-        **{
-            name: base64.b64encode(sm4_encrypt(project_key, value.encode())).decode()
-            for name, value in PLAIN_PROJECT.items()
+    application = sealing.seal_project_fields(
+        {
+            "biddername": "投标人甲建设有限公司",
+            "biddercode": "91330106MA27XXXX0K",
+            "bzjamount": "80000.00",
+            **PLAIN_PROJECT,
+            **fields,
         },
-        **fields,
-    }
-    payload = json.dumps(application, ensure_ascii=False, separators=(",", ":")).encode()
-    envelope = seal(payload, bidder.certificate.public_key)
-    key = bidder.key.decrypt(envelope.sealed_key)
+        sealing.new_project_key(),
+    )
+    applydata, digitalenvelope = sealing.seal_application(application, bidder.certificate.public_key)
     return SealedApplication(
         applyno=applyno,
-        applydata=base64.b64encode(envelope.data).decode(),
-        digitalenvelope=base64.b64encode(envelope.sealed_key).decode(),
-        key=key,
+        applydata=applydata,
+        digitalenvelope=digitalenvelope,
+        key=sealing.open_envelope(digitalenvelope, bidder.key),
         application=application,
     )
 

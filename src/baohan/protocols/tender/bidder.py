@@ -20,9 +20,8 @@ from types import MappingProxyType
 
 from baohan.gm import SM4Mode, sm4_decrypt
 from baohan.gm.errors import DecryptionError
+from baohan.protocols.tender.sealing import SEALED_FIELDS
 
-# Spec 004 §baohanapply, applydata: these stay sealed with the bid section's project key until opening.
-SEALED_FIELDS = ("biaoduanno", "biaoduanname", "zbr", "zbrorgnum")
 READABLE_FIELDS = ("biddername", "biddercode", "bzjamount")
 REQUIRED_FIELDS = ("biddername", "biddercode", "biaoduanno", "biaoduanname", "bzjamount", "zbr")
 _KEY_HEX = re.compile(r"[0-9a-fA-F]{32}")
