@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 
 from baohan.gm import SM2Certificate
 from baohan.gm.errors import CertificateError
-from baohan.protocols.tender.bidder import READABLE_FIELDS, SEALED_FIELDS, BidderError
+from baohan.protocols.tender.bidder import READABLE_FIELDS, BidderError
+from baohan.protocols.tender.sealing import SEALED_FIELDS
 
 _LABELS = {
     "biddername": "投标人名称",
