@@ -60,7 +60,7 @@ def _applydata(key: bytes, payload: bytes) -> str:
     [
         (b"\xff\xfe not json", "key", "not the application's JSON"),
         (b"[1, 2]", "key", "not an object"),
-        (json.dumps({"biddername": "x"}).encode(), "application.biddercode", "is required"),
+        (json.dumps({"biddername": "x"}).encode(), "application.biddercode", "required"),
         (
             json.dumps(
                 {
@@ -73,7 +73,7 @@ def _applydata(key: bytes, payload: bytes) -> str:
                 }
             ).encode(),
             "application.bzjamount",
-            "positive",
+            "not negative",
         ),
     ],
 )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,10 +19,12 @@ from types import MappingProxyType
 
 from baohan.gm import SM4Mode, sm4_decrypt
 from baohan.gm.errors import DecryptionError
+from baohan.protocols.fields import MessageInvalid, validate_wire
+from baohan.protocols.tender.models import ApplicationData
 from baohan.protocols.tender.sealing import SEALED_FIELDS
+from baohan.protocols.wirejson import parse_json
 
 READABLE_FIELDS = ("biddername", "biddercode", "bzjamount")
-REQUIRED_FIELDS = ("biddername", "biddercode", "biaoduanno", "biaoduanname", "bzjamount", "zbr")
 _KEY_HEX = re.compile(r"[0-9a-fA-F]{32}")
 
 
@@ -79,27 +80,17 @@ def accept_opened_key(applydata: str, key_hex: str) -> OpenedApplication:
 
 
 def application_fields(plain: bytes) -> dict[str, str]:
-    """The application's fields as text from its UTF-8 JSON; amounts sent as numbers keep their digits."""
+    """The application's fields as wire text from its UTF-8 JSON, validated as spec 004's applydata."""
     try:
-        data = json.loads(plain.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = parse_json(plain, exact_numbers=True)
+    except (UnicodeDecodeError, ValueError):
         raise BidderError("key", "opens applydata to something that is not the application's JSON") from None
     if not isinstance(data, dict):
         raise BidderError("key", "opens applydata to JSON that is not an object")
-    fields: dict[str, str] = {}
-    for name, value in data.items():
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-            if value is None:
-                continue
-            raise BidderError(f"application.{name}", "must be a string")
-        fields[name] = str(value)
-    missing = [name for name in REQUIRED_FIELDS if not fields.get(name)]
-    if missing:
-        raise BidderError(f"application.{missing[0]}", "is required")
     try:
-        amount = Decimal(fields["bzjamount"])
-    except ArithmeticError:
-        raise BidderError("application.bzjamount", "must be a number") from None
-    if not amount.is_finite() or amount <= 0:
-        raise BidderError("application.bzjamount", "must be a positive number")
-    return fields
+        application = validate_wire(ApplicationData, data)
+    except MessageInvalid as exc:
+        raise BidderError(f"application.{exc.field}", exc.rule) from None
+    return {
+        name: str(value) for name, value in application.model_dump(mode="json", exclude_none=True).items()
+    }
