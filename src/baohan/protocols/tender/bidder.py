@@ -3,8 +3,8 @@
 The bidder opens ``digitalenvelope`` with their own certificate's private key (in the browser or with
 ``baohan bidder open``) and offers K. Only the bidder's key can open the SM2 envelope, so the server
 checks K against what K sealed: it must decrypt ``applydata`` (SM4-ECB, PKCS#7 padding) to the
-application's JSON with every required field. A wrong K fails the padding or the JSON, never both by
-chance.
+application's JSON, valid as spec 004's applydata. A wrong K gets past the padding about once in 256
+tries and then fails the JSON; passing both by chance is out of reach.
 """
 
 from __future__ import annotations
