@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -68,8 +69,16 @@ def test_a_wrong_key_is_refused_as_json_and_changes_nothing(setup) -> None:
 )
 def test_malformed_offers_are_refused_naming_the_field(setup, body: bytes, field: str) -> None:
     client, desk, _ = setup
-    answer = client.post(f"/bidder/{TOKEN}/key", content=body)
+    answer = client.post(f"/bidder/{TOKEN}/key", content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 422 and answer.json()["field"] == field
+    assert desk.state is DeskState.SEALED
+
+
+def test_an_offer_that_is_not_sent_as_json_is_refused(setup) -> None:
+    client, desk, _ = setup
+    body = json.dumps({"key": desk.sealed.key.hex()})
+    answer = client.post(f"/bidder/{TOKEN}/key", content=body, headers={"Content-Type": "text/plain"})
+    assert answer.status_code == 422 and "Content-Type: application/json" in answer.json()["message"]
     assert desk.state is DeskState.SEALED
 
 

@@ -75,9 +75,14 @@ def _view_json(view: BidderView) -> JSONResponse:
 
 
 async def _offer(request: Request, names: tuple[str, ...]) -> list[str]:
-    body = await request.body()
-    if len(body) > _MAX_BODY:
-        raise BidderError("body", f"is larger than {_MAX_BODY} bytes")
+    # JSON only: a cross-site HTML form cannot send it without the browser asking this origin first.
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise BidderError("body", "must be JSON (Content-Type: application/json)")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_BODY:
+            raise BidderError("body", f"is larger than {_MAX_BODY} bytes")
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
