@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from baohan.gm import SM2PrivateKey, SM4Mode, sm4_encrypt
 from baohan.protocols.tender.agreement import render_agreement, verify_agreement_signature
@@ -168,3 +170,21 @@ def test_a_certificate_from_an_untrusted_ca_is_refused(bidder) -> None:
     signature = base64.b64encode(bidder.key.sign(text)).decode()
     with pytest.raises(BidderError, match=r"^certificate: is not issued by a trusted bidder CA"):
         verify_agreement_signature(text, bidder.certificate.to_pem(), signature, trusted=[other.ca])
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=40)
+
+
+@given(applyno=_TEXT, name=_TEXT, code=_TEXT, sealed=_TEXT)
+def test_every_value_stays_on_its_own_line(applyno: str, name: str, code: str, sealed: str) -> None:
+    fields = {"biddername": name, "biddercode": code, "bzjamount": "1.00", "zbr": sealed}
+    lines = render_agreement(applyno, fields, "某担保").decode("utf-8").split("\n")
+    assert lines[2] == f"申请编号：{applyno}" and lines[4] == f"投标人名称：{name}"
+    assert lines[5] == f"统一社会信用代码：{code}" and lines[7] == f"招标人（密文）：{sealed}"
+    assert len(lines) == 14
+
+
+@given(name=_TEXT, control=st.sampled_from(["\n", "\r", "\x00", "\x1b", "\u2028", "\u2029", "\x7f", "\x85"]))
+def test_any_control_character_is_refused(name: str, control: str) -> None:
+    with pytest.raises(BidderError, match=r"^application.biddername: "):
+        render_agreement("A-1", {"biddername": name + control, "bzjamount": "1"}, "某担保")
