@@ -11,17 +11,19 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from playwright.sync_api import BrowserContext, Page, Playwright, Request, expect, sync_playwright
 
+from baohan.protocols.tender import sealing
 from baohan.services.tender.bidder_desk import DeskState
 from baohan.web.bidder import bidder_router
 from baohan.web.serving import BackgroundServer, free_port
 from tests.cli.test_cli_errors import baohan
-from tests.tender.bidder_kit import Bidder, MemoryDesk, make_bidder, seal_application
+from tests.tender.bidder_kit import Bidder, MemoryDesk, SealedApplication, make_bidder, seal_application
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "tok-0123456789abcdef"
@@ -53,9 +55,9 @@ def browser(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
 class Served:
     """The router over one desk on a real loopback port, and every request the page sent."""
 
-    def __init__(self, bidder: Bidder) -> None:
+    def __init__(self, bidder: Bidder, sealed: SealedApplication | None = None) -> None:
         self.bidder = bidder
-        self.desk = MemoryDesk(seal_application(bidder), TOKEN, [bidder.ca])
+        self.desk = MemoryDesk(sealed or seal_application(bidder), TOKEN, [bidder.ca])
         app = FastAPI()
         app.include_router(bidder_router(self.desk))
         self.server = BackgroundServer(app, free_port(), lifespan="off")
@@ -209,3 +211,42 @@ def test_a_pasted_wrong_k_is_refused_in_the_page(browser: BrowserContext, served
     page.click("#submit-key")
     expect(page.locator("#open-error")).to_contain_text("key: does not open applydata")
     assert served.desk.state is DeskState.SEALED
+
+
+def _other_envelopes(bidder: Bidder) -> dict[str, SealedApplication]:
+    """Envelopes other platforms send: layout C1C2C3, no 04 prefix, hex text, K sealed as its 32 hex."""
+    made = {}
+    for name, options in {
+        "c1c2c3": {"layout": "c1c2c3"},
+        "no-prefix": {"prefix": False},
+        "hex-text": {"encoding": "hex"},
+    }.items():
+        sealed = seal_application(bidder)
+        application = sealing.open_application(sealed.applydata, sealed.key)
+        applydata, envelope = sealing.seal_application(application, bidder.certificate.public_key, **options)
+        made[name] = replace(
+            sealed,
+            applydata=applydata,
+            digitalenvelope=envelope,
+            key=sealing.open_envelope(envelope, bidder.key),
+        )
+    sealed = seal_application(bidder)
+    hex_key = bidder.certificate.public_key.encrypt(sealed.key.hex().encode("ascii"))
+    made["k-as-hex"] = replace(sealed, digitalenvelope=base64.b64encode(hex_key).decode())
+    return made
+
+
+def test_the_page_opens_the_envelopes_other_platforms_send(browser: BrowserContext) -> None:
+    bidder = make_bidder()
+    for name, sealed in _other_envelopes(bidder).items():
+        box = Served(bidder, sealed)
+        try:
+            page = box.open_page(browser)
+            page.fill("#private-key", bidder.key.to_hex())
+            page.click("#open")
+            expect(page.locator("#open-error")).to_be_hidden()
+            expect(page.locator("#agreement"), name).to_contain_text("保函申请协议")
+            assert box.desk.opened is not None and box.desk.opened.key == sealed.key, name
+            page.close()
+        finally:
+            box.server.stop()

@@ -75,7 +75,9 @@
 
   // K from the envelope: C1C3C2 (our default) then C1C2C3; sm-crypto wants the ciphertext without 04.
   function openEnvelope(keyHex) {
-    var ciphertext = hexOfBase64(sealed.digitalenvelope, 'digitalenvelope').toLowerCase();
+    var text = sealed.digitalenvelope.trim();
+    // Base64 by default; some platforms send the SM2 ciphertext as hex (a profile setting).
+    var ciphertext = /^([0-9a-fA-F]{2})+$/.test(text) ? text.toLowerCase() : hexOfBase64(text, 'digitalenvelope').toLowerCase();
     var size = ciphertext.length / 2;
     if (ciphertext.substr(0, 2) === '04' && (size - 97 === 16 || size - 97 === 32)) ciphertext = ciphertext.substr(2);
     var key = [];
