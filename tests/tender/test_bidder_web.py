@@ -65,7 +65,14 @@ def test_a_wrong_key_is_refused_as_json_and_changes_nothing(setup) -> None:
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [(b"not json", "body"), (b"[]", "body"), (b"{}", "key"), (b'{"key": 5}', "key"), (b"x" * 70000, "body")],
+    [
+        (b"not json", "body"),
+        (b"[]", "body"),
+        (b"{}", "key"),
+        (b'{"key": 5}', "key"),
+        (b"x" * 70000, "body"),
+        (b"[" * 40 + b"]" * 40, "body"),
+    ],
 )
 def test_malformed_offers_are_refused_naming_the_field(setup, body: bytes, field: str) -> None:
     client, desk, _ = setup

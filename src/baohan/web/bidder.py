@@ -10,7 +10,6 @@ directory) or ``browser/node_modules/sm-crypto/dist`` in the checkout; our own s
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from importlib import resources
@@ -23,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 import baohan
 from baohan.protocols.tender.bidder import BidderError
+from baohan.protocols.wirejson import NotUnicode, parse_json
 from baohan.services.tender.bidder_desk import BidderDesk, BidderView, UnknownToken
 from baohan.web.errors import error_body
 
@@ -84,8 +84,10 @@ async def _offer(request: Request, names: tuple[str, ...]) -> list[str]:
         if len(body) > _MAX_BODY:
             raise BidderError("body", f"is larger than {_MAX_BODY} bytes")
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = parse_json(body)
+    except NotUnicode as exc:
+        raise BidderError("body", str(exc)) from None
+    except (UnicodeDecodeError, ValueError):
         raise BidderError("body", "is not JSON") from None
     if not isinstance(data, dict):
         raise BidderError("body", "is not a JSON object")
@@ -100,18 +102,19 @@ async def _offer(request: Request, names: tuple[str, ...]) -> list[str]:
 
 def bidder_router(desk: BidderDesk, *, prefix: str = "/bidder", sm_crypto: Path | None = None) -> APIRouter:
     """The bidder page and its calls over ``desk``; SmCryptoMissing at once if sm-crypto is not installed."""
-    assets = {name: (sm_crypto or sm_crypto_dir()) / name for name in _SM_CRYPTO_FILES}
+    where = sm_crypto or sm_crypto_dir()
     static = resources.files("baohan.web").joinpath("static/bidder")
+    # Read once, at start: a few tens of kilobytes, and a missing file fails here rather than in a page.
+    assets = {name: ((where / name).read_bytes(), "text/javascript") for name in _SM_CRYPTO_FILES}
+    assets |= {name: (static.joinpath(name).read_bytes(), kind) for name, kind in _OWN_FILES.items()}
     router = APIRouter(prefix=prefix)
 
     @router.get("/assets/{name}", include_in_schema=False)
     def asset(name: str) -> Response:
-        if name in assets:
-            return Response(assets[name].read_bytes(), media_type="text/javascript", headers=_HEADERS)
-        if name in _OWN_FILES:
-            content = static.joinpath(name).read_bytes()
-            return Response(content, media_type=_OWN_FILES[name], headers=_HEADERS)
-        return _refusal(404, f"no asset {name}")
+        if name not in assets:
+            return _refusal(404, f"no asset {name}")
+        content, kind = assets[name]
+        return Response(content, media_type=kind, headers=_HEADERS)
 
     async def call(token: str, action: str, *args: str) -> Response:
         if not _TOKEN.fullmatch(token):
