@@ -1,0 +1,1 @@
+"""Tender use cases: the issuer and the platform roles of spec 004."""
