@@ -25,7 +25,7 @@ from baohan.protocols.tender.sealing import SEALED_FIELDS
 from baohan.protocols.wirejson import parse_json
 
 READABLE_FIELDS = ("biddername", "biddercode", "bzjamount")
-_KEY_HEX = re.compile(r"[0-9a-fA-F]{32}")
+_KEY_HEX = re.compile(r"[0-9a-fA-F]{32}", re.ASCII)
 
 
 class BidderError(ValueError):
