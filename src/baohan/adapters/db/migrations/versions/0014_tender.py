@@ -48,7 +48,7 @@ def _index(table: str, *columns: str) -> None:
     op.create_index(op.f(f"ix_{table}_{'_'.join(columns)}"), table, list(columns))
 
 
-def _owned(table: str, *columns: sa.Column[object], pk: str = "id") -> None:
+def _owned(table: str, *columns: sa.schema.SchemaItem, pk: str = "id") -> None:
     """A table of rows belonging to one application (``application_pk``)."""
     op.create_table(
         table,
