@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 # A message is an object of strings (depth 1); the margin is for peers' extensions, never for recursion.
@@ -23,14 +24,15 @@ class NotUnicode(ValueError):
     says why."""
 
 
-def parse_json(raw: bytes) -> Any:
+def parse_json(raw: bytes, *, exact_numbers: bool = False) -> Any:
     """``raw`` (UTF-8) as a JSON value; ValueError if it is not, NotUnicode if a ``\\u`` escape leaves a
-    lone surrogate or it nests deeper than ``MAX_DEPTH``."""
+    lone surrogate or it nests deeper than ``MAX_DEPTH``. ``exact_numbers`` reads fractions as Decimal
+    (their exact text), for a protocol that may send amounts as JSON numbers."""
     text = raw.decode("utf-8")
     # Counted before parsing: the parser itself recurses once per level.
     if text.count("[") + text.count("{") > MAX_DEPTH:
         _require_shallow(text)
-    value = json.loads(text)
+    value = json.loads(text, parse_float=Decimal) if exact_numbers else json.loads(text)
     # Only a \uD800–\uDFFF escape can make a lone surrogate; the scan runs only when one may be there.
     if "\\ud" in text or "\\uD" in text:
         _require_unicode(value)
