@@ -1,0 +1,255 @@
+"""One side's tender applications in the database: added idempotently, found, moved through the lifecycle
+with their history, and given their project key (sealed at rest) once the bid opened.
+
+Both roles use it: ``side`` says whose copy a row is (issuer | platform), so the two may share a database.
+Every method works inside the caller's session, so a move and the notice it causes commit together.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from baohan.adapters.db.tables import TenderApplication, TenderEvent
+from baohan.adapters.keystore import SecretBox
+from baohan.domain.ids import new_id
+from baohan.domain.tender import ISSUER_MACHINE, PLATFORM_MACHINE, Event, Stage, Tender, step
+from baohan.gm import sm3_hex
+
+SIDES = ("issuer", "platform")
+PROJECT_FIELDS = ("biaoduanno", "biaoduanname", "zbr", "zbrorgnum")  # sealed with the project key (密文)
+
+
+class ApplicationConflict(ValueError):
+    """An applyno already received from this counterparty with other content."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A baohanapply as it travels: still sealed for the bidder."""
+
+    applyno: str
+    platformcode: str
+    applydata: str
+    digitalenvelope: str
+
+    def content_hash(self) -> str:
+        """SM3 of the content that makes two submissions the same application."""
+        text = json.dumps([self.platformcode, self.applydata, self.digitalenvelope], ensure_ascii=False)
+        return sm3_hex(text.encode("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What the bidder's opening reveals: the plain bidder fields and the project fields still sealed."""
+
+    bidder_name: str
+    bidder_code: str
+    bzj_amount: Decimal
+    sealed_fields: dict[str, str]
+
+
+def project_key_context(application_pk: str) -> str:
+    """The record a sealed project key belongs to: it opens only there."""
+    return f"tender_application:{application_pk}:project_key"
+
+
+def state(app: TenderApplication) -> Tender:
+    """The lifecycle state of a stored application."""
+    resume = Stage(app.resume_stage) if app.resume_stage else None
+    return Tender(Stage(app.stage), app.kaibiaotime, resume)
+
+
+class Applications:
+    """``side``'s tender applications (issuer | platform)."""
+
+    def __init__(self, side: str, box: SecretBox) -> None:
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {', '.join(SIDES)}, not {side!r}")
+        self.side = side
+        self._box = box
+        self._machine = ISSUER_MACHINE if side == "issuer" else PLATFORM_MACHINE
+
+    def add(
+        self,
+        session: Session,
+        counterparty_id: str,
+        sealed: Sealed,
+        *,
+        now: datetime,
+        actor: str,
+        bid_section_id: str | None = None,
+    ) -> tuple[TenderApplication, bool]:
+        """Store an application; with its applyno already stored, the existing one and False when the content
+        is the same, ApplicationConflict when it differs. True when this call stored it."""
+        digest = sealed.content_hash()
+        existing = self.by_applyno(session, counterparty_id, sealed.applyno)
+        if existing is None:
+            app = TenderApplication(
+                id=new_id(),
+                side=self.side,
+                counterparty_id=counterparty_id,
+                applyno=sealed.applyno,
+                platformcode=sealed.platformcode,
+                bid_section_id=bid_section_id,
+                stage=Stage.APPLIED.value,
+                content_hash=digest,
+                applydata=sealed.applydata,
+                digitalenvelope=sealed.digitalenvelope,
+                created_at=now,
+                updated_at=now,
+            )
+            try:
+                with session.begin_nested():  # a concurrent twin wins the race: compare with it instead
+                    session.add(app)
+                    session.flush()
+            except IntegrityError:
+                existing = self.by_applyno(session, counterparty_id, sealed.applyno)
+                if existing is None:
+                    raise
+            else:
+                self._history(session, app, "apply", None, actor, {}, now)
+                return app, True
+        if existing.content_hash != digest:
+            raise ApplicationConflict(
+                f"applyno {sealed.applyno} was already received with other content; send a new applyno"
+            )
+        return existing, False
+
+    def by_applyno(self, session: Session, counterparty_id: str, applyno: str) -> TenderApplication | None:
+        """The application ``applyno`` of ``counterparty_id``, or None."""
+        return session.scalars(
+            select(TenderApplication).where(
+                TenderApplication.side == self.side,
+                TenderApplication.counterparty_id == counterparty_id,
+                TenderApplication.applyno == applyno,
+            )
+        ).first()
+
+    def by_baohanno(self, session: Session, counterparty_id: str, baohanno: str) -> TenderApplication | None:
+        """The application whose guarantee is ``baohanno``, of ``counterparty_id``, or None."""
+        return session.scalars(
+            select(TenderApplication).where(
+                TenderApplication.side == self.side,
+                TenderApplication.counterparty_id == counterparty_id,
+                TenderApplication.baohanno == baohanno,
+            )
+        ).first()
+
+    def get(self, session: Session, application_pk: str) -> TenderApplication:
+        """This side's application ``application_pk``; LookupError if there is none."""
+        app = session.get(TenderApplication, application_pk)
+        if app is None or app.side != self.side:
+            raise LookupError(f"no tender application {application_pk}")
+        return app
+
+    def move(
+        self,
+        session: Session,
+        app: TenderApplication,
+        event: Event,
+        *,
+        now: datetime,
+        actor: str,
+        kaibiaotime: datetime | None = None,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> TenderApplication:
+        """Apply ``event`` to ``app`` and write it to the history; TenderRefused (nothing written) if refused.
+
+        ``detail`` goes into the history as given: never put a plaintext project field in it before restore.
+        """
+        before = app.stage
+        after = step(
+            state(app), event, now=now, kaibiaotime=kaibiaotime, reason=reason, machine=self._machine
+        )
+        app.stage = after.stage.value
+        app.resume_stage = after.resume.value if after.resume else None
+        app.kaibiaotime = after.kaibiaotime
+        app.updated_at = now
+        shown = dict(detail or {})
+        if reason:
+            shown.setdefault("reason", reason)
+        self._history(session, app, event.value, before, actor, shown, now)
+        return app
+
+    def record_opened(
+        self, session: Session, app: TenderApplication, opened: Opened, *, now: datetime, actor: str
+    ) -> TenderApplication:
+        """Keep what the bidder's opening revealed and move to OPENED; the project fields stay sealed."""
+        unknown = sorted(set(opened.sealed_fields) - set(PROJECT_FIELDS))
+        if unknown:
+            raise ValueError(f"sealed_fields: not project fields: {', '.join(unknown)}")
+        amount = opened.bzj_amount
+        if not amount.is_finite() or amount < 0 or int(amount.as_tuple().exponent) < -2:
+            raise ValueError(f"bzjamount: {opened.bzj_amount} is not an amount of at most two decimals")
+        self.move(session, app, Event.OPEN, now=now, actor=actor)
+        app.bidder_name, app.bidder_code = opened.bidder_name, opened.bidder_code
+        app.bzj_amount, app.sealed_fields = opened.bzj_amount, dict(opened.sealed_fields)
+        return app
+
+    def record_project_key(
+        self,
+        session: Session,
+        app: TenderApplication,
+        key: bytes,
+        project_fields: dict[str, str],
+        *,
+        now: datetime,
+    ) -> TenderApplication:
+        """Keep the project key (sealed at rest) and the project fields it opened; only once the bid opened."""
+        if not state(app).bid_opened(now):
+            raise ValueError(f"application {app.applyno}: the project key is kept only once the bid opened")
+        unknown = sorted(set(project_fields) - set(PROJECT_FIELDS))
+        if unknown:
+            raise ValueError(f"project_fields: not project fields: {', '.join(unknown)}")
+        app.project_key_sealed = self._box.seal(key, context=project_key_context(app.id))
+        app.project_fields = dict(project_fields)
+        app.restored_at = now
+        return app
+
+    def project_key(self, app: TenderApplication) -> bytes | None:
+        """The project key of ``app`` opened from the key store, or None before restore."""
+        if app.project_key_sealed is None:
+            return None
+        return self._box.open(app.project_key_sealed, context=project_key_context(app.id))
+
+    def history(self, session: Session, app: TenderApplication) -> list[TenderEvent]:
+        """Everything that happened to ``app``, oldest first."""
+        return list(
+            session.scalars(
+                select(TenderEvent)
+                .where(TenderEvent.application_pk == app.id)
+                .order_by(TenderEvent.at, TenderEvent.id)
+            )
+        )
+
+    @staticmethod
+    def _history(
+        session: Session,
+        app: TenderApplication,
+        event: str,
+        before: str | None,
+        actor: str,
+        detail: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        plain = {k: str(v) if isinstance(v, Decimal | datetime) else v for k, v in detail.items()}
+        session.add(
+            TenderEvent(
+                application_pk=app.id,
+                event=event,
+                from_stage=before,
+                to_stage=app.stage,
+                actor=actor,
+                detail=plain,
+                at=now,
+            )
+        )
