@@ -121,7 +121,11 @@ def test_moves_write_history_and_refusals_write_nothing(
 
 @pytest.mark.parametrize(
     ("amount", "why"),
-    [(Decimal("1.234"), "at most two decimals"), (Decimal(-1), "bzjamount"), (Decimal("NaN"), "bzjamount")],
+    [
+        (Decimal("1.234"), "bzjamount: amount 1.234 has more than 2 decimal places"),
+        (Decimal(-1), "bzjamount"),
+        (Decimal("NaN"), "bzjamount"),
+    ],
 )
 def test_an_inexact_deposit_is_refused_by_name(
     sessions: sessionmaker[Session], peers: tuple[str, str], amount: Decimal, why: str
@@ -199,7 +203,7 @@ def test_operators_never_see_a_plaintext_project_field_before_restore(
         for offset in (0, 2, 4)
     ]
     assert [len(page.items) for page in pages] == [2, 2, 1] and {page.total for page in pages} == {5}
-    shown = [page.plain() for page in pages]
+    shown: list[Any] = [page.plain() for page in pages]
     shown += [views.history(sessions, item["id"]) for page in pages for item in page.items]
     assert leaked(shown) == []
     assert any(SEALED["zbr"] in text for text in strings(shown))  # the sealed form is what they see
@@ -233,3 +237,56 @@ def test_history_detail_money_and_times_are_text(
 def test_a_side_must_be_named() -> None:
     with pytest.raises(ValueError, match="side must be one of issuer, platform"):
         Applications("bank", BOX)
+
+
+def test_approval_and_payment_keep_their_figures(
+    sessions: sessionmaker[Session], peers: tuple[str, str]
+) -> None:
+    issuer = Applications("issuer", BOX)
+    with transaction(sessions) as session:
+        first, _ = issuer.add(session, peers[0], sealed("A-1"), now=NOW, actor="K1")
+        second, _ = issuer.add(session, peers[0], sealed("A-2"), now=NOW, actor="K1")
+        for app in (first, second):
+            issuer.record_opened(session, app, OPENED, now=NOW, actor="bidder")
+            issuer.move(session, app, Event.AGREE, now=NOW, actor="bidder")
+        figures = {"rate": Decimal("0.005"), "cost": Decimal("4000.00"), "inst_name": "某某担保有限公司"}
+        issuer.approve(session, first, baohanno="BH-1", now=NOW, actor="alice", **figures)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="baohanno: BH-1 is already the number of application A-1"):
+            issuer.approve(session, second, baohanno="BH-1", now=NOW, actor="alice", **figures)  # type: ignore[arg-type]
+        for change, why in (
+            ({"rate": Decimal("1.5")}, "rate: 1.5 must be at least 0 and below 1"),
+            ({"rate": Decimal("0.0000001")}, "rate: .* more than 6 decimal places"),
+            ({"cost": Decimal("-1")}, "cost: amount -1 is negative"),
+            ({"inst_name": ""}, "instname: must be 1 to 200"),
+        ):
+            with pytest.raises(ValueError, match=why):
+                issuer.approve(session, second, baohanno="BH-2", now=NOW, actor="a", **{**figures, **change})  # type: ignore[arg-type]
+        assert second.stage == "agreed" and second.baohanno is None
+        with pytest.raises(ValueError, match="payername and payeraccount: give both"):
+            issuer.record_payment(
+                session, first, amount=Decimal("4000.00"), now=NOW, actor="a", payer_name="X"
+            )
+        issuer.record_payment(
+            session,
+            first,
+            amount=Decimal("4000.00"),
+            now=NOW,
+            actor="cashier",
+            payer_name="某某建设有限公司",
+            payer_account="6222000011112222",
+        )
+        first_id = first.id
+    with sessions() as session:
+        app = issuer.get(session, first_id)
+        assert (app.stage, app.baohanno, app.rate, app.cost) == (
+            "paid",
+            "BH-1",
+            Decimal("0.005"),
+            Decimal(4000),
+        )
+        assert (app.paid_amount, app.payer_account) == (Decimal("4000.00"), "6222000011112222")
+        assert issuer.history(session, app)[-2].detail == {
+            "baohanno": "BH-1",
+            "rate": "0.005",
+            "cost": "4000.00",
+        }

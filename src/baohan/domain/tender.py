@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
+from baohan.domain import money
 from baohan.domain.machine import Machine
 
 
@@ -265,3 +267,22 @@ def claim_due(opened_at: datetime, wait: timedelta, now: datetime) -> bool:
     _aware("opened_at", opened_at)
     _aware("now", now)
     return now >= opened_at + wait
+
+
+def check_money(name: str, value: Decimal) -> Decimal:
+    """``value`` as an amount in cents (bzjamount, cost, premium); ValueError naming ``name`` otherwise."""
+    try:
+        return money.checked(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def check_rate(name: str, value: Decimal) -> Decimal:
+    """``value`` as a premium rate (0.005 for 千分之五): at least 0, below 1, at most six decimals."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValueError(f"{name}: {value!r} is not a finite decimal")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name}: {value} must be at least 0 and below 1 (0.005 is 千分之五)")
+    if int(value.as_tuple().exponent) < -6:
+        raise ValueError(f"{name}: {value} has more than 6 decimal places")
+    return value

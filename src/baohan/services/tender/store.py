@@ -20,10 +20,21 @@ from sqlalchemy.orm import Session
 from baohan.adapters.db.tables import TenderApplication, TenderEvent
 from baohan.adapters.keystore import SecretBox
 from baohan.domain.ids import new_id
-from baohan.domain.tender import ISSUER_MACHINE, PLATFORM_MACHINE, Event, Stage, Tender, step
+from baohan.domain.tender import (
+    ISSUER_MACHINE,
+    PLATFORM_MACHINE,
+    Event,
+    Stage,
+    Tender,
+    check_money,
+    check_rate,
+    step,
+)
 from baohan.gm import sm3_hex
 
 SIDES = ("issuer", "platform")
+BAOHANNO_MAX = 50
+INST_NAME_MAX = 200
 PROJECT_FIELDS = ("biaoduanno", "biaoduanname", "zbr", "zbrorgnum")  # sealed with the project key (密文)
 
 
@@ -187,12 +198,69 @@ class Applications:
         unknown = sorted(set(opened.sealed_fields) - set(PROJECT_FIELDS))
         if unknown:
             raise ValueError(f"sealed_fields: not project fields: {', '.join(unknown)}")
-        amount = opened.bzj_amount
-        if not amount.is_finite() or amount < 0 or int(amount.as_tuple().exponent) < -2:
-            raise ValueError(f"bzjamount: {opened.bzj_amount} is not an amount of at most two decimals")
+        check_money("bzjamount", opened.bzj_amount)
         self.move(session, app, Event.OPEN, now=now, actor=actor)
         app.bidder_name, app.bidder_code = opened.bidder_name, opened.bidder_code
         app.bzj_amount, app.sealed_fields = opened.bzj_amount, dict(opened.sealed_fields)
+        return app
+
+    def approve(
+        self,
+        session: Session,
+        app: TenderApplication,
+        *,
+        baohanno: str,
+        rate: Decimal,
+        cost: Decimal,
+        inst_name: str,
+        now: datetime,
+        actor: str,
+        generated_at: datetime | None = None,
+    ) -> TenderApplication:
+        """Underwritten (baohannotice applystatus 1): the guarantee number, rate and premium are fixed, issued
+        at ``generated_at`` (default ``now``). ValueError naming the field when one is wrong or taken."""
+        if not 0 < len(baohanno) <= BAOHANNO_MAX or baohanno != baohanno.strip():
+            raise ValueError(f"baohanno: must be 1 to {BAOHANNO_MAX} characters without outer spaces")
+        check_rate("rate", rate)
+        check_money("cost", cost)
+        if not 0 < len(inst_name) <= INST_NAME_MAX:
+            raise ValueError(f"instname: must be 1 to {INST_NAME_MAX} characters")
+        taken = self.by_baohanno(session, app.counterparty_id, baohanno)
+        if taken is not None and taken.id != app.id:
+            raise ValueError(f"baohanno: {baohanno} is already the number of application {taken.applyno}")
+        detail = {"baohanno": baohanno, "rate": rate, "cost": cost}
+        self.move(session, app, Event.APPROVE, now=now, actor=actor, detail=detail)
+        app.baohanno, app.rate, app.cost, app.inst_name, app.generated_at = (
+            baohanno,
+            rate,
+            cost,
+            inst_name,
+            now,
+        )
+        return app
+
+    def record_payment(
+        self,
+        session: Session,
+        app: TenderApplication,
+        *,
+        amount: Decimal,
+        now: datetime,
+        actor: str,
+        payer_name: str | None = None,
+        payer_account: str | None = None,
+    ) -> TenderApplication:
+        """The premium was paid, from the bidder's basic account when the centre asks for one (both payer
+        fields then). ValueError naming the field when one is wrong."""
+        check_money("amount", amount)
+        if (payer_name is None) != (payer_account is None):
+            raise ValueError("payername and payeraccount: give both (a basic-account payment) or neither")
+        for name, value, limit in (("payername", payer_name, 200), ("payeraccount", payer_account, 50)):
+            if value is not None and not 0 < len(value.strip()) <= limit:
+                raise ValueError(f"{name}: must be 1 to {limit} characters")
+        self.move(session, app, Event.PAY, now=now, actor=actor, detail={"amount": amount})
+        app.paid_amount, app.paid_at = amount, now
+        app.payer_name, app.payer_account = payer_name, payer_account
         return app
 
     def record_project_key(
