@@ -178,8 +178,11 @@ def test_quit_only_before_the_bid_opens() -> None:
     assert move(waiting, Event.REFUSE_QUIT, AFTER).stage is Stage.SEALED_COMPLETED
     # Once restored the bid has opened, whatever the clock says.
     restored = walk_from(walk(HAPPY), [Event.RESTORE, Event.COMPLETE_PLAIN], AFTER)
-    with pytest.raises(TenderRefused, match="quit refused"):
+    with pytest.raises(TenderRefused, match=r"quit refused: the bid opened at 2026-12-01 09:30:00\+08:00"):
         move(restored, Event.REQUEST_QUIT, BEFORE)
+    # A final stage gives its own reason, whatever the clock.
+    with pytest.raises(TenderRefused, match="quit refused: the application is rejected"):
+        move(Tender(Stage.REJECTED, kaibiaotime=OPENING), Event.REQUEST_QUIT, AFTER)
 
 
 @pytest.mark.parametrize(

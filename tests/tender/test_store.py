@@ -3,9 +3,8 @@ project key sealed at rest, and operator listings that never show a plaintext pr
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,53 +14,31 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from baohan.adapters.db.engine import transaction
 from baohan.adapters.db.tables import TenderApplication, TenderEvent
-from baohan.adapters.keystore import KeyStoreError, SecretBox
+from baohan.adapters.keystore import KeyStoreError
 from baohan.domain.tender import Event, TenderRefused
-from baohan.gm import SM2PrivateKey, SM4Mode, sm4_encrypt
 from baohan.services.tender import views
-from baohan.services.tender.registry import Registry
 from baohan.services.tender.store import (
     ApplicationConflict,
     Applications,
     Opened,
-    Sealed,
     project_key_context,
 )
 from baohan.services.views import Window
+from tests.tender.store_fixtures import (
+    BOX,
+    NOW,
+    OPENED,
+    OPENING,
+    PLAIN,
+    PROJECT_KEY,
+    SEALED,
+    SEALED_LINE,
+    peers,
+    sealed,
+    walk,
+)
 
-BOX = SecretBox("tender store test passphrase")
-BEIJING = timezone(timedelta(hours=8))
-NOW = datetime(2026, 11, 30, 10, 0, tzinfo=BEIJING)
-OPENING = datetime(2026, 12, 1, 9, 30, tzinfo=BEIJING)
-PROJECT_KEY = bytes(range(16))
-PLAIN = {
-    "biaoduanno": "BD-2026-SECRET-0042",
-    "biaoduanname": "城东污水处理厂二期标段",
-    "zbr": "某某市水务集团有限公司",
-    "zbrorgnum": "91330100MA2SECRET7",
-}
-
-
-def sealed_value(value: str) -> str:
-    return base64.b64encode(sm4_encrypt(PROJECT_KEY, value.encode(), SM4Mode.ECB)).decode()
-
-
-SEALED = {name: sealed_value(value) for name, value in PLAIN.items()}
-OPENED = Opened("某某建设有限公司", "91330100MA2BIDDER1", Decimal("800000.00"), SEALED)
-
-
-def sealed(applyno: str = "A-1", applydata: str = "c2VhbGVk") -> Sealed:
-    return Sealed(applyno, "TC001", applydata, "ZW52ZWxvcGU=")
-
-
-@pytest.fixture
-def peers(sessions: sessionmaker[Session]) -> tuple[str, str]:
-    registry = Registry(sessions, BOX)
-    registry.add_identity("default", SM2PrivateKey.generate())
-    key = SM2PrivateKey.generate().public_key
-    one = registry.add(name="TC", role="platform", appkey="K1", appsecret="s", public_key=key)
-    two = registry.add(name="TC2", role="platform", appkey="K2", appsecret="s", public_key=key)
-    return one.id, two.id
+__all__ = ["peers"]  # the fixture, used by name
 
 
 def test_an_application_is_added_once_and_a_changed_one_refused(
@@ -139,9 +116,7 @@ def test_an_inexact_deposit_is_refused_by_name(
 
 
 def to_sealed_completed(issuer: Applications, session: Session, app: TenderApplication) -> None:
-    issuer.record_opened(session, app, OPENED, now=NOW, actor="bidder")
-    for event in (Event.AGREE, Event.APPROVE, Event.PAY, Event.UPLOAD_SEALED, Event.COMPLETE_SEALED):
-        issuer.move(session, app, event, now=NOW, actor="issuer")
+    walk(issuer, session, app, SEALED_LINE)
 
 
 def test_the_project_key_is_kept_sealed_and_only_after_the_bid_opened(

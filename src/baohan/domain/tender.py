@@ -238,21 +238,26 @@ def step(
     RESTORE needs the bid's ``kaibiaotime`` (refused before it); STOP_CLAIM needs the operator's ``reason``.
     """
     _aware("now", now)
-    target = machine.target(tender.stage, event)
     if kaibiaotime is not None:
         _aware("kaibiaotime", kaibiaotime)
+        if event is not Event.RESTORE and tender.kaibiaotime is None:
+            tender = replace(tender, kaibiaotime=kaibiaotime)
+    # After the bid opened, that is the reason a quit is refused (not the stage it led to).
+    if (
+        event in (Event.REQUEST_QUIT, Event.ACCEPT_QUIT)
+        and tender.stage not in FINAL
+        and tender.bid_opened(now)
+    ):
+        opened = tender.kaibiaotime
+        when = f" at {_shown(opened)}" if opened is not None else ""
+        raise TenderRefused(f"{_NAME[event]} refused: the bid opened{when}; a quit is only possible before")
+    target = machine.target(tender.stage, event)
     if event is Event.RESTORE:
         if kaibiaotime is None:
             raise TenderRefused("restore refused: kaibiaotime, the bid's opening time, is required")
         if now < kaibiaotime:
             raise TenderRefused(f"restore refused: the bid opens at {_shown(kaibiaotime)}")
         tender = replace(tender, kaibiaotime=kaibiaotime)
-    elif kaibiaotime is not None and tender.kaibiaotime is None:
-        tender = replace(tender, kaibiaotime=kaibiaotime)
-    if event in (Event.REQUEST_QUIT, Event.ACCEPT_QUIT) and tender.bid_opened(now):
-        opened = tender.kaibiaotime
-        when = f" at {_shown(opened)}" if opened is not None else ""
-        raise TenderRefused(f"{_NAME[event]} refused: the bid opened{when}; a quit is only possible before")
     if event is Event.STOP_CLAIM and not (reason and reason.strip()):
         raise TenderRefused("claim stop refused: the operator must state a reason")
     if isinstance(target, Back):

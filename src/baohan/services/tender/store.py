@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from baohan.adapters.db.tables import TenderApplication, TenderEvent
+from baohan.adapters.db.tables import TenderAgreement, TenderApplication, TenderEvent
 from baohan.adapters.keystore import SecretBox
 from baohan.domain.ids import new_id
 from baohan.domain.tender import (
@@ -72,7 +72,7 @@ def project_key_context(application_pk: str) -> str:
     return f"tender_application:{application_pk}:project_key"
 
 
-def state(app: TenderApplication) -> Tender:
+def lifecycle_state(app: TenderApplication) -> Tender:
     """The lifecycle state of a stored application."""
     resume = Stage(app.resume_stage) if app.resume_stage else None
     return Tender(Stage(app.stage), app.kaibiaotime, resume)
@@ -86,7 +86,7 @@ class Applications:
             raise ValueError(f"side must be one of {', '.join(SIDES)}, not {side!r}")
         self.side = side
         self._box = box
-        self._machine = ISSUER_MACHINE if side == "issuer" else PLATFORM_MACHINE
+        self.machine = ISSUER_MACHINE if side == "issuer" else PLATFORM_MACHINE
 
     def add(
         self,
@@ -179,7 +179,7 @@ class Applications:
         """
         before = app.stage
         after = step(
-            state(app), event, now=now, kaibiaotime=kaibiaotime, reason=reason, machine=self._machine
+            lifecycle_state(app), event, now=now, kaibiaotime=kaibiaotime, reason=reason, machine=self.machine
         )
         app.stage = after.stage.value
         app.resume_stage = after.resume.value if after.resume else None
@@ -203,6 +203,39 @@ class Applications:
         app.bidder_name, app.bidder_code = opened.bidder_name, opened.bidder_code
         app.bzj_amount, app.sealed_fields = opened.bzj_amount, dict(opened.sealed_fields)
         return app
+
+    def record_agreement(
+        self,
+        session: Session,
+        app: TenderApplication,
+        *,
+        certificate_pem: str,
+        signature: str,
+        file_id: str,
+        now: datetime,
+        actor: str,
+    ) -> TenderAgreement:
+        """Keep the agreement the bidder signed (its bytes already in the file store) and move to AGREED.
+
+        The caller has checked the signature against the certificate; this only keeps them together.
+        """
+        if not certificate_pem.strip() or not signature.strip():
+            raise ValueError("agreement: the bidder's certificate and signature are both required")
+        self.move(session, app, Event.AGREE, now=now, actor=actor)
+        agreement = TenderAgreement(
+            application_pk=app.id,
+            certificate_pem=certificate_pem,
+            signature=signature,
+            file_id=file_id,
+            signed_at=now,
+        )
+        session.add(agreement)
+        app.bidder_certificate_pem = app.bidder_certificate_pem or certificate_pem
+        return agreement
+
+    def agreement(self, session: Session, app: TenderApplication) -> TenderAgreement | None:
+        """The agreement ``app``'s bidder signed, or None."""
+        return session.get(TenderAgreement, app.id)
 
     def approve(
         self,
@@ -273,7 +306,7 @@ class Applications:
         now: datetime,
     ) -> TenderApplication:
         """Keep the project key (sealed at rest) and the project fields it opened; only once the bid opened."""
-        if not state(app).bid_opened(now):
+        if not lifecycle_state(app).bid_opened(now):
             raise ValueError(f"application {app.applyno}: the project key is kept only once the bid opened")
         unknown = sorted(set(project_fields) - set(PROJECT_FIELDS))
         if unknown:
