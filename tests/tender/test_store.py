@@ -3,6 +3,7 @@ project key sealed at rest, and operator listings that never show a plaintext pr
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from decimal import Decimal
@@ -265,3 +266,28 @@ def test_approval_and_payment_keep_their_figures(
             "rate": "0.005",
             "cost": "4000.00",
         }
+
+
+def test_twins_arriving_together_make_one_application(
+    sessions: sessionmaker[Session], peers: tuple[str, str]
+) -> None:
+    issuer = Applications("issuer", BOX)
+    barrier, results, errors = threading.Barrier(4), [], []
+
+    def submit() -> None:
+        try:
+            barrier.wait(timeout=10)
+            with transaction(sessions) as session:
+                app, created = issuer.add(session, peers[0], sealed("TWIN"), now=NOW, actor="K1")
+                results.append((app.id, created))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len({app_id for app_id, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False, False, False, True]
