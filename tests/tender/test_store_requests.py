@@ -209,3 +209,24 @@ def test_the_signed_agreement_is_kept(sessions: sessionmaker[Session], peers: tu
         app = issuer.get(session, app_id)
         agreement = issuer.agreement(session, app)
         assert agreement is not None and (agreement.signature, agreement.file_id) == ("MEUCIQ==", file_id)
+
+
+def test_the_platform_decides_a_give_up_until_the_bidder_is_confirmed(
+    sessions: sessionmaker[Session], peers: tuple[str, str]
+) -> None:
+    platform = Applications("platform", BOX)
+    requests = Requests(platform)
+    with transaction(sessions) as session:
+        waiting, _ = platform.add(session, peers[0], sealed("P-1"), now=NOW, actor="bidder")
+        confirmed, _ = platform.add(session, peers[0], sealed("P-2"), now=NOW, actor="bidder")
+        platform.move(session, confirmed, Event.APPROVE, now=NOW, actor="K1")  # baohannotice applystatus 1
+        accepted = requests.give_up_asked(session, waiting, now=NOW, actor="K1")
+        refused = requests.give_up_asked(session, confirmed, now=NOW, actor="K1")
+        assert [(r.origin, r.status) for r in (accepted, refused)] == [
+            ("issuer", "accepted"),
+            ("issuer", "refused"),
+        ]
+        assert (waiting.stage, confirmed.stage) == ("given_up", "approved")
+        # The bidder gives up on the platform: giveupapply goes to the institution.
+        third, _ = platform.add(session, peers[0], sealed("P-3"), now=NOW, actor="bidder")
+        assert requests.give_up_sent(session, third, now=NOW).origin == "platform"

@@ -206,10 +206,12 @@ class Requests:
     def give_up_asked(
         self, session: Session, app: TenderApplication, *, now: datetime, actor: str
     ) -> TenderGiveUp:
-        """The platform asks to give up (giveupapply), decided at once: accepted only while nothing is issued
-        or notified; a refusal is kept with its reason (and the application is unchanged)."""
+        """The other side asks to give up (giveupapply to the issuer, giveupnotice to the platform), decided
+        at once by the lifecycle: accepted only while nothing is issued or notified (the platform: not yet
+        confirmed to the bidder); a refusal is kept with its reason and the application is unchanged."""
+        other = "platform" if self.applications.side == "issuer" else "issuer"
         record = TenderGiveUp(
-            id=new_id(), application_pk=app.id, origin="platform", created_at=now, decided_at=now
+            id=new_id(), application_pk=app.id, origin=other, created_at=now, decided_at=now
         )
         try:
             self.applications.move(session, app, Event.GIVE_UP, now=now, actor=actor)
@@ -221,12 +223,17 @@ class Requests:
         return record
 
     def give_up_sent(self, session: Session, app: TenderApplication, *, now: datetime) -> TenderGiveUp:
-        """The bidder gave up on our side: a giveupnotice goes to the platform, which decides."""
+        """The bidder gave up on our side: the notice (giveupnotice, or the platform's giveupapply) goes to the
+        other side, which decides; refused here already when our own lifecycle would refuse it."""
         self.applications.machine.target(
             lifecycle_state(app).stage, Event.GIVE_UP
         )  # refused as the move would be
         record = TenderGiveUp(
-            id=new_id(), application_pk=app.id, origin="issuer", status="pending", created_at=now
+            id=new_id(),
+            application_pk=app.id,
+            origin=self.applications.side,
+            status="pending",
+            created_at=now,
         )
         session.add(record)
         return record
@@ -241,8 +248,8 @@ class Requests:
         now: datetime,
         actor: str,
     ) -> TenderApplication:
-        """The platform answered our giveupnotice: accepted, the application is given up; refused, it stays
-        as it was (the refusal's message kept)."""
+        """The other side answered our give-up: accepted, the application is given up; refused, it stays as
+        it was (the refusal's message kept)."""
         if record.status != "pending":
             raise ValueError(f"give-up {record.id} was already {record.status}")
         app = self.applications.get(session, record.application_pk)
