@@ -22,6 +22,7 @@ from baohan.services.tender.store import (
     ApplicationConflict,
     Applications,
     Opened,
+    Sealed,
     project_key_context,
 )
 from baohan.services.views import Window
@@ -210,6 +211,22 @@ def test_history_detail_money_and_times_are_text(
         assert row.at == NOW.astimezone(UTC)
 
 
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (Sealed("", "TC001", "ZA==", "ZQ=="), "applyno: required"),
+        (Sealed("A" * 51, "TC001", "ZA==", "ZQ=="), "applyno: at most 50 characters"),
+        (Sealed("A-1", "T" * 51, "ZA==", "ZQ=="), "platformcode: at most 50"),
+        (Sealed("A-1", "TC001", "", "ZQ=="), "applydata: required"),
+    ],
+)
+def test_a_malformed_application_is_refused_by_name(
+    sessions: sessionmaker[Session], peers: tuple[str, str], content: Sealed, why: str
+) -> None:
+    with sessions() as session, pytest.raises(ValueError, match=why):
+        Applications("issuer", BOX).add(session, peers[0], content, now=NOW, actor="K1")
+
+
 def test_a_side_must_be_named() -> None:
     with pytest.raises(ValueError, match="side must be one of issuer, platform"):
         Applications("bank", BOX)
@@ -233,7 +250,7 @@ def test_approval_and_payment_keep_their_figures(
             ({"rate": Decimal("1.5")}, "rate: 1.5 must be at least 0 and below 1"),
             ({"rate": Decimal("0.0000001")}, "rate: .* more than 6 decimal places"),
             ({"cost": Decimal("-1")}, "cost: amount -1 is negative"),
-            ({"inst_name": ""}, "instname: must be 1 to 200"),
+            ({"inst_name": ""}, "instname: required"),
         ):
             with pytest.raises(ValueError, match=why):
                 issuer.approve(session, second, baohanno="BH-2", now=NOW, actor="a", **{**figures, **change})  # type: ignore[arg-type]

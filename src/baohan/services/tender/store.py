@@ -67,6 +67,15 @@ class Opened:
     sealed_fields: dict[str, str]
 
 
+def check_text(name: str, value: str | None, limit: int) -> str:
+    """``value`` as a required text field of at most ``limit`` characters; ValueError naming ``name``."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name}: required")
+    if len(value) > limit or "\0" in value:
+        raise ValueError(f"{name}: at most {limit} characters (no NUL)")
+    return value
+
+
 def project_key_context(application_pk: str) -> str:
     """The record a sealed project key belongs to: it opens only there."""
     return f"tender_application:{application_pk}:project_key"
@@ -100,6 +109,10 @@ class Applications:
     ) -> tuple[TenderApplication, bool]:
         """Store an application; with its applyno already stored, the existing one and False when the content
         is the same, ApplicationConflict when it differs. True when this call stored it."""
+        check_text("applyno", sealed.applyno, 50)
+        check_text("platformcode", sealed.platformcode, 50)
+        check_text("applydata", sealed.applydata, 1_000_000)
+        check_text("digitalenvelope", sealed.digitalenvelope, 10_000)
         digest = sealed.content_hash()
         existing = self.by_applyno(session, counterparty_id, sealed.applyno)
         if existing is None:
@@ -198,6 +211,8 @@ class Applications:
         unknown = sorted(set(opened.sealed_fields) - set(PROJECT_FIELDS))
         if unknown:
             raise ValueError(f"sealed_fields: not project fields: {', '.join(unknown)}")
+        check_text("biddername", opened.bidder_name, 200)
+        check_text("biddercode", opened.bidder_code, 50)
         check_money("bzjamount", opened.bzj_amount)
         self.move(session, app, Event.OPEN, now=now, actor=actor)
         app.bidder_name, app.bidder_code = opened.bidder_name, opened.bidder_code
@@ -252,12 +267,12 @@ class Applications:
     ) -> TenderApplication:
         """Underwritten (baohannotice applystatus 1): the guarantee number, rate and premium are fixed, issued
         at ``generated_at`` (default ``now``). ValueError naming the field when one is wrong or taken."""
-        if not 0 < len(baohanno) <= BAOHANNO_MAX or baohanno != baohanno.strip():
-            raise ValueError(f"baohanno: must be 1 to {BAOHANNO_MAX} characters without outer spaces")
+        check_text("baohanno", baohanno, BAOHANNO_MAX)
+        if baohanno != baohanno.strip():
+            raise ValueError("baohanno: no spaces around it")
         check_rate("rate", rate)
         check_money("cost", cost)
-        if not 0 < len(inst_name) <= INST_NAME_MAX:
-            raise ValueError(f"instname: must be 1 to {INST_NAME_MAX} characters")
+        check_text("instname", inst_name, INST_NAME_MAX)
         taken = self.by_baohanno(session, app.counterparty_id, baohanno)
         if taken is not None and taken.id != app.id:
             raise ValueError(f"baohanno: {baohanno} is already the number of application {taken.applyno}")
