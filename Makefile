@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports security pytest peers bench clean
+.PHONY: demo test lint typecheck imports security pytest peers browser-js bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ venv: $(STAMP)
 peers:
 	./scripts/install-peers.sh
 
-demo: $(STAMP)
+# sm-crypto's browser build for the bidder page (browser/package-lock.json), from the npm registry
+browser-js:
+	./scripts/install-browser-js.sh
+
+demo: $(STAMP) browser-js
 	./scripts/demo.sh
 
 lint: $(STAMP)
@@ -33,7 +37,7 @@ imports: $(STAMP)
 security: $(STAMP)
 	$(BIN)/bandit -q -c pyproject.toml -r src
 
-pytest: $(STAMP) peers
+pytest: $(STAMP) peers browser-js
 	$(BIN)/pytest
 
 test: lint typecheck imports security pytest
@@ -43,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/procurement.py
 
 clean:
-	rm -rf $(VENV) tests/interop/node/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) tests/interop/node/node_modules browser/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

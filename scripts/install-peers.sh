@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the interoperability peers the tests run against: OpenSSL 3 CLI, Java 17 + Debian's
 # BouncyCastle 1.72 jars, Node + sm-crypto (pinned in tests/interop/node/package-lock.json), the
-# PostgreSQL server binaries for the integration tests, a CJK font for guarantee documents, and
-# systemd-analyze for the deployment units.
+# PostgreSQL server binaries for the integration tests, a CJK font for guarantee documents,
+# systemd-analyze for the deployment units, and Debian's chromium for the bidder page's browser tests.
 # Idempotent: installs only what is missing. Needs root (or sudo) for apt on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ command -v npm >/dev/null || missing+=(npm)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 fc-list 2>/dev/null | grep -qi "WenQuanYi Zen Hei" || missing+=(fonts-wqy-zenhei fontconfig)
 command -v systemd-analyze >/dev/null || missing+=(systemd)  # verifies deploy/systemd units
+[ -x /usr/bin/chromium ] || missing+=(chromium)  # the bidder page's browser tests (Playwright drives it)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-peers: installing ${missing[*]}"

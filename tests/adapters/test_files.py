@@ -254,6 +254,35 @@ def test_a_wrong_digest_at_commit_keeps_no_file(sessions: sessionmaker[Session],
         assert list(store.root.iterdir()) == []
 
 
+def test_commit_stores_what_the_transform_makes_of_the_slices(
+    sessions: sessionmaker[Session], store: FileStore
+) -> None:
+    uploads = Uploads(store)
+    seen: list[int] = []
+
+    def upper(slices: Iterator[bytes]) -> Iterator[bytes]:
+        for piece in slices:
+            seen.append(len(piece))
+            yield piece.upper()
+
+    def broken(slices: Iterator[bytes]) -> Iterator[bytes]:
+        yield next(slices)
+        raise ValueError("baohanfile: bad padding")
+
+    with transaction(sessions) as session:
+        upload = uploads.begin(session, "g.pdf")
+        for number, piece in enumerate([b"abc", b"def", b"g"], 1):
+            uploads.add_slice(session, upload, number, piece)
+    with pytest.raises(ValueError, match="bad padding"), transaction(sessions) as session:
+        uploads.commit(session, upload, transform=broken)
+    md5 = hashlib.md5(b"ABCDEFG", usedforsecurity=False).hexdigest()
+    with transaction(sessions) as session:
+        file_id = uploads.commit(session, upload, md5=md5, size=7, transform=upper)
+    assert seen == [3, 3, 1]  # in order, one slice at a time
+    with transaction(sessions) as session:
+        assert store.get(session, file_id) == b"ABCDEFG"
+
+
 def test_bad_slices_are_refused_naming_the_field(sessions: sessionmaker[Session]) -> None:
     uploads = Uploads(DatabaseFileStore(), max_slice_size=10, max_slices=3)
     with transaction(sessions) as session:

@@ -15,7 +15,14 @@ SRC = str(Path(baohan.__file__).resolve().parents[1])
 
 
 @pytest.mark.parametrize(
-    "module", ["baohan.cli.procurement", "baohan.cli.gm", "baohan.cli.main", "baohan.cli.operators"]
+    "module",
+    [
+        "baohan.cli.procurement",
+        "baohan.cli.gm",
+        "baohan.cli.main",
+        "baohan.cli.operators",
+        "baohan.cli.bidder",
+    ],
 )
 def test_operator_commands_do_not_import_fastapi(module: str) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}

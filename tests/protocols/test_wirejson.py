@@ -73,3 +73,12 @@ def test_nesting_deeper_than_a_message_is_refused_with_a_reason(text: str) -> No
 @given(st.integers(min_value=0, max_value=MAX_DEPTH).flatmap(_nested))
 def test_nesting_within_the_limit_parses_whatever_the_strings_hold(text: str) -> None:
     assert parse_json(text.encode()) == json.loads(text)
+
+
+def test_exact_numbers_read_fractions_as_their_decimal_text() -> None:
+    from decimal import Decimal
+
+    value = parse_json(b'{"cost": 100.50, "rate": 0.005, "n": 3, "big": 1e2}', exact_numbers=True)
+    assert value == {"cost": Decimal("100.50"), "rate": Decimal("0.005"), "n": 3, "big": Decimal("1E+2")}
+    assert str(value["cost"]) == "100.50"
+    assert parse_json(b"[0.1]") == [0.1]  # the default is unchanged

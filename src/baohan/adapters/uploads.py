@@ -3,7 +3,7 @@ until every slice is there and then committed, one slice in memory at a time, in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
@@ -87,10 +87,15 @@ class Uploads:
         md5: str | None = None,
         size: int | None = None,
         slices: int | None = None,
+        transform: Callable[[Iterator[bytes]], Iterable[bytes]] | None = None,
     ) -> str:
         """Store slices 1..n as one file and return its id. n is ``slices`` when given, else the highest
         number received (then only ``size`` or a digest notices missing last slices). IncompleteUpload or
-        DigestMismatch leave the slices for another try; committing again returns the same id."""
+        DigestMismatch leave the slices for another try; committing again returns the same id.
+
+        ``transform`` (a streaming decryptor, say) turns the slices in order into the bytes stored; the
+        digests and size are then those of its output. An error it raises leaves work in the session:
+        roll the transaction back."""
         upload = session.get(FileUpload, upload_id, with_for_update=True)
         if upload is None:
             raise KeyError(f"no upload {upload_id}")
@@ -101,9 +106,10 @@ class Uploads:
         missing = _gaps(numbers, slices)
         if missing:
             raise IncompleteUpload(f"upload {upload_id} lacks slices {missing}")
-        file_id = self.files.put_stream(
-            session, upload.name, self._slices(session, upload_id, len(numbers)), sm3=sm3, md5=md5, size=size
-        )
+        chunks: Iterable[bytes] = self._slices(session, upload_id, len(numbers))
+        if transform is not None:
+            chunks = transform(iter(chunks))
+        file_id = self.files.put_stream(session, upload.name, chunks, sm3=sm3, md5=md5, size=size)
         session.execute(delete(FileUploadSlice).where(FileUploadSlice.upload_id == upload_id))
         upload.file_id = file_id
         session.flush()

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dispatch": ("baohan.cli.dispatch", "app"),
     "demo": ("baohan.cli.demo", "app"),
     "db": ("baohan.cli.db", "app"),
+    "bidder": ("baohan.cli.bidder", "app"),
 }
 
 

@@ -3,7 +3,7 @@
 from baohan.gm import oids as _oids  # noqa: F401 - registers the GM OIDs with asn1crypto first
 from baohan.gm.certificates import CertificateInfo, SM2Certificate, issue_certificate, make_ca, parse_name
 from baohan.gm.ciphertext import Layout
-from baohan.gm.envelope import Envelope, open_envelope, seal
+from baohan.gm.envelope import Envelope, open_envelope, open_key, seal
 from baohan.gm.errors import CertificateError, DecryptionError, EncodingError, GMError, InvalidKeyError
 from baohan.gm.sm2 import DEFAULT_UID, SM2PrivateKey, SM2PublicKey
 from baohan.gm.sm3 import SM3Hasher, hmac_sm3, sm3, sm3_hex, sm3_stream
@@ -38,6 +38,7 @@ __all__ = [
     "issue_certificate",
     "make_ca",
     "open_envelope",
+    "open_key",
     "parse_name",
     "seal",
     "sm3",

@@ -50,15 +50,27 @@ def open_envelope(
     sm4_mode: SM4Mode | str = SM4Mode.ECB,
 ) -> bytes:
     """The payload of ``envelope``; the sealed key may be 16 raw bytes or their 32 hex characters."""
-    key = private_key.decrypt(envelope.sealed_key, layout=layout)
+    key = open_key(envelope.sealed_key, private_key, layout=layout)
+    if SM4Mode(sm4_mode) is SM4Mode.CBC:
+        if len(envelope.data) < 2 * BLOCK:
+            raise DecryptionError("envelope data is too short for SM4-CBC (iv and one block)")
+        return sm4_decrypt(key, envelope.data[BLOCK:], SM4Mode.CBC, envelope.data[:BLOCK])
+    return sm4_decrypt(key, envelope.data, SM4Mode.ECB)
+
+
+def open_key(
+    sealed_key: bytes,
+    private_key: SM2PrivateKey,
+    *,
+    layout: Layout | str = "auto",
+    prefix: bool | None = None,
+) -> bytes:
+    """The 16-byte SM4 key SM2-sealed in ``sealed_key``, sealed as the raw bytes or as their 32 hex characters."""
+    key = private_key.decrypt(sealed_key, layout=layout, prefix=prefix)
     if len(key) == 2 * KEY_SIZE:
         # Many Java peers seal the key as its hex string rather than the 16 raw bytes.
         with contextlib.suppress(UnicodeDecodeError, ValueError):
             key = bytes.fromhex(key.decode("ascii"))
     if len(key) != KEY_SIZE:
         raise DecryptionError(f"envelope key must be {KEY_SIZE} bytes, got {len(key)}")
-    if SM4Mode(sm4_mode) is SM4Mode.CBC:
-        if len(envelope.data) < 2 * BLOCK:
-            raise DecryptionError("envelope data is too short for SM4-CBC (iv and one block)")
-        return sm4_decrypt(key, envelope.data[BLOCK:], SM4Mode.CBC, envelope.data[:BLOCK])
-    return sm4_decrypt(key, envelope.data, SM4Mode.ECB)
+    return key

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from baohan.adapters.documents.fonts import find_cjk_font
 from baohan.adapters.documents.ofd import (
     Attachment,
     Image,
@@ -117,6 +118,17 @@ def kit() -> SealKit:
 @pytest.fixture(scope="session")
 def guarantee_ofd(kit: SealKit) -> bytes:
     return write_ofd(guarantee_document(kit))
+
+
+def register_reader_font() -> None:
+    """Give easyofd the machine's Chinese font as "宋体": it draws every text in that face (it looks for
+    Windows' simsun.ttc), as a reader's host would have it."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "宋体" not in pdfmetrics.getRegisteredFontNames():
+        font = find_cjk_font()
+        pdfmetrics.registerFont(TTFont("宋体", str(font.path), subfontIndex=font.index))
 
 
 def _origin(repo_root: Path) -> list[Path]:

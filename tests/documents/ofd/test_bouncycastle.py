@@ -49,3 +49,11 @@ def test_bouncycastle_verifies_our_seal_signatures(bouncycastle: LinePeer, tmp_p
 def test_bouncycastle_agrees_on_a_real_tax_bureau_seal(bouncycastle: LinePeer, samples: Path) -> None:
     package = OfdPackage.read((samples / "signedFile.ofd").read_bytes())
     _check(bouncycastle, package["Doc_0/Signs/Sign_0/SignedValue.dat"])
+
+
+def test_bouncycastle_verifies_the_seals_of_a_tender_guarantee(bouncycastle: LinePeer) -> None:
+    from tests.documents.ofd.test_tender_guarantee import PLAIN_OFD, SEALED
+
+    # The plain guarantee's own seal, and the sealed guarantee's seal it carries unchanged.
+    _check(bouncycastle, OfdPackage.read(PLAIN_OFD)[VALUE])
+    _check(bouncycastle, OfdPackage.read(SEALED)[VALUE])

@@ -11,9 +11,15 @@ from types import ModuleType
 
 import pytest
 
-from baohan.adapters.documents.fonts import find_cjk_font
 from baohan.adapters.documents.ofd import OfdPackage, Stamp, seal_ofd, verify_ofd, write_ofd
-from tests.documents.ofd.conftest import GUARANTEE_NO, INSTITUTION, NOW, SealKit, guarantee_document
+from tests.documents.ofd.conftest import (
+    GUARANTEE_NO,
+    INSTITUTION,
+    NOW,
+    SealKit,
+    guarantee_document,
+    register_reader_font,
+)
 
 
 def _reader(name: str) -> ModuleType:
@@ -63,14 +69,7 @@ def test_easyofd_renders_the_page_with_its_text_picture_and_seal(
     sealed: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     easyofd = _reader("easyofd")
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    # easyofd draws every text in a face registered as "宋体" (it looks for Windows' simsun.ttc); give it
-    # the machine's Chinese font under that name, as a reader's host would have.
-    if "宋体" not in pdfmetrics.getRegisteredFontNames():
-        font = find_cjk_font()
-        pdfmetrics.registerFont(TTFont("宋体", str(font.path), subfontIndex=font.index))
+    register_reader_font()
     monkeypatch.chdir(tmp_path)  # easyofd may leave working files behind
     reader = easyofd.OFD()
     reader.read(sealed, fmt="binary")

@@ -104,9 +104,55 @@ public class GmPeer {
                 }
                 return serial.toString(16);
             }
+            case "tenderfile": { // privhex keyfield ivfield inpath outpath -> md5 hex of the plain file
+                // A Java platform's reading of baohanfilecompletenotice: key and iv are Base64 of SM2 C1C3C2
+                // ciphertexts with 04; the file is SM4/CBC/PKCS7Padding over the whole of it.
+                byte[] fileKey = sm2Open(a[1], a[2]);
+                byte[] iv = sm2Open(a[1], a[3]);
+                javax.crypto.Cipher cipher = javax.crypto.Cipher.getInstance("SM4/CBC/PKCS7Padding", "BC");
+                cipher.init(javax.crypto.Cipher.DECRYPT_MODE, new javax.crypto.spec.SecretKeySpec(fileKey, "SM4"),
+                        new javax.crypto.spec.IvParameterSpec(iv));
+                return pipe(cipher, a[4], a[5], true);
+            }
+            case "sm4cbcfile": { // keyhex ivhex inpath outpath -> md5 hex of the plain file, encrypted into outpath
+                javax.crypto.Cipher cipher = javax.crypto.Cipher.getInstance("SM4/CBC/PKCS7Padding", "BC");
+                cipher.init(javax.crypto.Cipher.ENCRYPT_MODE, new javax.crypto.spec.SecretKeySpec(Hex.decode(a[1]), "SM4"),
+                        new javax.crypto.spec.IvParameterSpec(Hex.decode(a[2])));
+                return pipe(cipher, a[3], a[4], false);
+            }
             default:
                 throw new IllegalArgumentException("unknown command " + a[0]);
         }
+    }
+
+    static byte[] sm2Open(String privhex, String base64) throws Exception {
+        SM2Engine engine = new SM2Engine(SM2Engine.Mode.C1C3C2);
+        engine.init(false, priv(privhex));
+        byte[] ct = java.util.Base64.getDecoder().decode(base64);
+        return engine.processBlock(ct, 0, ct.length);
+    }
+
+    // Streams inpath through cipher into outpath; the MD5 of whichever side is plain.
+    static String pipe(javax.crypto.Cipher cipher, String inpath, String outpath, boolean decrypting)
+            throws Exception {
+        java.security.MessageDigest md5 = java.security.MessageDigest.getInstance("MD5");
+        try (java.io.InputStream in = new java.io.FileInputStream(inpath);
+                java.io.OutputStream out = new java.io.FileOutputStream(outpath)) {
+            byte[] buffer = new byte[1 << 16];
+            int n;
+            while ((n = in.read(buffer)) > 0) {
+                if (!decrypting) md5.update(buffer, 0, n);
+                byte[] part = cipher.update(buffer, 0, n);
+                if (part != null) {
+                    if (decrypting) md5.update(part);
+                    out.write(part);
+                }
+            }
+            byte[] last = cipher.doFinal();
+            if (decrypting) md5.update(last);
+            out.write(last);
+        }
+        return Hex.toHexString(md5.digest());
     }
 
     public static void main(String[] args) throws Exception {

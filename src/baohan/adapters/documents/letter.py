@@ -64,6 +64,7 @@ __all__ = [
     "check_letter_setup",
     "find_cjk_font",
     "letter_blocks",
+    "register_font",
     "render_letter_pdf",
 ]
 
@@ -108,7 +109,8 @@ class GuaranteeLetter:
             raise ValueError("valid_to must be after valid_from")
 
 
-def _register_font(font: FontChoice) -> str:
+def register_font(font: FontChoice) -> str:
+    """The reportlab name of ``font``, registered once per process; unusable is a :class:`FontNotFoundError`."""
     with _fonts_lock:
         key = (font.path, font.index)
         if key in _fonts:
@@ -215,7 +217,7 @@ def letter_blocks(letter: GuaranteeLetter, template: str | Path | None = None) -
 def check_letter_setup(template: str | Path | None = None) -> None:
     """Fail now, not at the first issue, when the font or the template will not do (FontNotFoundError,
     LetterTemplateError)."""
-    _register_font(find_cjk_font())
+    register_font(find_cjk_font())
     now = datetime.now(SHANGHAI)
     sample = GuaranteeLetter(
         **{f.name: "示例" for f in fields(GuaranteeLetter) if f.name not in _MOMENTS | {"amount", "kind"}},
@@ -241,7 +243,7 @@ def render_letter_pdf(
 ) -> bytes:
     """The letter as a one-page A4 PDF, worded by its template, with a subset of the CJK font embedded
     (``font_path``, else :func:`find_cjk_font`); same letter, same bytes."""
-    font = _register_font(FontChoice(Path(font_path)) if font_path is not None else find_cjk_font())
+    font = register_font(FontChoice(Path(font_path)) if font_path is not None else find_cjk_font())
     blocks = letter_blocks(letter, template)
     footer = " ".join(text for style, text in blocks if style == "footer")
     issued = letter.issued_at.astimezone(SHANGHAI)

@@ -11,6 +11,7 @@ import httpx
 
 from baohan.protocols.fields import MessageInvalid, validate_wire
 from baohan.protocols.tender.endpoint import TenderChannel
+from baohan.protocols.tender.models import PlatformRequest
 from baohan.protocols.tender.sign import signed
 from baohan.protocols.tender.tables import INTERFACES
 from baohan.protocols.tender.wire import TenderError, encode_body, format_timestamp, number_text, parse_answer
@@ -45,14 +46,18 @@ class TenderClient:
         self._http = http
         self._clock = clock
 
-    def message(self, fields: Mapping[str, Any], channel: TenderChannel) -> dict[str, Any]:
-        """``fields`` as sent: with ``appkey`` and ``timestamp`` (unless given), amounts per the profile,
-        and signed."""
+    def message(self, interface: str, fields: Mapping[str, Any], channel: TenderChannel) -> dict[str, Any]:
+        """``fields`` as sent: with ``appkey``, ``timestamp`` and a platform's ``platformcode`` (from the
+        profile) unless given, None fields left out, amounts as the profile says, and signed."""
         out: dict[str, Any] = {"appkey": channel.appkey, "timestamp": format_timestamp(self._clock())}
+        code = channel.profile.platformcode
+        if code and issubclass(INTERFACES[interface].request, PlatformRequest):
+            out["platformcode"] = code
         for name, value in fields.items():
             if isinstance(value, Decimal) and not channel.profile.amounts_as_numbers:
                 value = number_text(value)
-            out[name] = value
+            if value is not None:
+                out[name] = value
         return signed(out, channel.appsecret, channel.profile.sign)
 
     def call(
@@ -60,7 +65,7 @@ class TenderClient:
     ) -> dict[str, Any]:
         """Post ``interface`` to ``url`` (the counterparty's prefix) and return the answer's ``data``;
         TenderRefused on code 0, TenderTransportError when the answer never came or is unusable."""
-        body, content_type = encode_body(self.message(fields, channel), channel.profile.body)
+        body, content_type = encode_body(self.message(interface, fields, channel), channel.profile.body)
         target = f"{url.rstrip('/')}/{interface}"
         try:
             reply = self._http.post(target, content=body, headers={"content-type": content_type})

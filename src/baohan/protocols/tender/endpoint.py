@@ -13,6 +13,8 @@ from baohan.protocols.tender.profile import TenderProfile
 from baohan.protocols.tender.sign import SIGN, render, sign_string
 from baohan.protocols.tender.wire import OK_MESSAGE
 
+KEY_PART_MAX = 50
+
 
 @dataclass(frozen=True, slots=True)
 class TenderChannel:
@@ -68,7 +70,7 @@ class Endpoint(Protocol):
 
     def replayed(self, appkey: str, interface: str, key: str, fingerprint: str) -> Answer | None:
         """The answer recorded for an already processed request, or None; TenderError when ``key`` was
-        processed with other content."""
+        processed with other content. Asked for every signed request, before its clock and fields."""
 
     def handle(self, request: Inbound) -> Answer:
         """Process the request and record its answer, atomically (a concurrent duplicate answers the same)."""
@@ -83,6 +85,7 @@ def fingerprint(interface: str, fields: Mapping[str, Any]) -> str:
 def replay_key(fields: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
     """The replay key of a request from its ``names`` fields; None when one is missing (never processed)."""
     parts = [render(fields.get(name)) for name in names]
-    if any(part is None or not part.strip() for part in parts):
+    # Beyond the spec's 50 characters a value was never accepted, so never processed either.
+    if any(part is None or not part.strip() or len(part) > KEY_PART_MAX for part in parts):
         return None
     return "|".join(part for part in parts if part is not None)

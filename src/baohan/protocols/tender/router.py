@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "/tender"
 INTERNAL_ERROR = "internal error"
 PAUSED = "service paused: try again later"
+APPKEY_MAX = 50
 
 _Prepared = tuple[str, "Inbound | Answer"]
 Clock = Callable[[], datetime]
@@ -39,6 +40,8 @@ def _channel(endpoint: Endpoint, fields: dict[str, object]) -> TenderChannel:
     appkey = fields.get("appkey")
     if not isinstance(appkey, str) or not appkey.strip():
         raise TenderError("appkey: required")
+    if len(appkey) > APPKEY_MAX:
+        raise TenderError(f"appkey: must be at most {APPKEY_MAX} characters, got {len(appkey)}")
     channel = endpoint.channel(appkey)
     if channel is None:
         raise TenderError(f"appkey: {appkey[:50]} is not registered")

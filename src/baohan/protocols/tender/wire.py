@@ -44,7 +44,24 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
         raise TenderError(f"{what}: not UTF-8 JSON") from None
     if not isinstance(value, dict):
         raise TenderError(f"{what}: must be a JSON object")
+    if "\\u0000" in raw.decode("utf-8"):  # only the escape can carry NUL into JSON text
+        _refuse_nul(value)
     return value
+
+
+def _refuse_nul(fields: dict[str, Any]) -> None:
+    # No counterparty means it, and PostgreSQL cannot store it in text or JSON: refused wherever it hides.
+    for key, value in fields.items():
+        pending = [key, value]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, str) and "\0" in item:
+                raise TenderError(f"{key[:50]}: must not contain the NUL character (\\u0000)")
+            if isinstance(item, dict):
+                pending.extend(item)
+                pending.extend(item.values())
+            elif isinstance(item, list):
+                pending.extend(item)
 
 
 def body_shape(body: bytes) -> BodyShape:

@@ -1,1 +1,1 @@
-"""The tender protocol's services (spec 004): its registry, its stores and, built on them, its two roles."""
+"""Tender use cases (spec 004): its registry and stores, and on them the issuer and the platform roles."""

@@ -4,8 +4,10 @@
   into a deterministic OFD file; fonts are named, not embedded.
 - :func:`draw_seal` draws the red round seal picture (PNG); :func:`make_seal` makes the SESeal.
 - :func:`seal_ofd` adds a seal signature; :func:`verify_ofd` checks every signature of a document.
+- :func:`read_attachments` gives the attached files back, byte for byte.
 """
 
+from baohan.adapters.documents.ofd.attachments import read_attachments
 from baohan.adapters.documents.ofd.errors import OfdError
 from baohan.adapters.documents.ofd.model import A4, Attachment, Image, OfdDocument, Page, Text
 from baohan.adapters.documents.ofd.package import OfdPackage
@@ -30,6 +32,7 @@ __all__ = [
     "Text",
     "draw_seal",
     "make_seal",
+    "read_attachments",
     "seal_ofd",
     "verify_ofd",
     "write_ofd",

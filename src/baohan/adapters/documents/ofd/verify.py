@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from baohan.adapters.documents.ofd import xmlparts as x
+from baohan.adapters.documents.ofd.attachments import listed_attachments
 from baohan.adapters.documents.ofd.errors import OfdError
 from baohan.adapters.documents.ofd.package import OfdPackage, resolve
 from baohan.adapters.documents.ofd.seal_check import check_seal
@@ -109,11 +110,14 @@ def verify_ofd(
 
 
 def essential_parts(package: OfdPackage, document: str) -> frozenset[str]:
-    """What every signature of ``document`` must cover: OFD.xml, Document.xml and each page's content.
+    """What every signature of ``document`` must cover: OFD.xml, Document.xml, each page's content, and the
+    attachment list with every file it names.
 
-    A signature over less would stay valid while the document it is shown on changes.
+    A signature over less would stay valid while the document it is shown on, or what it carries, changes.
     """
-    return frozenset({ENTRY, document, *(content for _, content in pages(package, document))})
+    attachments, entries = listed_attachments(package, document)
+    carried = [attachments, *(file_part for _, file_part in entries)] if attachments else []
+    return frozenset({ENTRY, document, *(content for _, content in pages(package, document)), *carried})
 
 
 def _check(

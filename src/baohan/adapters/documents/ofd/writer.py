@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from baohan.adapters.documents.ofd import xmlparts as x
+from baohan.adapters.documents.ofd.attachments import ofd_moment
 from baohan.adapters.documents.ofd.model import Image, OfdDocument, Page, Text
 from baohan.adapters.documents.ofd.package import OfdPackage
 
@@ -234,7 +235,7 @@ def _attachments_xml(document: OfdDocument, attachment_ids: list[str]) -> bytes:
             ID=attachment_id,
             Name=attachment.title or attachment.file_name,
             Format=attachment.format or attachment.file_name.rpartition(".")[2].lower(),
-            CreationDate=attachment.created.replace(microsecond=0, tzinfo=None).isoformat(),
+            CreationDate=ofd_moment(attachment.created),
             Size=num(len(attachment.data) / 1024),
             Visible="true" if attachment.visible else "false",
         )

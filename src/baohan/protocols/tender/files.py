@@ -1,0 +1,194 @@
+"""A guarantee file as the tender wire carries it: SM4-CBC/PKCS#7 over the whole file under a key F and iv V,
+cut into slices for ``uploadbaohanfile``, with the digest of the plain file for ``baohanfilecompletenotice``.
+
+Both directions stream: memory stays within a slice or two whatever the file's size. Padding is added and
+removed here rather than by a padder object, which would copy every chunk once more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+
+from baohan.gm import DecryptionError, SM3Hasher
+
+SLICE_SIZE = 1 << 20
+BLOCK = 16
+FileDigest = Literal["md5", "sm3"]
+DIGEST_FIELD = "baohanfilemd5"
+
+
+class FileDigestMismatch(ValueError):
+    """A decrypted file whose digest is not the one announced in ``baohanfilemd5``."""
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes, /) -> object: ...
+
+    def hexdigest(self) -> str: ...
+
+
+def _hasher(digest: FileDigest) -> _Hasher:
+    if digest == "sm3":
+        return SM3Hasher()
+    if digest == "md5":
+        return hashlib.md5(usedforsecurity=False)  # the spec's file digest; not a security boundary
+    raise ValueError(f"file_digest must be md5 or sm3, not {digest!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class FileKey:
+    """F and V: the SM4 key and CBC iv one file is encrypted under."""
+
+    key: bytes
+    iv: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.key) != BLOCK or len(self.iv) != BLOCK:
+            raise ValueError(f"a file key and iv are {BLOCK} bytes each")
+
+    @classmethod
+    def fresh(cls) -> FileKey:
+        """A random key and iv."""
+        return cls(os.urandom(BLOCK), os.urandom(BLOCK))
+
+    def _cipher(self) -> Cipher[modes.CBC]:
+        return Cipher(algorithms.SM4(self.key), modes.CBC(self.iv))
+
+
+def _slices(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The bytes of ``pieces`` again in slices of exactly ``size``, the last shorter, none empty."""
+    buffer = bytearray()
+    for piece in pieces:
+        if not buffer and len(piece) == size:
+            yield piece  # the usual case, a chunk the size of a slice: no copy
+            continue
+        buffer += piece
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    if buffer:
+        yield bytes(buffer)
+
+
+class EncryptedFile:
+    """The ciphertext slices of a plain file given as chunks; once iterated, its digest and sizes.
+
+    Iterate once. ``digest`` is the lowercase hex digest of the whole plain file (md5 or sm3).
+    """
+
+    def __init__(
+        self,
+        chunks: Iterable[bytes],
+        key: FileKey | None = None,
+        *,
+        slice_size: int = SLICE_SIZE,
+        digest: FileDigest = "md5",
+    ) -> None:
+        if slice_size < 1:
+            raise ValueError(f"slice_size must be at least 1, got {slice_size}")
+        self.key = key or FileKey.fresh()
+        self.slice_size = slice_size
+        self.size = 0
+        self.slices = 0
+        self._chunks = chunks
+        self._hasher = _hasher(digest)
+        self._digest: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """Hex digest of the plain file; RuntimeError before the slices have all been taken."""
+        if self._digest is None:
+            raise RuntimeError("the file's digest is known once every slice has been taken")
+        return self._digest
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in _slices(self._ciphertext(), self.slice_size):
+            self.slices += 1
+            yield piece
+
+    def _ciphertext(self) -> Iterator[bytes]:
+        ctx = self.key._cipher().encryptor()
+        for chunk in self._chunks:
+            self._hasher.update(chunk)
+            self.size += len(chunk)
+            if out := ctx.update(chunk):
+                yield out
+        pad = BLOCK - self.size % BLOCK
+        yield ctx.update(bytes([pad]) * pad) + ctx.finalize()
+        self._digest = self._hasher.hexdigest()
+
+
+class FileDecryptor:
+    """Decrypts a file's ciphertext fed in order, in pieces of any size, and checks its digest at the end.
+
+    ``update`` returns the plain bytes ready so far (one piece late: the last block's padding must wait);
+    ``finalize`` returns the rest, or raises DecryptionError (truncated, bad padding) or FileDigestMismatch.
+    ``digest=None`` leaves the digest to the caller (e.g. a file store that computes it anyway).
+    """
+
+    def __init__(
+        self, key: FileKey, *, digest: FileDigest | None = "md5", expected: str | None = None
+    ) -> None:
+        self._ctx: CipherContext = key._cipher().decryptor()
+        self._hasher = _hasher(digest) if digest is not None else None
+        self._expected = expected.lower() if expected is not None else None
+        if self._expected is not None and self._hasher is None:
+            raise ValueError("an expected digest needs a digest algorithm")
+        self._held = b""
+        self.size = 0
+        self.hexdigest: str | None = None
+
+    def update(self, data: bytes) -> bytes:
+        """Plain bytes decrypted before ``data``'s (``data``'s own are held back)."""
+        out = self._ctx.update(data)
+        if not out:
+            return b""
+        ready, self._held = self._held, out
+        return self._count(ready)
+
+    def finalize(self) -> bytes:
+        """The last plain bytes, padding removed, once the digest checks out."""
+        try:
+            last = self._held + self._ctx.finalize()
+        except ValueError:
+            raise DecryptionError(
+                "baohanfile: the ciphertext is not a whole number of 16-byte blocks"
+            ) from None
+        pad = last[-1] if last else 0
+        if not 1 <= pad <= BLOCK or last[-pad:] != bytes([pad]) * pad:
+            raise DecryptionError(
+                "baohanfile: bad padding after SM4-CBC decryption (wrong key or iv, or damaged)"
+            )
+        tail = self._count(last[:-pad])
+        if self._hasher is not None:
+            self.hexdigest = self._hasher.hexdigest()
+            if self._expected is not None and self.hexdigest != self._expected:
+                raise FileDigestMismatch(
+                    f"{DIGEST_FIELD}: expected {self._expected}, the decrypted file has {self.hexdigest}"
+                )
+        return tail
+
+    def _count(self, plain: bytes) -> bytes:
+        if self._hasher is not None and plain:
+            self._hasher.update(plain)
+        self.size += len(plain)
+        return plain
+
+
+def decrypt_file(
+    slices: Iterable[bytes], key: FileKey, *, expected: str | None = None, digest: FileDigest | None = "md5"
+) -> Iterator[bytes]:
+    """The plain file in chunks from its ciphertext slices in order; the error (never a normal end) when it
+    is truncated, badly padded or (``expected`` given) its digest differs."""
+    decryptor = FileDecryptor(key, digest=digest, expected=expected)
+    for piece in slices:
+        if out := decryptor.update(piece):
+            yield out
+    if tail := decryptor.finalize():
+        yield tail
