@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from baohan.domain.machine import Machine
+
 
 class Stage(StrEnum):
     """Where an application stands."""
@@ -113,14 +115,14 @@ class IllegalTransition(Exception):
         super().__init__(why)
 
 
+_MACHINE: Machine[Stage, Event, Stage] = Machine(TRANSITIONS, IllegalTransition)
+
+
 def next_stage(stage: Stage, event: Event) -> Stage:
     """The stage after ``event``; IllegalTransition when the lifecycle forbids it."""
-    try:
-        return TRANSITIONS[(stage, event)]
-    except KeyError:
-        raise IllegalTransition(stage, event) from None
+    return _MACHINE.target(stage, event)
 
 
 def allowed(stage: Stage) -> frozenset[Event]:
     """The events ``stage`` accepts (empty for a final stage)."""
-    return frozenset(event for (src, event) in TRANSITIONS if src is stage)
+    return _MACHINE.allowed(stage)

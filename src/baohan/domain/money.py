@@ -36,6 +36,11 @@ def _checked(amount: Decimal) -> Decimal:
     return abs(cents)  # abs turns Decimal("-0.00") into 0.00
 
 
+def checked(amount: Decimal) -> Decimal:
+    """``amount`` in cents; ValueError if it is negative, not finite, finer than a cent or beyond 万亿."""
+    return _checked(amount)
+
+
 def _integer_in_chinese(value: int) -> str:
     digits = str(value)
     out: list[str] = []

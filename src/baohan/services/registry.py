@@ -149,8 +149,11 @@ class Registry(Generic[C]):
         switches: Switches | None = None,
         counterparty_role: str | None = None,
         identifier_max: Mapping[str, int] | None = None,
+        appid_is_appkey: bool = False,
     ) -> None:
         self._sessions = sessions
+        # A protocol whose requests name the counterparty by appkey alone (tender) keeps appid = appkey.
+        self._appid_is_appkey = appid_is_appkey
         # The protocol's own limits (procurement's appid is 32): the column holds more, and SQLite any length.
         self._identifier_max = {"appid": MAX_IDENTIFIER, "appkey": MAX_IDENTIFIER, **(identifier_max or {})}
         self._box = box
@@ -318,7 +321,10 @@ class Registry(Generic[C]):
         """
         if self.counterparty_role is not None and role != self.counterparty_role:
             raise ValueError(f"this registry keeps {self.counterparty_role} counterparties, not {role}")
-        for field, value in (("appid", appid), ("appkey", appkey)):
+        if self._appid_is_appkey and appid != appkey:
+            raise ValueError(f"a {self.protocol} counterparty is named by its appkey: appid must equal it")
+        names = (("appkey", appkey),) if self._appid_is_appkey else (("appid", appid), ("appkey", appkey))
+        for field, value in names:
             limit = self._identifier_max[field]
             if not value or len(value) > limit or "\0" in value:
                 raise ValueError(f"{field} must be 1 to {limit} characters (no NUL), got {len(value)}")
@@ -438,8 +444,9 @@ class Registry(Generic[C]):
         """Replace a counterparty's appsecret, public key or appkey; ValueError when none is given."""
         if appsecret is None and public_key is None and appkey is None:
             raise ValueError("give a new appsecret, public key or appkey to rotate")
-        if appkey is not None and not 0 < len(appkey) <= MAX_IDENTIFIER:
-            raise ValueError(f"appkey must be 1 to {MAX_IDENTIFIER} characters")
+        limit = self._identifier_max["appkey"]
+        if appkey is not None and not 0 < len(appkey) <= limit:
+            raise ValueError(f"appkey must be 1 to {limit} characters")
         if appsecret is not None and not appsecret:
             raise ValueError("appsecret must not be empty")
         with transaction(self._sessions) as session:
@@ -450,6 +457,15 @@ class Registry(Generic[C]):
                 row.public_key = public_key.to_hex()
             if appkey is not None:
                 row.appkey = appkey
+                if self._appid_is_appkey:
+                    row.appid = appkey
+            role = row.role  # (a failed flush expires the row)
+            try:
+                session.flush()
+            except IntegrityError:
+                raise ValueError(
+                    f"appkey {appkey} is already registered for a {self.protocol} {role}"
+                ) from None
             self._changed(session)
             listed = _listing(row)
         self._after_change()

@@ -278,3 +278,233 @@ class AdminOperator(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- tender (spec 004) ------------------------------------------------------------------------------------
+# Both roles may share one database (tests, the demo): every application row says whose copy it is
+# (``side``: issuer | platform). Project fields stay in their sealed (ciphertext) form until the project key
+# arrives (issuer) or the bid opens (platform); the key and every file key are sealed by the key store.
+
+Rate = ExactNumeric(10, 6)
+
+
+class TenderBidSection(Base):
+    """The platform's bid section (标段): its project key (sealed at rest), opening time and sealed values."""
+
+    __tablename__ = "tender_bid_sections"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code: Mapped[str] = mapped_column(String(500), unique=True)  # biaoduanno, the platform's own number
+    project_key_sealed: Mapped[str] = mapped_column(Text)
+    # The plain fields sealed by the key store, and their wire form under the project key (what goes out).
+    fields_sealed: Mapped[str] = mapped_column(Text)
+    sealed_values: Mapped[dict[str, Any]] = mapped_column(JSONText)
+    kaibiaotime: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the restores were scheduled
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TenderQuote(Base):
+    """One institution's offer (product, rate, premium) to a bidder for a bid section, to choose from."""
+
+    __tablename__ = "tender_quotes"
+    __table_args__ = (UniqueConstraint("bid_section_id", "bidder_code", "counterparty_id", "product"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    bid_section_id: Mapped[str] = mapped_column(ForeignKey("tender_bid_sections.id"), index=True)
+    bidder_code: Mapped[str] = mapped_column(String(50))
+    counterparty_id: Mapped[str] = mapped_column(ForeignKey("counterparties.id"))
+    product: Mapped[str] = mapped_column(String(100))
+    rate: Mapped[Decimal] = mapped_column(Rate)
+    premium: Mapped[Decimal] = mapped_column(Money)
+    chosen: Mapped[bool] = mapped_column(Boolean, default=False)
+    application_pk: Mapped[str | None] = mapped_column(ForeignKey("tender_applications.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TenderApplication(Base):
+    """A tender application (baohanapply) and its guarantee; ``side`` says whose copy this is."""
+
+    __tablename__ = "tender_applications"
+    __table_args__ = (
+        UniqueConstraint("side", "counterparty_id", "applyno"),
+        UniqueConstraint("side", "counterparty_id", "baohanno"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    side: Mapped[str] = mapped_column(String(10))  # issuer | platform
+    counterparty_id: Mapped[str] = mapped_column(ForeignKey("counterparties.id"))
+    applyno: Mapped[str] = mapped_column(String(50))
+    platformcode: Mapped[str] = mapped_column(String(50))
+    bid_section_id: Mapped[str | None] = mapped_column(ForeignKey("tender_bid_sections.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(20), index=True)
+    resume_stage: Mapped[str | None] = mapped_column(String(20))  # where a refused quit or stopped claim goes
+    content_hash: Mapped[str] = mapped_column(String(64))
+    applydata: Mapped[str] = mapped_column(Text)  # as received (or sent): SM4 under the envelope's key
+    digitalenvelope: Mapped[str] = mapped_column(Text)
+    bidder_certificate_pem: Mapped[str | None] = mapped_column(Text)
+    # Opened by the bidder: the fields that were never sealed with the project key.
+    bidder_name: Mapped[str | None] = mapped_column(String(200))
+    bidder_code: Mapped[str | None] = mapped_column(String(50), index=True)
+    bzj_amount: Mapped[Decimal | None] = mapped_column(Money)
+    sealed_fields: Mapped[dict[str, Any] | None] = mapped_column(JSONText)  # ciphertext under the project key
+    project_key_sealed: Mapped[str | None] = mapped_column(Text)  # once restored
+    project_fields: Mapped[dict[str, Any] | None] = mapped_column(JSONText)  # plain, only once restored
+    baohanno: Mapped[str | None] = mapped_column(String(50))
+    inst_name: Mapped[str | None] = mapped_column(String(200))
+    rate: Mapped[Decimal | None] = mapped_column(Rate)
+    cost: Mapped[Decimal | None] = mapped_column(Money)
+    generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payer_name: Mapped[str | None] = mapped_column(String(200))
+    payer_account: Mapped[str | None] = mapped_column(String(50))
+    paid_amount: Mapped[Decimal | None] = mapped_column(Money)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kaibiaotime: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    restored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    quit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # tuibaotime
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class TenderEvent(Base):
+    """A tender application's history for operators: every event, who caused it, and its details."""
+
+    __tablename__ = "tender_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_pk: Mapped[str] = mapped_column(ForeignKey("tender_applications.id"), index=True)
+    event: Mapped[str] = mapped_column(String(20))
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TenderGuaranteeFile(Base):
+    """A guarantee file of an application, sealed (filetype 1) or plain (2): sent by the issuer, received
+    by the platform. Its SM4 key and iv are sealed at rest."""
+
+    __tablename__ = "tender_guarantee_files"
+    __table_args__ = (UniqueConstraint("application_pk", "filetype"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_pk: Mapped[str] = mapped_column(ForeignKey("tender_applications.id"))
+    filetype: Mapped[str] = mapped_column(String(10))  # sealed | plain
+    state: Mapped[str] = mapped_column(String(20))  # pending | uploading | uploaded | completed | refused
+    file_id: Mapped[str | None] = mapped_column(ForeignKey("stored_files.id"))  # the plain OFD
+    upload_id: Mapped[str | None] = mapped_column(ForeignKey("file_uploads.id"))  # slices received
+    digest: Mapped[str | None] = mapped_column(String(64))
+    digest_method: Mapped[str | None] = mapped_column(String(8))  # md5 | sm3
+    key_sealed: Mapped[str | None] = mapped_column(Text)
+    iv_sealed: Mapped[str | None] = mapped_column(Text)
+    slices: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TenderAgreement(Base):
+    """The application agreement (保函申请协议) the bidder signed with their certificate."""
+
+    __tablename__ = "tender_agreements"
+
+    application_pk: Mapped[str] = mapped_column(ForeignKey("tender_applications.id"), primary_key=True)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(Text)
+    file_id: Mapped[str] = mapped_column(ForeignKey("stored_files.id"))  # the agreement's bytes
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TenderClaim(Base):
+    """A claim (claimsnotice): paid on first demand once due, unless an operator stops it with a reason."""
+
+    __tablename__ = "tender_claims"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_pk: Mapped[str] = mapped_column(ForeignKey("tender_applications.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10))  # open | paid | stopped
+    request: Mapped[dict[str, Any]] = mapped_column(JSONText)
+    amount: Mapped[Decimal | None] = mapped_column(Money)  # payeramount
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TenderClaimDocument(Base):
+    """One document of a claim's ``filelist``: where it is, and whether we have fetched and kept it."""
+
+    __tablename__ = "tender_claim_documents"
+    __table_args__ = (UniqueConstraint("claim_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("tender_claims.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(String(1000))
+    state: Mapped[str] = mapped_column(String(10))  # pending | fetched | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    file_id: Mapped[str | None] = mapped_column(ForeignKey("stored_files.id"))
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TenderInvoice(Base):
+    """An invoice request (invoiceapply) and the invoice issued for it (invoicenotice)."""
+
+    __tablename__ = "tender_invoices"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_pk: Mapped[str] = mapped_column(ForeignKey("tender_applications.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10))  # requested | issued | refused
+    request: Mapped[dict[str, Any]] = mapped_column(JSONText)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    invoice_url: Mapped[str | None] = mapped_column(String(1000))
+    invoice_code: Mapped[str | None] = mapped_column(String(50))
+    invoice_no: Mapped[str | None] = mapped_column(String(50))
+    file_id: Mapped[str | None] = mapped_column(ForeignKey("stored_files.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TenderQuit(Base):
+    """A quit (退保, quitapply) waiting for, or given, a decision; ``quit_at`` is tuibaotime on success."""
+
+    __tablename__ = "tender_quits"
+    __table_args__ = (
+        Index(
+            "uq_tender_quits_pending",
+            "application_pk",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_pk: Mapped[str] = mapped_column(ForeignKey("tender_applications.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))  # pending | accepted | refused
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    quit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TenderGiveUp(Base):
+    """A give-up asked by the platform (giveupapply) or by the bidder on our side (giveupnotice), and the
+    answer the deciding side gave."""
+
+    __tablename__ = "tender_give_ups"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_pk: Mapped[str] = mapped_column(ForeignKey("tender_applications.id"), index=True)
+    origin: Mapped[str] = mapped_column(String(10))  # platform | issuer: who asked
+    status: Mapped[str] = mapped_column(String(10))  # pending | accepted | refused
+    message: Mapped[str | None] = mapped_column(String(500))  # the refusal's reason
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

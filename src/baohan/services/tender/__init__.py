@@ -1,1 +1,1 @@
-"""Tender use cases: the issuer and the platform roles of spec 004."""
+"""Tender use cases (spec 004): its registry and stores, and on them the issuer and the platform roles."""
