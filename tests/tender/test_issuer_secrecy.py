@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
-from decimal import Decimal
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import MetaData, select
