@@ -9,7 +9,7 @@ SM2-sealed for the platform's public key: SM2 sealing is randomised, so the noti
 every retry of it sends the same text. With the profile's ``upload_before_notice`` the approval's
 baohannotice is written there too, after the slices and before the completion.
 
-The platform's key is asked with downloadpublickey and cached (per process, ``ttl``); a key that
+The platform's key is asked with downloadpublickey (before the slices) and cached (per process, ``ttl``); a key that
 changed replaces the one registered for the platform (the registry's ``rotate``).
 """
 
@@ -116,6 +116,8 @@ class FileUpload:
             assert keys is not None  # kept together with the file
             content = ctx.files.get(session, row.file_id)
             applyno, baohanno = app.applyno, app.baohanno
+        # Asked before the slices go up: a platform that cannot give its key does not get them in vain.
+        platform_key = self._keys.key(peer, applyno)
         encrypted = EncryptedFile(
             [content], FileKey(*keys), slice_size=profile.slice_size, digest=profile.file_digest
         )
@@ -131,7 +133,6 @@ class FileUpload:
                     "index": str(index),
                 },
             )
-        platform_key = self._keys.key(peer, applyno)
 
         def seal(secret: bytes) -> str:
             return seal_file_secret(
