@@ -2,15 +2,16 @@
 The plain guarantee is made by its job first, once baohanrestore kept the project key.
 
 One outbox job per file (:data:`~baohan.services.tender.issuing.FILE_UPLOAD`) encrypts the kept OFD with
-its key and iv (SM4-CBC, streaming) and posts each slice; a retry posts them all again, byte for byte the
+its key and iv (SM4-CBC; the OFD is read whole, being small, so no transaction stays open while the
+slices go out) and posts each slice; a retry posts them all again, byte for byte the
 same, and the platform answers the ones it has as before. Once every slice is up the job, in one
 transaction, marks the file uploaded and writes the completion notice to the outbox with the key and iv
 SM2-sealed for the platform's public key: SM2 sealing is randomised, so the notice is sealed once and
 every retry of it sends the same text. With the profile's ``upload_before_notice`` the approval's
 baohannotice is written there too, after the slices and before the completion.
 
-The platform's key is asked with downloadpublickey (before the slices) and cached (per process, ``ttl``); a key that
-changed replaces the one registered for the platform (the registry's ``rotate``).
+The platform's key is asked with downloadpublickey (before the slices) and cached (per process,
+``ttl``); a key that changed replaces the one registered for the platform (the registry's ``rotate``).
 """
 
 from __future__ import annotations
