@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from baohan.adapters.db.engine import transaction
 from baohan.adapters.db.tables import TenderClaim, TenderClaimDocument, TenderGiveUp
 from baohan.adapters.outbox import OutboxMessage, OutboxStatus
 from baohan.domain.tender import TenderRefused
 from baohan.protocols.tender.endpoint import Answer, Inbound
 from baohan.protocols.tender.wire import format_timestamp
-from baohan.services.tender.aftercare import CLAIM_DUE
+from baohan.services.tender.aftercare import CLAIM_DUE, NotDue
 from baohan.services.tender.claim_documents import CLAIM_DOCUMENT
 from tests.tender.aftercare_kit import Stage, staged
 from tests.tender.wire_peer import Recorder, channel, valid_fields
@@ -211,6 +213,10 @@ def test_a_claim_is_paid_on_first_demand_unless_stopped_before_it_is_due(
 
         paid = stage.app("AK-1", "C-2", "restored")
         assert _claim(stage, "C-2", filelist=None) == (True, "")
+        with stage.ctx.sessions() as session:
+            claim_id = session.scalars(select(TenderClaim).where(TenderClaim.status == "open")).one().id
+        with pytest.raises(NotDue, match=f"claim {claim_id} is due at"):  # clocks apart: tried again
+            stage.aftercare.pay_due_claim(claim_id)
         stage.clock.shift += timedelta(hours=1)
         with pytest.raises(TenderRefused, match="claim stop refused: the claim was due at"):
             stage.aftercare.stop_claim(paid, "too late", actor="alice")
@@ -272,3 +278,23 @@ def test_our_give_up_respects_the_platforms_answer(sessions: sessionmaker[Sessio
         with stage.ctx.sessions() as session:
             kept = {(r.status, r.message) for r in session.scalars(select(TenderGiveUp))}
         assert kept == {("accepted", None), ("refused", "the bidder is already confirmed")}
+
+        # Accepted by the platform after the application moved on here: kept as an answer, in the history.
+        moved = stage.app("AK-1", "A-3", "agreed")
+        stage.aftercare.give_up(moved, actor="bidder")
+        with transaction(stage.ctx.sessions) as session:
+            app_row = stage.ctx.store.get(session, moved)
+            stage.ctx.store.approve(
+                session,
+                app_row,
+                baohanno="G-A-3",
+                rate=Decimal("0.005"),
+                cost=Decimal("500.00"),
+                inst_name="某某担保有限公司",
+                now=stage.clock(),
+                actor="t",
+            )
+        assert stage.deliver() == 1
+        assert stage.stage_of(moved) == "approved"
+        event, detail = stage.history(moved)[-1]
+        assert event == "give_up_late" and detail["reason"].startswith("give-up refused")
