@@ -51,10 +51,9 @@ class Settings:
     """The slice of the issuer's settings aftercare reads."""
 
     public_url: str = "https://issuer.example/"
+    claim_wait: timedelta = timedelta(hours=1)
     aftercare: AftercareSettings = field(
-        default_factory=lambda: AftercareSettings(
-            seller_code="91330100MA2SELLER9", claim_wait=timedelta(hours=1)
-        )
+        default_factory=lambda: AftercareSettings(seller_code="91330100MA2SELLER9")
     )
 
 

@@ -55,17 +55,14 @@ ACTOR_CLAIM_DUE = "claim_due"
 
 @dataclass(frozen=True)
 class AftercareSettings:
-    """The issuer's aftercare settings: the invoice seller's credit code (its name is the approved
-    instname), how long a claim waits before it is paid, and the claim documents' size cap and patience."""
+    """The issuer's aftercare settings: the invoice seller's unified social credit code (its name is the
+    approved instname), and the claim documents' size cap and how long a fetch is tried."""
 
     seller_code: str = ""
-    claim_wait: timedelta = timedelta(days=1)
     document_max_bytes: int = DEFAULT_MAX_BYTES
     document_deadline: timedelta = DEFAULT_DEADLINE
 
     def __post_init__(self) -> None:
-        if self.claim_wait < timedelta(0):
-            raise ValueError("claim_wait must not be negative")
         if self.document_max_bytes < 1:
             raise ValueError("document_max_bytes must be positive")
         if self.document_deadline <= timedelta(0):
@@ -78,6 +75,10 @@ class AftercareConfig(Protocol):
     @property
     def public_url(self) -> str:
         """Where the issuer is reached from outside (invoice URLs start with it)."""
+
+    @property
+    def claim_wait(self) -> timedelta:
+        """How long a claim waits before it is paid on first demand, unless an operator stops it."""
 
     @property
     def aftercare(self) -> AftercareSettings:
@@ -96,9 +97,8 @@ def _requests(ctx: Context) -> Requests:
 def _application(ctx: Context, session: Session, inbound: Inbound) -> TenderApplication:
     """The application ``inbound`` names (applyno, and baohanno when it carries one), locked; TenderError
     naming the field otherwise."""
-    peer = ctx.registry.peer_by_appkey(inbound.appkey)
     model = inbound.model
-    app = None if peer is None else ctx.store.by_applyno(session, peer.id, model.applyno)
+    app = ctx.store.by_applyno(session, ctx.counterparty_id(session, inbound.appkey), model.applyno)
     if app is None:
         raise TenderError(f"applyno: no application {model.applyno}")
     session.refresh(app, with_for_update=True)  # a concurrent operator decision waits for this one
@@ -189,7 +189,7 @@ def claims_notice(ctx: Context, session: Session, inbound: Inbound) -> Answer:
         raise TenderError(
             f"payeramount: {model.payeramount} is more than the guaranteed amount {app.bzj_amount}"
         )
-    settings = _config(ctx).aftercare
+    config = _config(ctx)
     request: dict[str, Any] = {
         name: getattr(model, name)
         for name in ("payeraccount", "applyusername", "applyuserphone", "reason", "filelist")
@@ -204,14 +204,16 @@ def claims_notice(ctx: Context, session: Session, inbound: Inbound) -> Answer:
             request=request,
             amount=model.payeramount,
             document_urls=model.file_urls,
-            wait=settings.claim_wait,
+            wait=config.claim_wait,
             now=ctx.clock(),
             actor=inbound.appkey,
         )
     except ValueError as exc:  # TenderRefused included
         raise _refused(exc, app) from None
     session.flush()
-    enqueue_fetches(session, claim, app.counterparty_id, deadline=settings.document_deadline, now=ctx.clock())
+    enqueue_fetches(
+        session, claim, app.counterparty_id, deadline=config.aftercare.document_deadline, now=ctx.clock()
+    )
     outbox.enqueue(
         session,
         destination=app.counterparty_id,
