@@ -201,6 +201,7 @@ def test_a_claim_is_paid_on_first_demand_unless_stopped_before_it_is_due(
         assert stage.stage_of(app) == "claimed"
         assert len(messages(stage, CLAIM_DOCUMENT)) == 2
         [due] = messages(stage, CLAIM_DUE)
+        assert due.deadline_at - due.next_attempt_at == timedelta(days=30)
         with stage.ctx.sessions() as session:
             claim = session.scalars(select(TenderClaim)).one()
             assert claim.request["applyusername"] == "李四" and str(claim.amount) == "10000.00"
@@ -291,6 +292,8 @@ def test_our_give_up_respects_the_platforms_answer(sessions: sessionmaker[Sessio
         app = stage.app("AK-1", "A-2", "agreed")
         stage.aftercare.give_up(app, actor="bidder")
         assert stage.stage_of(app) == "agreed"  # until the platform accepts
+        with pytest.raises(TenderRefused, match="one is already waiting for the platform's answer"):
+            stage.aftercare.give_up(app, actor="bidder")
         refused = stage.app("AK-1", "R-1", "agreed")
         stage.aftercare.give_up(refused, actor="bidder")
         assert stage.deliver() == 2

@@ -74,6 +74,7 @@ _DOCUMENT = ("id", "number", "url", "state", "attempts", "last_error", "fetched_
 _INVOICE = ("id", "status", "request", "amount", "invoice_code", "invoice_no", "created_at", "decided_at")
 _GIVE_UP = ("id", "origin", "status", "message", "created_at", "decided_at")
 CLAIM_DUE = "tender.claim_due"
+CLAIM_DUE_DEADLINE = timedelta(days=30)  # a payment owed is not given up after the outbox's usual day
 ACTOR_CLAIM_DUE = "claim_due"
 
 
@@ -245,6 +246,7 @@ def claims_notice(ctx: Context, session: Session, inbound: Inbound) -> Answer:
         payload={"claim_id": claim.id},
         dedupe_key=f"{CLAIM_DUE}:{claim.id}",
         not_before=claim.due_at,
+        deadline=CLAIM_DUE_DEADLINE,
         now=ctx.clock(),
     )
     return Answer()
@@ -393,6 +395,13 @@ class Aftercare:
         """Our bidder gives the application up → giveupnotice; the platform decides (see giveup_answered)."""
         with transaction(self.ctx.sessions) as session:
             app = self._locked(session, application_pk)
+            waiting = session.scalars(
+                select(TenderGiveUp).where(
+                    TenderGiveUp.application_pk == app.id, TenderGiveUp.status == "pending"
+                )
+            ).first()
+            if waiting is not None:
+                raise TenderRefused("give-up refused: one is already waiting for the platform's answer")
             record = self.requests.give_up_sent(session, app, now=self.ctx.clock())
             session.flush()
             self.ctx.notify(
