@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from starlette.responses import PlainTextResponse
@@ -59,8 +59,11 @@ def platform_channel(appsecret: str | None = None, **profile: Any) -> TenderChan
     )
 
 
-def application(bidder: Bidder, applyno: str) -> tuple[dict[str, str], bytes]:
-    """baohanapply's fields for ``bidder`` (project fields sealed under PROJECT_KEY) and K."""
+def application(
+    bidder: Bidder, applyno: str, project_key: bytes | None = None
+) -> tuple[dict[str, str], bytes]:
+    """baohanapply's fields for ``bidder`` (project fields sealed under ``project_key``, by default
+    PROJECT_KEY) and K."""
     inner = sealing.seal_project_fields(
         {
             "biddername": "投标人甲建设有限公司",
@@ -68,7 +71,7 @@ def application(bidder: Bidder, applyno: str) -> tuple[dict[str, str], bytes]:
             "bzjamount": "80000.00",
             **PLAIN_PROJECT,
         },
-        PROJECT_KEY,
+        project_key or PROJECT_KEY,
     )
     applydata, envelope = sealing.seal_application(inner, bidder.certificate.public_key)
     key = sealing.open_envelope(envelope, bidder.key)
@@ -102,9 +105,9 @@ class World:
         """What the platform received of ``interface``, in order."""
         return [r for r in self.platform.platform.handled if r.interface == interface]
 
-    def apply(self, applyno: str = "A-1") -> tuple[str, bytes]:
+    def apply(self, applyno: str = "A-1", project_key: bytes | None = None) -> tuple[str, bytes]:
         """baohanapply for the bidder; the bidder page's token and K."""
-        fields, key = application(self.bidder, applyno)
+        fields, key = application(self.bidder, applyno, project_key)
         answer = self.call("baohanapply", fields)
         return answer["redirecturl"].rsplit("/", 1)[1], key
 
@@ -125,9 +128,9 @@ class World:
             assert app is not None
             return app.id
 
-    def issued(self, applyno: str = "A-1") -> str:
+    def issued(self, applyno: str = "A-1", project_key: bytes | None = None) -> str:
         """Apply, agree, approve, pay and issue; the application's id once the sealed file is complete."""
-        token, key = self.apply(applyno)
+        token, key = self.apply(applyno, project_key)
         self.agree(token, key)
         pk = self.app_pk(applyno)
         service = self.issuer.service
@@ -149,7 +152,7 @@ class World:
             "key": key.hex(),
         }
 
-    def file(self, filetype: str, applyno: str = "A-1") -> bytes:
+    def file(self, filetype: str, applyno: str = "A-1", digest: Literal["md5", "sm3"] = "md5") -> bytes:
         """The file the platform received (filetype "1" or "2"), decrypted with the key and iv it was sent."""
         [done] = [
             r
@@ -171,6 +174,7 @@ class World:
                 [bytes(r.model.baohanfile) for r in slices],
                 FileKey(key, iv),
                 expected=done.model.baohanfilemd5,
+                digest=digest,
             )
         )
 
