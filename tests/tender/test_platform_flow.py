@@ -4,6 +4,7 @@ in slices out of order (a duplicate among them), its completion, bid opening res
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from baohan.protocols.tender.client import TenderRefused
 from baohan.protocols.tender.sealing import open_application, open_envelope, open_project_field
 from baohan.protocols.tender.wire import parse_timestamp
 from baohan.services.tender.platform import PlatformError, premium
+from baohan.services.tender.sections import BidSections
 from tests.tender.platform_kit import (
     BIDDER_CERT,
     BIDDER_CODE,
@@ -98,6 +100,7 @@ def test_a_guarantee_from_submission_to_restore(db_url: str) -> None:
                 BidSections(p.runtime.ground.box).get(session, section)
             )
         assert sent["key"] == key.hex() and sent["baohanno"] == baohanno
+        assert key.hex() not in json.dumps(_restores(p)[0].payload)  # sealed while it waited
         assert parse_timestamp(sent["kaibiaotime"]) <= datetime.now(UTC)
         assert open_project_field(application["zbr"], bytes.fromhex(sent["key"])) == PLAIN["zbr"]
         app = p.role.application(applyno)
