@@ -21,6 +21,7 @@ import httpx
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
+from baohan.adapters import outbox
 from baohan.adapters.documents.tender_guarantee import (
     InstitutionSeal,
     SignedAgreement,
@@ -35,7 +36,7 @@ from baohan.protocols.tender.endpoint import TenderChannel
 from baohan.protocols.tender.files import EncryptedFile, FileKey
 from baohan.protocols.tender.profile import TenderProfile
 from baohan.protocols.tender.router import TenderWire
-from baohan.protocols.tender.sealing import seal_file_secret
+from baohan.protocols.tender.sealing import KeyText, seal_file_secret
 from baohan.protocols.tender.tables import ISSUER_SERVES
 from baohan.services import runtime as shared
 from baohan.services.tender.platform import TenderPlatform
@@ -122,7 +123,10 @@ class Platform:
 def platform(db_url: str, **settings: Any) -> Iterator[Platform]:
     """The platform on ``db_url`` served on loopback with one institution (profile ``settings``)."""
     runtime = shared.open_runtime(
-        db_url, BOX, [(build_platform, PlatformSettings())], shared.RuntimeSettings(migrate=False)
+        db_url,
+        BOX,
+        [(build_platform, PlatformSettings())],
+        shared.RuntimeSettings(migrate=False, policy=outbox.RetryPolicy(base=timedelta(milliseconds=50))),
     )
     role = runtime.role("tender", "platform")
     service = role.service
@@ -159,10 +163,12 @@ def platform(db_url: str, **settings: Any) -> Iterator[Platform]:
         runtime.stop()
 
 
-def applied(p: Platform, *, opens_in: timedelta = timedelta(days=1)) -> tuple[str, str]:
+def applied(
+    p: Platform, *, opens_in: timedelta = timedelta(days=1), key_text: KeyText = "hex"
+) -> tuple[str, str]:
     """A bid section and an application submitted to the institution, delivered: (section id, applyno)."""
     fields = {**PLAIN, "biaoduanno": f"{PLAIN['biaoduanno']}-{next(_SECTIONS)}"}
-    section = p.role.add_section(fields, datetime.now(UTC) + opens_in)
+    section = p.role.add_section(fields, datetime.now(UTC) + opens_in, key_text=key_text)
     quote = p.role.offer(section, BIDDER_CODE, p.institution_id, "投标保函", Decimal("0.005"), BZJ)
     app = p.role.submit(
         section,

@@ -137,7 +137,7 @@ def test_slices_for_an_unknown_application_or_guarantee_are_refused(db_url: str)
         with pytest.raises(TenderRefused, match="applyno: nope is not an application"):
             upload(p, "nope", "G-1", file, order=[1])
         _, second, number = approved(p)
-        with pytest.raises(TenderRefused, match="baohanno: G-other is not application"):
+        with pytest.raises(TenderRefused, match="baohanno: G-other is not this application's"):
             upload(p, second, "G-other", file, order=[1])
         with pytest.raises(TenderRefused, match="no slice of the sealed guarantee"):
             p.institution.call("baohanfilecompletenotice", **completion(second, number, file))

@@ -93,12 +93,9 @@ def test_a_guarantee_from_submission_to_restore(db_url: str) -> None:
         p.deliver()
         (sent,) = p.institution.received("baohanrestore")
         assert len(_restores(p)) == 1  # the early one replaced the scheduled one
+        sections = BidSections(p.runtime.ground.box)
         with p.runtime.sessions() as session:
-            from baohan.services.tender.sections import BidSections
-
-            key = BidSections(p.runtime.ground.box).project_key(
-                BidSections(p.runtime.ground.box).get(session, section)
-            )
+            key = sections.project_key(sections.get(session, section))
         assert sent["key"] == key.hex() and sent["baohanno"] == baohanno
         assert key.hex() not in json.dumps(_restores(p)[0].payload)  # sealed while it waited
         assert parse_timestamp(sent["kaibiaotime"]) <= datetime.now(UTC)

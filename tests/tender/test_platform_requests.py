@@ -19,6 +19,7 @@ from tests.tender.platform_kit import (
     approved,
     completion,
     encrypt,
+    notice_fields,
     plain_ofd,
     platform,
     sealed_ofd,
@@ -148,3 +149,51 @@ def test_the_restore_goes_when_the_bid_opens(db_url: str) -> None:
         (sent,) = p.institution.received("baohanrestore")
         assert sent["applyno"] == applyno and sent["baohanno"] == baohanno
         assert p.role.application(applyno).stage == "restoring"
+
+
+def test_a_refused_restore_is_tried_again(db_url: str) -> None:
+    with platform(db_url) as p:
+        section, applyno, _, _ = issued(p)
+        p.role.open_section_now(section)
+        p.institution.recorder.fail_with = TenderError(
+            "restore refused: the bid opens at 2026-12-01 09:30:00"
+        )
+        p.deliver()
+        assert p.role.application(applyno).stage == "sealed_completed"
+        p.institution.recorder.fail_with = None
+        deadline = time.monotonic() + 10
+        while not p.institution.received("baohanrestore") and time.monotonic() < deadline:
+            time.sleep(0.1)
+            p.deliver()
+        assert p.role.application(applyno).stage == "restoring"
+
+
+def test_ascii_project_keys_for_institutions_that_take_them(db_url: str) -> None:
+    with platform(db_url, sm4_key_text="ascii") as p:
+        with pytest.raises(PlatformError, match="key: this institution takes the project key as ASCII"):
+            applied(p)
+        section, applyno = applied(p, key_text="ascii")
+        fields = notice_fields(applyno)
+        p.institution.call("baohannotice", **fields)
+        baohanno = fields["baohanno"]
+        file = encrypt(sealed_ofd(p, applyno, baohanno))
+        upload(p, applyno, baohanno, file)
+        p.institution.call("baohanfilecompletenotice", **completion(applyno, baohanno, file))
+        p.role.open_section_now(section)
+        p.deliver()
+        (sent,) = p.institution.received("baohanrestore")
+        assert len(sent["key"]) == 16 and sent["key"].isalnum()
+
+
+def test_slices_before_the_notice_when_the_profile_says_so(db_url: str) -> None:
+    with platform(db_url, upload_before_notice=True) as p:
+        _, applyno = applied(p)
+        baohanno = notice_fields(applyno)["baohanno"]
+        file = encrypt(b"%PDF-not-yet-an-ofd" * 500)
+        upload(p, applyno, baohanno, file)
+        with pytest.raises(TenderRefused, match=r"baohanno: .* not yet notified"):
+            p.institution.call("baohanfilecompletenotice", **completion(applyno, baohanno, file))
+        _, second = applied(p)
+        p.institution.call("baohannotice", **notice_fields(second))
+        with pytest.raises(TenderRefused, match="baohanno: G-x is not this application's"):
+            upload(p, second, "G-x", file, order=[1])

@@ -46,5 +46,12 @@ def build_platform(ground: shared.Ground, settings: PlatformSettings | None = No
     )
     reception = Reception(GuaranteeFiles(ground.box), Uploads(ground.files), ground.files)
     platform = TenderPlatform(context, BidSections(ground.box), reception, Requests(store))
-    sender = TenderSender(registry, ground.http, on_answer=platform.answer_hooks(), clock=settings.clock)
+    # A restore refused (the institution's clock behind ours at the opening, say) is tried again.
+    sender = TenderSender(
+        registry,
+        ground.http,
+        on_answer=platform.answer_hooks(),
+        retry_refusals=("baohanrestore",),
+        clock=settings.clock,
+    )
     return shared.HostedRole(PROTOCOL, "platform", platform, registry, sender.kinds(ISSUER_SERVES))
