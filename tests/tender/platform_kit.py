@@ -77,7 +77,7 @@ BIDDER_KEY, BIDDER_CERT = _bidder()
 
 def profile(**settings: Any) -> TenderProfile:
     """The institution's profile as both sides hold it."""
-    return TenderProfile(platformcode=PLATFORMCODE, slice_size=SLICE, **settings)
+    return TenderProfile(platformcode=PLATFORMCODE, **{"slice_size": SLICE, **settings})
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
@@ -246,9 +246,9 @@ class Encrypted:
     digest: str
 
 
-def encrypt(document: bytes, *, digest: str = "md5") -> Encrypted:
+def encrypt(document: bytes, *, digest: str = "md5", slice_size: int = SLICE) -> Encrypted:
     """``document`` encrypted under a fresh key and cut into slices."""
-    encrypted = EncryptedFile([document], FileKey.fresh(), slice_size=SLICE, digest=digest)  # type: ignore[arg-type]
+    encrypted = EncryptedFile([document], FileKey.fresh(), slice_size=slice_size, digest=digest)  # type: ignore[arg-type]
     slices = list(encrypted)
     return Encrypted(slices, encrypted.key, encrypted.digest)
 

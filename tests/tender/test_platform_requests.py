@@ -95,6 +95,8 @@ def test_a_claim_carries_its_file_list(db_url: str) -> None:
         (sent,) = p.institution.received("claimsnotice")
         assert [item["fileurl"] for item in json.loads(sent["filelist"])] == urls
         assert sent["applyusername"] == "李四" and p.role.application(applyno).stage == "claimed"
+        (event,) = [e for e in p.role.history(applyno) if e.event == "open_claim"]
+        assert event.detail == {"reason": "拒签合同", "documents": urls}  # no personal field kept
 
 
 def test_a_give_up_refused_by_the_institution_leaves_the_application_as_it_was(db_url: str) -> None:
@@ -142,9 +144,10 @@ def test_an_invoice_is_asked_once_restored_and_its_notice_recorded(db_url: str) 
 
 def test_the_restore_goes_when_the_bid_opens(db_url: str) -> None:
     with platform(db_url) as p:
-        _, applyno, baohanno, _ = issued(p, opens_in=timedelta(seconds=3))
+        section, applyno, baohanno, _ = issued(p, opens_in=timedelta(seconds=3))
         assert p.deliver() == 0
         time.sleep(3.2)
+        assert p.role.open_section_now(section) == 0  # open already: the scheduled restore is due
         p.deliver()
         (sent,) = p.institution.received("baohanrestore")
         assert sent["applyno"] == applyno and sent["baohanno"] == baohanno

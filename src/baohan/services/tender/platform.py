@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, TypeVar
 
@@ -217,7 +217,11 @@ class TenderPlatform(TenderRoleBase):
                 prefix=profile.sm2_prefix,
                 encoding=profile.encoding,
             )
-            sealed = Sealed(new_id(), profile.platformcode or "-", applydata, envelope)
+            if not profile.platformcode:
+                raise PlatformError(
+                    "platformcode: the institution's profile names none; set it to ours first"
+                )
+            sealed = Sealed(new_id(), profile.platformcode, applydata, envelope)
             try:
                 app, _ = self.context.store.add(
                     session, quote.counterparty_id, sealed, now=now, actor="bidder", bid_section_id=section.id
@@ -308,16 +312,16 @@ class TenderPlatform(TenderRoleBase):
                 raise PlatformError(f"{name}: required")
         with transaction(self.context.sessions) as session:
             app = self._app(session, key)
+            # The claim is the institution's to decide; ours is its history (no personal field in it).
+            shown = {"payeramount": payeramount, "reason": reason, "documents": list(file_urls)}
             self._refusable(
-                lambda: self.requests.open_claim(
+                lambda: self.context.store.move(
                     session,
                     app,
-                    request={k: v for k, v in fields.items() if k in ("reason", "filelist") and v},
-                    amount=payeramount,
-                    document_urls=file_urls,
-                    wait=timedelta(0),
+                    Event.OPEN_CLAIM,
                     now=self.context.clock(),
                     actor=actor,
+                    detail={k: v for k, v in shown.items() if v},
                 )
             )
             self.context.notify(
