@@ -120,8 +120,9 @@ class Platform:
 
 
 @contextmanager
-def platform(db_url: str, **settings: Any) -> Iterator[Platform]:
-    """The platform on ``db_url`` served on loopback with one institution (profile ``settings``)."""
+def platform(db_url: str, institution_url: str | None = None, **settings: Any) -> Iterator[Platform]:
+    """The platform on ``db_url`` served on loopback with one institution (profile ``settings``): the
+    recorder here, or the institution served at ``institution_url``."""
     runtime = shared.open_runtime(
         db_url,
         BOX,
@@ -153,7 +154,7 @@ def platform(db_url: str, **settings: Any) -> Iterator[Platform]:
             appkey=APPKEY,
             appsecret="secret-of-inst",
             public_key=INSTITUTION_KEY.public_key,
-            endpoint_url=f"{server.url}/issuer/tender",
+            endpoint_url=institution_url or f"{server.url}/issuer/tender",
             profile=profile(**settings),
         )
         institution = Institution(their, f"{server.url}/platform/tender", recorder)

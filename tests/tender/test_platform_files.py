@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -141,3 +142,14 @@ def test_slices_for_an_unknown_application_or_guarantee_are_refused(db_url: str)
             upload(p, second, "G-other", file, order=[1])
         with pytest.raises(TenderRefused, match="no slice of the sealed guarantee"):
             p.institution.call("baohanfilecompletenotice", **completion(second, number, file))
+
+
+def test_slices_sent_at_once_are_all_kept(db_url: str) -> None:
+    with platform(db_url) as p:
+        _, applyno, baohanno = approved(p)
+        file = encrypt(sealed_ofd(p, applyno, baohanno))
+        numbers = list(range(1, len(file.slices) + 1))
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda n: upload(p, applyno, baohanno, file, order=[n, n]), numbers))
+        p.institution.call("baohanfilecompletenotice", **completion(applyno, baohanno, file))
+        assert p.role.application(applyno).stage == "sealed_completed"

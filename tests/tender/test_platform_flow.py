@@ -79,7 +79,10 @@ def test_a_guarantee_from_submission_to_restore(db_url: str) -> None:
         file = encrypt(sealed)
         assert len(file.slices) > 3
         upload(p, applyno, baohanno, file)
-        p.institution.call("baohanfilecompletenotice", **completion(applyno, baohanno, file))
+        done = completion(applyno, baohanno, file)
+        p.institution.call("baohanfilecompletenotice", **done)
+        p.institution.call("baohanfilecompletenotice", **done)  # a retry: answered the same, nothing new
+        upload(p, applyno, baohanno, file, order=[1])  # a late duplicate slice: answered the same
         app = p.role.application(applyno)
         assert app.stage == "sealed_completed"
         # The restore waits for the bid's opening, in its own queue.
