@@ -69,54 +69,52 @@ def _drain(*dispatchers: Any) -> None:
 
 def test_the_platform_and_the_issuer_meet(db_url: str, tmp_path: Path) -> None:
     bidder = make_bidder()
-    with issuer(f"sqlite:///{tmp_path / 'issuer.db'}", bidder.ca) as (inst, inst_url):
-        with platform(db_url, institution_url=inst_url, slice_size=1 << 20) as p:
-            inst.registry.add(
-                name="platform",
-                role="platform",
-                appkey=APPKEY,
-                appsecret="secret-of-inst",
-                public_key=PLATFORM_KEY.public_key,
-                endpoint_url=p.institution.url,
-                profile=profile(slice_size=1 << 20),
-            )
-            section = p.role.add_section(PLAIN, datetime.now(UTC) + timedelta(days=1))
-            quote = p.role.offer(
-                section, "91330100MA2BIDDER1", p.institution_id, "投标保函", Decimal("0.005"), BZJ
-            )
-            app = p.role.submit(
-                section,
-                quote.id,
-                bidder_name="某某建设有限公司",
-                bidder_code="91330100MA2BIDDER1",
-                bzj_amount=BZJ,
-                certificate_pem=bidder.certificate.to_pem(),
-            )
-            p.deliver()
-            url = p.role.redirect_url(app.applyno)
-            assert url is not None and url.startswith("https://bank.example/bidder/")
+    with (
+        issuer(f"sqlite:///{tmp_path / 'issuer.db'}", bidder.ca) as (inst, inst_url),
+        platform(db_url, institution_url=inst_url, slice_size=1 << 20) as p,
+    ):
+        inst.registry.add(
+            name="platform",
+            role="platform",
+            appkey=APPKEY,
+            appsecret="secret-of-inst",
+            public_key=PLATFORM_KEY.public_key,
+            endpoint_url=p.institution.url,
+            profile=profile(slice_size=1 << 20),
+        )
+        section = p.role.add_section(PLAIN, datetime.now(UTC) + timedelta(days=1))
+        quote = p.role.offer(
+            section, "91330100MA2BIDDER1", p.institution_id, "投标保函", Decimal("0.005"), BZJ
+        )
+        app = p.role.submit(
+            section,
+            quote.id,
+            bidder_name="某某建设有限公司",
+            bidder_code="91330100MA2BIDDER1",
+            bzj_amount=BZJ,
+            certificate_pem=bidder.certificate.to_pem(),
+        )
+        p.deliver()
+        url = p.role.redirect_url(app.applyno)
+        assert url is not None and url.startswith("https://bank.example/bidder/")
 
-            # The bidder opens the application at the institution and signs; the institution underwrites.
-            token = url.rsplit("/", 1)[1]
-            desk = inst.service.desk
-            desk.accept_key(token, open_envelope(app.digitalenvelope, bidder.key).hex())
-            text = desk.agreement(token)
-            desk.accept_signature(
-                token, bidder.certificate.to_pem(), base64.b64encode(bidder.key.sign(text)).decode()
-            )
-            with inst.sessions() as session:
-                pk = (
-                    session.query(TenderApplication.id)
-                    .filter(TenderApplication.applyno == app.applyno)
-                    .scalar()
-                )
-            approved = inst.service.approve(pk, rate=Decimal("0.005"), actor="op")
-            inst.service.record_payment(pk, amount=approved.cost, actor="op")
-            inst.service.issue(pk, actor="op")
-            _drain(inst.dispatcher, p.runtime.dispatcher)
-            mine = p.role.application(app.applyno)
-            assert mine.stage == "sealed_completed" and mine.cost == Decimal("4000.00")
+        # The bidder opens the application at the institution and signs; the institution underwrites.
+        token = url.rsplit("/", 1)[1]
+        desk = inst.service.desk
+        desk.accept_key(token, open_envelope(app.digitalenvelope, bidder.key).hex())
+        text = desk.agreement(token)
+        desk.accept_signature(
+            token, bidder.certificate.to_pem(), base64.b64encode(bidder.key.sign(text)).decode()
+        )
+        with inst.sessions() as session:
+            pk = session.query(TenderApplication.id).filter(TenderApplication.applyno == app.applyno).scalar()
+        approved = inst.service.approve(pk, rate=Decimal("0.005"), actor="op")
+        inst.service.record_payment(pk, amount=approved.cost, actor="op")
+        inst.service.issue(pk, actor="op")
+        _drain(inst.dispatcher, p.runtime.dispatcher)
+        mine = p.role.application(app.applyno)
+        assert mine.stage == "sealed_completed" and mine.cost == Decimal("4000.00")
 
-            p.role.open_section_now(section)
-            _drain(p.runtime.dispatcher, inst.dispatcher, p.runtime.dispatcher)
-            assert p.role.application(app.applyno).stage == "restored"
+        p.role.open_section_now(section)
+        _drain(p.runtime.dispatcher, inst.dispatcher, p.runtime.dispatcher)
+        assert p.role.application(app.applyno).stage == "restored"
