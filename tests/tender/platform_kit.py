@@ -40,8 +40,7 @@ from baohan.protocols.tender.sealing import KeyText, seal_file_secret
 from baohan.protocols.tender.tables import ISSUER_SERVES
 from baohan.services import runtime as shared
 from baohan.services.tender.platform import TenderPlatform
-from baohan.services.tender.platform_runtime import PlatformSettings, build_platform
-from baohan.services.tender.registry import Registry
+from baohan.services.tender.platform_runtime import open_platform
 from baohan.web.front import ProtocolFront
 from baohan.web.serving import BackgroundServer, free_port
 from tests.documents.ofd.conftest import INSTITUTION, KIT
@@ -123,17 +122,10 @@ class Platform:
 def platform(db_url: str, institution_url: str | None = None, **settings: Any) -> Iterator[Platform]:
     """The platform on ``db_url`` served on loopback with one institution (profile ``settings``): the
     recorder here, or the institution served at ``institution_url``."""
-    runtime = shared.open_runtime(
-        db_url,
-        BOX,
-        [(build_platform, PlatformSettings())],
-        shared.RuntimeSettings(migrate=False, policy=outbox.RetryPolicy(base=timedelta(milliseconds=50))),
+    hosted = open_platform(
+        db_url, BOX, migrate=False, policy=outbox.RetryPolicy(base=timedelta(milliseconds=50))
     )
-    role = runtime.role("tender", "platform")
-    service = role.service
-    assert isinstance(service, TenderPlatform)
-    registry = role.registry
-    assert isinstance(registry, Registry)
+    runtime, service, registry = hosted.runtime, hosted.service, hosted.registry
     registry.add_identity("default", PLATFORM_KEY)
     their = TenderChannel(
         APPKEY, "secret-of-inst", INSTITUTION_KEY, PLATFORM_KEY.public_key, profile(**settings)
