@@ -164,6 +164,10 @@ def test_a_submission_is_refused_naming_what_is_wrong(db_url: str) -> None:
         p.role.open_section_now(section)
         with pytest.raises(PlatformError, match="opened at"):
             submit(quote.id)
+        with pytest.raises(PlatformError, match="biddercode: at most 50"):
+            p.role.submit(
+                section, quote.id, bidder_name="x", bidder_code="9" * 51, bzj_amount=BZJ, certificate_pem=""
+            )
         with pytest.raises(PlatformError, match="rate"):
             p.role.offer(section, BIDDER_CODE, p.institution_id, "x", Decimal("2"), BZJ)
 

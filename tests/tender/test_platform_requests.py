@@ -200,3 +200,26 @@ def test_slices_before_the_notice_when_the_profile_says_so(db_url: str) -> None:
         p.institution.call("baohannotice", **notice_fields(second))
         with pytest.raises(TenderRefused, match="baohanno: G-x is not this application's"):
             upload(p, second, "G-x", file, order=[1])
+
+
+def test_requests_the_institution_refuses_are_kept_with_its_reason(db_url: str) -> None:
+    with platform(db_url) as p:
+        _, applyno, _, _ = issued(p)
+        p.institution.recorder.fail_with = TenderError("quitapply refused: not this one")
+        p.role.quit(applyno, "项目终止")
+        p.deliver()
+        assert p.role.application(applyno).stage == "sealed_completed"
+        (refused,) = [e for e in p.role.history(applyno) if e.event == "refused"]
+        assert refused.detail == {"interface": "quitapply", "message": "quitapply refused: not this one"}
+        p.institution.recorder.fail_with = None
+        # (the dead quitapply holds the application's later requests until an operator retries it)
+        section, applyno, baohanno, sealed = issued(p)
+        p.role.open_section_now(section)
+        p.deliver()
+        plain = encrypt(plain_ofd(p, applyno, baohanno, sealed))
+        upload(p, applyno, baohanno, plain, "2")
+        p.institution.call("baohanfilecompletenotice", **completion(applyno, baohanno, plain, "2"))
+        p.institution.recorder.fail_with = TenderError("invoiceapply refused: no invoices today")
+        p.role.invoice(applyno, {"type": "0"})
+        p.deliver()
+        assert p.role.application(applyno).stage == "restored"  # another may be asked
