@@ -168,6 +168,10 @@ def test_a_submission_is_refused_naming_what_is_wrong(db_url: str) -> None:
             p.role.submit(
                 section, quote.id, bidder_name="x", bidder_code="9" * 51, bzj_amount=BZJ, certificate_pem=""
             )
+        with pytest.raises(PlatformError, match=r"fields\.zbr: required"):
+            p.role.add_section({"biaoduanno": "X-1", "biaoduanname": "y"}, datetime.now(UTC))
+        with pytest.raises(PlatformError, match=r"fields\.zbrorgnum: too long"):
+            p.role.add_section({**PLAIN, "biaoduanno": "X-2", "zbrorgnum": "9" * 200}, datetime.now(UTC))
         with pytest.raises(PlatformError, match="rate"):
             p.role.offer(section, BIDDER_CODE, p.institution_id, "x", Decimal("2"), BZJ)
 

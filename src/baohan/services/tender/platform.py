@@ -45,6 +45,9 @@ from baohan.services.tender.store import Sealed, check_text
 CENT = Decimal("0.01")
 BIDDER_NAME_MAX, BIDDER_CODE_MAX, APPLYDATA_MAX = 200, 50, 2000  # spec 004's limits
 T = TypeVar("T")
+# The wire's limits on the project fields as they travel (sealed, Base64), and those the spec requires.
+SEALED_LIMITS = {"biaoduanno": 500, "biaoduanname": 1000, "zbr": 500, "zbrorgnum": 200}
+REQUIRED_FIELDS = frozenset({"biaoduanno", "biaoduanname", "zbr"})
 REDIRECT = "redirect"  # the history event keeping where the bidder goes to open the application
 REFUSED = "refused"  # the history event keeping a request the institution refused for good
 
@@ -77,7 +80,6 @@ class TenderPlatform(TenderRoleBase):
     """The platform role: the router's Endpoint and the platform's use cases."""
 
     side: ClassVar[str] = "platform"
-    actor = "platform"
 
     def __init__(
         self, context: Context, sections: BidSections, reception: Reception, requests: Requests
@@ -99,6 +101,13 @@ class TenderPlatform(TenderRoleBase):
             sealed = {name: seal_project_field(value, key) for name, value in plain.items()}
         except (AttributeError, TypeError):
             raise PlatformError("fields: every project field is text") from None
+        for name, limit in SEALED_LIMITS.items():
+            if name in REQUIRED_FIELDS and name not in plain:
+                raise PlatformError(f"fields.{name}: required")
+            if len(sealed.get(name, "")) > limit:
+                raise PlatformError(
+                    f"fields.{name}: too long; sealed it is over the wire's {limit} characters"
+                )
         with transaction(self.context.sessions) as session:
             try:
                 section = self.sections.add(
