@@ -159,6 +159,17 @@ def test_a_submission_is_refused_naming_what_is_wrong(db_url: str) -> None:
             submit(quote.id, BIDDER_KEY.public_key.to_pem())
         with pytest.raises(PlatformError, match="already chose an offer"):
             submit(quote.id)
+        with pytest.raises(
+            PlatformError, match=r"bzjamount: the offer's premium 3200\.00 was made for another"
+        ):
+            p.role.submit(
+                section,
+                quote.id,
+                bidder_name="x",
+                bidder_code=BIDDER_CODE,
+                bzj_amount=Decimal("1000.00"),
+                certificate_pem=BIDDER_CERT.to_pem(),
+            )
         with pytest.raises(PlatformError, match="quote: nope is not an offer"):
             submit("nope")
         p.role.open_section_now(section)

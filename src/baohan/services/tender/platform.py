@@ -209,6 +209,10 @@ class TenderPlatform(TenderRoleBase):
                 raise PlatformError(
                     f"quote: {quote_id} is not an offer to bidder {bidder_code} on this section"
                 )
+            if premium(quote.rate, bzj_amount) != quote.premium:
+                raise PlatformError(
+                    f"bzjamount: the offer's premium {quote.premium} was made for another amount than {bzj_amount}"
+                )
             profile = profile_of(session, quote.counterparty_id)
             if profile.sm4_key_text == "ascii":
                 try:
