@@ -90,7 +90,10 @@ def test_a_guarantee_from_submission_to_restore(db_url: str) -> None:
         assert restore.next_attempt_at == app.kaibiaotime
         assert p.deliver() == 0 and not p.institution.received("baohanrestore")
 
+        (listed,) = p.role.sections_list()
+        assert listed["id"] == section and listed["opened_at"] is None
         assert p.role.open_section_now(section) == 1
+        assert p.role.sections_list()[0]["opened_at"] is not None
         with pytest.raises(PlatformError, match="already opened"):
             p.role.open_section_now(section)
         p.deliver()

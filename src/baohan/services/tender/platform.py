@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from baohan.adapters.db.engine import transaction
-from baohan.adapters.db.tables import TenderApplication, TenderEvent, TenderGiveUp
+from baohan.adapters.db.tables import TenderApplication, TenderBidSection, TenderEvent, TenderGiveUp
 from baohan.domain.ids import new_id
 from baohan.domain.tender import Event, TenderRefused, check_money, check_rate
 from baohan.gm import CertificateError, SM2Certificate
@@ -273,6 +273,22 @@ class TenderPlatform(TenderRoleBase):
             ):
                 app.kaibiaotime = section.kaibiaotime
             return len(apps)
+
+    def sections_list(self) -> list[dict[str, Any]]:
+        """Every bid section as operators see it: its number, opening time and whether it was opened (the
+        plain project fields stay sealed at rest)."""
+        with self.context.sessions() as session:
+            rows = session.scalars(select(TenderBidSection).order_by(TenderBidSection.kaibiaotime))
+            return [
+                {
+                    "id": row.id,
+                    "biaoduanno": row.code,
+                    "kaibiaotime": row.kaibiaotime,
+                    "opened_at": row.opened_at,
+                    "created_at": row.created_at,
+                }
+                for row in rows
+            ]
 
     # -- the operator's requests -------------------------------------------------------------------------------
 
