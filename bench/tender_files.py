@@ -27,6 +27,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "store": args.store,
         "store_dir": str(workdir / "files"),
     }
+    profiler: subprocess.Popen[str] | None = None
     receiver = subprocess.Popen(
         [sys.executable, __file__, "receiver"], stdin=subprocess.PIPE, env=ENV, text=True
     )
@@ -181,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     receiver.stdin.close()
     try:
         wait_http(f"http://127.0.0.1:{port}/memory")
+        profiler = _profile(receiver.pid)
         # A platform that has served before: the first request's imports and connections are not timed.
         warm = workdir / "warm-up.pdf"
         warm.write_bytes(os.urandom(1000))
@@ -200,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         after = raw_sm4_cbc_rate(sample, SLICE_SIZE)
         del sample
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its samples on SIGINT, not SIGTERM
+            profiler.wait(timeout=60)
         stop(receiver)
         shutil.rmtree(workdir, ignore_errors=True)
     if result["stored"]["md5"] != result["md5"] or result["stored"]["size"] != size:
@@ -243,6 +249,18 @@ def main(argv: list[str] | None = None) -> int:
     for text, passed in checks:
         print(("PASS  " if passed else "FAIL  ") + text)
     return 0 if args.report_only or all(passed for _, passed in checks) else 1
+
+
+def _profile(pid: int) -> subprocess.Popen[str] | None:
+    """py-spy sampling the receiver into $BENCH_PROFILE (raw collapsed stacks), when that is set."""
+    out = os.environ.get("BENCH_PROFILE")
+    if not out:
+        return None
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    command = [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--output", out]
+    profiler = subprocess.Popen(command, text=True, stdout=subprocess.DEVNULL)
+    time.sleep(1)  # attached before the first request
+    return profiler
 
 
 # -- the receiving process ----------------------------------------------------------------------------------
