@@ -185,7 +185,7 @@ def _plain_delete(session: Session) -> Iterator[None]:
     if connection.dialect.name != "sqlite":
         yield
         return
-    before = connection.exec_driver_sql("PRAGMA secure_delete").scalar_one()
+    before: int = connection.exec_driver_sql("PRAGMA secure_delete").scalar_one()
     connection.exec_driver_sql("PRAGMA secure_delete=FAST")
     try:
         yield
