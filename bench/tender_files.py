@@ -157,9 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mmap-threshold",
         type=int,
-        default=128 * 1024,
-        help="the receiver's MALLOC_MMAP_THRESHOLD_ (0: glibc's sliding default, which keeps freed 1 MB "
-        "buffers in the heap)",
+        default=0,
+        help="the receiver's MALLOC_MMAP_THRESHOLD_ in bytes; 0 (default) keeps glibc's sliding threshold. "
+        "131072 maps every 1 MB buffer afresh: about 6 MB less peak for 20 ms/MB more CPU (0006)",
     )
     parser.add_argument("--report-only", action="store_true", help="exit 0 even when a requirement is missed")
     args = parser.parse_args(argv)
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     receiver_env = dict(ENV)
     if args.mmap_threshold:
         # A fixed threshold: glibc otherwise raises it to the size of the first freed 1 MB buffer and
-        # keeps every later slice's buffers in a heap that never shrinks (0006).
+        # keeps later slices' buffers in its heap, which does not shrink (0006).
         receiver_env["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)
     receiver = subprocess.Popen(
         [sys.executable, __file__, "receiver"], stdin=subprocess.PIPE, env=receiver_env, text=True
