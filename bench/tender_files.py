@@ -269,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     checks = [
         (f"end to end {ratio:.0%} of raw SM4-CBC (need >= 50%)", ratio >= 0.5),
         (f"receiver peak {peak:.1f} MB (need <= {budget:.1f} MB)", peak <= budget),
-        (f"receiver growth {peak - ready:.1f} MB (need <= {budget:.1f} MB)", peak - ready <= budget),
+        # The imports alone outweigh the 60 MB (0006): what the file itself costs is the growth over ready.
+        (
+            f"receiver growth {peak - ready:.1f} MB (need <= 3 x slice = {3 * args.slice_size / MB:.1f} MB)",
+            peak - ready <= 3 * args.slice_size / MB,
+        ),
     ]
     for text, passed in checks:
         print(("PASS  " if passed else "FAIL  ") + text)
