@@ -15,8 +15,10 @@ receiver up first, untimed: a running platform has served before.
 
 Reported: end-to-end MB/s (first byte read to the completion notice answered; also split into the slices'
 upload and the notice's decrypt-and-store) as a ratio of raw SM4-CBC of one thread measured in the same
-run, before and after (need >= 50%); the receiver's RSS when ready, after the warm-up, and its peak
-(VmHWM; ru_maxrss shown beside it) against 3 x slice + 60 MB. Exits 1 if a requirement is missed (unless --report-only).
+run, before and after (need >= 50%); the CPU time per MB of each process; the receiver's RSS when ready,
+after the warm-up, and its peak (VmHWM; ru_maxrss shown beside it) against 3 x slice + 60 MB, and its growth
+over ready against 3 x slice. Exits 1 if a requirement is missed (unless --report-only).
+BENCH_PROFILE=out.txt samples the receiver with py-spy (raw collapsed stacks). Findings: decision 0006.
 """
 
 from __future__ import annotations
