@@ -15,8 +15,10 @@ receiver up first, untimed: a running platform has served before.
 
 Reported: end-to-end MB/s (first byte read to the completion notice answered; also split into the slices'
 upload and the notice's decrypt-and-store) as a ratio of raw SM4-CBC of one thread measured in the same
-run, before and after (need >= 50%); the receiver's RSS when ready, after the warm-up, and its peak
-(VmHWM; ru_maxrss shown beside it) against 3 x slice + 60 MB. Exits 1 if a requirement is missed (unless --report-only).
+run, before and after (need >= 50%); the CPU time per MB of each process; the receiver's RSS when ready,
+after the warm-up, and its peak (VmHWM; ru_maxrss shown beside it) against 3 x slice + 60 MB, and its growth
+over ready against 3 x slice. Exits 1 if a requirement is missed (unless --report-only).
+BENCH_PROFILE=out.txt samples the receiver with py-spy (raw collapsed stacks). Findings: decision 0006.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import base64
 import json
 import os
 import queue
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -108,6 +112,7 @@ def upload(
     # A client keeps its connection pool: made before the clock starts, like a running institution's.
     clients = [httpx.Client(base_url=url, timeout=120) for _ in range(in_flight)]
     try:
+        cpu = _cpu_seconds()
         began = time.perf_counter()
         threads = [threading.Thread(target=produce, name="encrypt", daemon=True)]
         threads += [threading.Thread(target=guarded, args=(c,), daemon=True) for c in clients]
@@ -135,6 +140,7 @@ def upload(
             client.close()
     return {
         "seconds": finished - began,
+        "sender_cpu_seconds": _cpu_seconds() - cpu,
         "upload_seconds": uploaded - began,
         "commit_seconds": finished - uploaded,
         "slices": encrypted.slices,
@@ -150,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slice-size", type=int, default=SLICE_SIZE)
     parser.add_argument("--in-flight", type=int, default=2, help="slices uploaded at once")
     parser.add_argument("--store", choices=["database", "directory"], default="database")
+    parser.add_argument(
+        "--mmap-threshold",
+        type=int,
+        default=0,
+        help="the receiver's MALLOC_MMAP_THRESHOLD_ in bytes; 0 (default) keeps glibc's sliding threshold. "
+        "131072 maps every 1 MB buffer afresh: about 6 MB less peak for 20 ms/MB more CPU (0006)",
+    )
     parser.add_argument("--report-only", action="store_true", help="exit 0 even when a requirement is missed")
     args = parser.parse_args(argv)
 
@@ -173,14 +186,21 @@ def main(argv: list[str] | None = None) -> int:
         "store": args.store,
         "store_dir": str(workdir / "files"),
     }
+    profiler: subprocess.Popen[str] | None = None
+    receiver_env = dict(ENV)
+    if args.mmap_threshold:
+        # A fixed threshold: glibc otherwise raises it to the size of the first freed 1 MB buffer and
+        # keeps later slices' buffers in its heap, which does not shrink (0006).
+        receiver_env["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)
     receiver = subprocess.Popen(
-        [sys.executable, __file__, "receiver"], stdin=subprocess.PIPE, env=ENV, text=True
+        [sys.executable, __file__, "receiver"], stdin=subprocess.PIPE, env=receiver_env, text=True
     )
     assert receiver.stdin is not None
     receiver.stdin.write(json.dumps(config))
     receiver.stdin.close()
     try:
         wait_http(f"http://127.0.0.1:{port}/memory")
+        profiler = _profile(receiver.pid)
         # A platform that has served before: the first request's imports and connections are not timed.
         warm = workdir / "warm-up.pdf"
         warm.write_bytes(os.urandom(1000))
@@ -200,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         after = raw_sm4_cbc_rate(sample, SLICE_SIZE)
         del sample
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its samples on SIGINT, not SIGTERM
+            profiler.wait(timeout=60)
         stop(receiver)
         shutil.rmtree(workdir, ignore_errors=True)
     if result["stored"]["md5"] != result["md5"] or result["stored"]["size"] != size:
@@ -216,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"tender guarantee file, {size / MB:.1f} MB in {result['slices']} slices of {args.slice_size} bytes "
         f"({args.in_flight} in flight), "
-        f"{args.store} store on SQLite, {len(os.sched_getaffinity(0))} CPUs, load {os.getloadavg()[0]:.1f}"
+        f"{args.store} store on SQLite, receiver MALLOC_MMAP_THRESHOLD_ {args.mmap_threshold or 'glibc'}, "
+        f"{len(os.sched_getaffinity(0))} CPUs, load {os.getloadavg()[0]:.1f}"
     )
     print(f"  raw SM4-CBC, one thread           {raw:7.1f} MB/s   (before {before:.1f}, after {after:.1f})")
     print(
@@ -225,6 +249,15 @@ def main(argv: list[str] | None = None) -> int:
         f"({size / result['upload_seconds'] / MB:.1f} MB/s; staging {memory['stage_seconds']:.2f} s of it), "
         f"completion notice (decrypt + store) "
         f"{result['commit_seconds']:.2f} s ({size / result['commit_seconds'] / MB:.1f} MB/s)"
+    )
+    receiver_cpu = memory["cpu_seconds"] - warmed["memory"]["cpu_seconds"]
+    sender_cpu = result["sender_cpu_seconds"]
+    per_mb = 1000 / (size / MB)  # seconds -> ms/MB
+    # With a single free core the two processes' work adds up: the ratio can be no better than this.
+    print(
+        f"  CPU time                          receiver {receiver_cpu * per_mb:.1f} ms/MB, "
+        f"sender {sender_cpu * per_mb:.1f} ms/MB, raw SM4-CBC {1000 / raw:.1f} ms/MB: ceiling on one core "
+        f"{1000 / raw / ((receiver_cpu + sender_cpu) * per_mb):.0%}"
     )
     print(
         f"  receiver memory (VmHWM)           peak {peak:.1f} MB, at ready {ready:.1f} MB, "
@@ -238,14 +271,36 @@ def main(argv: list[str] | None = None) -> int:
     checks = [
         (f"end to end {ratio:.0%} of raw SM4-CBC (need >= 50%)", ratio >= 0.5),
         (f"receiver peak {peak:.1f} MB (need <= {budget:.1f} MB)", peak <= budget),
-        (f"receiver growth {peak - ready:.1f} MB (need <= {budget:.1f} MB)", peak - ready <= budget),
+        # The imports alone outweigh the 60 MB (0006): what the file itself costs is the growth over ready.
+        (
+            f"receiver growth {peak - ready:.1f} MB (need <= 3 x slice = {3 * args.slice_size / MB:.1f} MB)",
+            peak - ready <= 3 * args.slice_size / MB,
+        ),
     ]
     for text, passed in checks:
         print(("PASS  " if passed else "FAIL  ") + text)
     return 0 if args.report_only or all(passed for _, passed in checks) else 1
 
 
+def _profile(pid: int) -> subprocess.Popen[str] | None:
+    """py-spy sampling the receiver into $BENCH_PROFILE (raw collapsed stacks), when that is set."""
+    out = os.environ.get("BENCH_PROFILE")
+    if not out:
+        return None
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    command = [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--output", out]
+    profiler = subprocess.Popen(command, text=True, stdout=subprocess.DEVNULL)
+    time.sleep(1)  # attached before the first request
+    return profiler
+
+
 # -- the receiving process ----------------------------------------------------------------------------------
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process so far, every thread."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rss_kb() -> int:
@@ -262,8 +317,6 @@ def _peak_kb() -> int:
 
 
 def _serve_receiver() -> None:
-    import resource
-
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -355,6 +408,7 @@ def _serve_receiver() -> None:
             "stage_seconds": busy["stage"],
             "staged_peak_kb": busy["staged_peak_kb"],
             "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "cpu_seconds": _cpu_seconds(),
         }
         busy["stage"] = 0.0
         return JSONResponse(stats)

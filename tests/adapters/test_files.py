@@ -241,6 +241,39 @@ def test_slices_out_of_order_and_repeated_commit_into_one_file(
         assert session.scalar(text("SELECT count(*) FROM file_upload_slices")) == 0
 
 
+@pytest.mark.parametrize("kind", STORES)
+def test_large_chunks_hashed_on_a_worker_give_the_digests_of_the_whole(
+    sessions: sessionmaker[Session], tmp_path: Path, kind: str
+) -> None:
+    # Chunks below the hand-off size are hashed inline, larger ones on the worker, in one file.
+    data = random.Random(6).randbytes(3 * CHUNK_SIZE + 777)
+    parts = [data[:1000], data[1000 : CHUNK_SIZE + 5], data[CHUNK_SIZE + 5 :]]
+    chosen: FileStore = DatabaseFileStore() if kind == "database" else DirectoryFileStore(tmp_path / "files")
+    with transaction(sessions) as session:
+        file_id = chosen.put_stream(
+            session, "big", parts, md5=hashlib.md5(data, usedforsecurity=False).hexdigest()
+        )
+        info = chosen.info(session, file_id)
+    assert (info.size, info.sm3) == (len(data), sm3_hex(data))
+    with sessions() as session:
+        assert b"".join(chosen.open_stream(session, file_id)) == data
+
+
+def test_commit_drops_the_slices_and_leaves_sqlites_secure_delete_as_it_was(
+    sessions: sessionmaker[Session],
+) -> None:
+    uploads = Uploads(DatabaseFileStore(chunk_size=1000))
+    with transaction(sessions) as session:
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        before = session.execute(text("PRAGMA secure_delete")).scalar_one() if sqlite else None
+        upload = uploads.begin(session, "g.pdf")
+        uploads.add_slice(session, upload, 1, b"s" * 1500)
+        uploads.commit(session, upload)
+        assert session.scalar(text("SELECT count(*) FROM file_upload_slices")) == 0
+        if sqlite:
+            assert session.execute(text("PRAGMA secure_delete")).scalar_one() == before == 1
+
+
 def test_a_wrong_digest_at_commit_keeps_no_file(sessions: sessionmaker[Session], store: FileStore) -> None:
     uploads = Uploads(store)
     with transaction(sessions) as session:

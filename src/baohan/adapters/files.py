@@ -11,6 +11,7 @@ import logging
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from baohan.domain.ids import new_id
 from baohan.gm import SM3Hasher
 
 CHUNK_SIZE = 1 << 20  # the tender protocol's slice: 1 MiB
+_HASH_ASIDE_FROM = 256 * 1024  # a chunk this large is worth a thread hand-off
 NAME_LIMIT = 255  # stored_files.name
 log = logging.getLogger(__name__)
 
@@ -89,11 +91,25 @@ def rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
         yield bytes(buffer)
 
 
+class _Hasher(Protocol):
+    def update(self, data: bytes, /) -> object: ...
+
+    def hexdigest(self) -> str: ...
+
+
+def _sm3_hasher() -> _Hasher:
+    # hashlib's SM3 (OpenSSL too, where its build has it) gives up the GIL for inputs of 2 KiB or more,
+    # so it can run beside a decryption that holds it; cryptography's keeps the GIL.
+    if "sm3" in hashlib.algorithms_available:
+        return hashlib.new("sm3")
+    return SM3Hasher()
+
+
 class _Digests:
     """SM3, MD5 and size of bytes fed in pieces."""
 
     def __init__(self) -> None:
-        self._sm3 = SM3Hasher()
+        self._sm3: _Hasher = _sm3_hasher()
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
 
@@ -107,6 +123,29 @@ class _Digests:
         sm3_hex, md5_hex = self._sm3.hexdigest(), self._md5.hexdigest()
         check_expected(FileInfo("", "", self.size, sm3_hex, md5_hex), sm3=sm3, md5=md5, size=size)
         return sm3_hex, md5_hex
+
+
+def _digested(chunks: Iterable[bytes], digests: _Digests) -> Iterator[bytes]:
+    """``chunks`` again, each hashed into ``digests`` by a worker thread while the caller stores it and
+    produces the next (decrypting it, say): hashlib releases the GIL, so on two cores the hashing costs no
+    time (0006). Every chunk is hashed once the iteration ends; small files are hashed inline."""
+    pool: ThreadPoolExecutor | None = None
+    pending: Future[None] | None = None
+    try:
+        for chunk in chunks:
+            if pending is not None:
+                pending.result()
+            if pool is None and len(chunk) < _HASH_ASIDE_FROM:
+                digests.update(chunk)
+            else:
+                pool = pool or ThreadPoolExecutor(1, thread_name_prefix="file-digest")
+                pending = pool.submit(digests.update, chunk)
+            yield chunk
+        if pending is not None:
+            pending.result()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 def check_expected(info: FileInfo, *, sm3: str | None, md5: str | None, size: int | None) -> None:
@@ -209,8 +248,7 @@ class DatabaseFileStore(_Streaming):
         session.flush()  # the chunks reference it
         digests = _Digests()
         add = insert(StoredFileChunk)
-        for number, chunk in enumerate(rechunk(chunks, self.chunk_size), 1):
-            digests.update(chunk)
+        for number, chunk in enumerate(_digested(rechunk(chunks, self.chunk_size), digests), 1):
             session.execute(add, {"file_id": file_id, "number": number, "data": chunk})
             del chunk  # not held while the next one is gathered
         try:
@@ -296,8 +334,7 @@ class DirectoryFileStore(_Streaming):
         digests = _Digests()
         try:
             with open(temporary, "wb") as out:
-                for chunk in chunks:
-                    digests.update(chunk)
+                for chunk in _digested(chunks, digests):
                     out.write(chunk)
                     del chunk
                 out.flush()
