@@ -5,8 +5,8 @@ them apart by the admin listener's port.
 
 uvicorn starts each of several worker processes from an import string, so the settings cannot be passed
 as arguments: the CLI checks them, puts them in the environment (:meth:`ServeSettings.to_env`) and names
-:func:`procurement_app` as the factory; every worker then opens its own runtime (database pool, key store,
-dispatcher thread) on the already-migrated database.
+:func:`hosted_app` as the factory; every worker then opens its own runtime (database pool, key store,
+dispatcher thread) on the already-migrated database, hosting the role of each protocol served.
 """
 
 from __future__ import annotations
@@ -21,12 +21,18 @@ from starlette.types import ASGIApp
 
 from baohan.adapters.keystore import SecretBox
 from baohan.domain.underwriting import Rules, rules_from_dict
-from baohan.services.procurement.runtime import DEFAULT_RULES, open_runtime
-from baohan.web.procurement import create_app
+from baohan.services import runtime as shared
+from baohan.services.procurement.issuer import IssuerSettings
+from baohan.services.procurement.runtime import DEFAULT_RULES, RoleRuntime
+from baohan.services.procurement.runtime import build_issuer as procurement_issuer
+from baohan.services.procurement.runtime import build_platform as procurement_platform
+from baohan.web import procurement
+from baohan.web.host import Mount, host_app
 
-FACTORY = "baohan.web.worker:procurement_app"
+FACTORY = "baohan.web.worker:hosted_app"
 ADMIN_TOKEN_ENV = "BAOHAN_ADMIN_TOKEN"  # noqa: S105 - the variable name, not a secret  # nosec B105
 DB_ENV = "BAOHAN_DB"
+_PROTOCOLS, _PUBLIC_URL = "BAOHAN_SERVE_PROTOCOLS", "BAOHAN_SERVE_PUBLIC_URL"
 _ROLE, _RULES, _NAME, _FILES, _DISPATCH, _CONCURRENCY, _ADMIN_PORT = (
     "BAOHAN_SERVE_ROLE",
     "BAOHAN_SERVE_RULES",
@@ -51,16 +57,20 @@ class ServeSettings:
 
     role: str
     db: str
+    protocols: tuple[str, ...] = ("procurement",)  # each one's ``role`` is hosted, on one runtime
     rules: Path | None = None
     institution_name: str | None = None  # checked against our certificate, whose name the letters carry
     files_dir: Path | None = None
     dispatch: bool = True
     delivery_concurrency: int = 32
     admin_port: int = 8601  # the admin listener's port: connections to it get the admin API
+    public_url: str | None = None  # where bidders reach the protocol listener (tender issuer's links)
 
     def to_env(self) -> dict[str, str]:
         """The environment variables :meth:`from_env` reads back."""
         return {
+            _PROTOCOLS: ",".join(self.protocols),
+            _PUBLIC_URL: self.public_url or "",
             _ROLE: self.role,
             DB_ENV: self.db,
             _RULES: str(self.rules or ""),
@@ -77,6 +87,8 @@ class ServeSettings:
         return cls(
             role=env[_ROLE],
             db=env[DB_ENV],
+            protocols=tuple(env.get(_PROTOCOLS, "procurement").split(",")),
+            public_url=env.get(_PUBLIC_URL) or None,
             rules=Path(env[_RULES]) if env.get(_RULES) else None,
             institution_name=env.get(_NAME) or None,
             files_dir=Path(env[_FILES]) if env.get(_FILES) else None,
@@ -86,23 +98,53 @@ class ServeSettings:
         )
 
 
-def procurement_app() -> ASGIApp:
-    """The role's app for this process, from the environment (the factory uvicorn's workers call)."""
+def _procurement_role(settings: ServeSettings) -> tuple[shared.RoleBuilder, object]:
+    if settings.role == "issuer":
+        return procurement_issuer, IssuerSettings(settings.institution_name, load_rules(settings.rules))
+    return procurement_platform, None
+
+
+def _procurement_mount(runtime: shared.Runtime, settings: ServeSettings) -> Mount:
+    return procurement.mount(RoleRuntime(runtime, runtime.role("procurement", settings.role)))
+
+
+# Each protocol served: the builder of its role with the role's settings, and the role's mount.
+_HOSTING = {"procurement": (_procurement_role, _procurement_mount)}
+PROTOCOLS = tuple(_HOSTING)  # what `baohan serve` offers
+
+
+def open_hosted(settings: ServeSettings, box: SecretBox, *, migrate: bool = False) -> shared.Runtime:
+    """One runtime hosting ``settings.role`` of every protocol in ``settings.protocols``."""
+    unknown = sorted(set(settings.protocols) - set(_HOSTING))
+    if unknown or not settings.protocols:
+        raise ValueError(f"protocols must be among {', '.join(_HOSTING)}, not {', '.join(unknown) or 'none'}")
+    return shared.open_runtime(
+        settings.db,
+        box,
+        [_HOSTING[name][0](settings) for name in settings.protocols],
+        shared.RuntimeSettings(
+            files_dir=settings.files_dir, migrate=migrate, delivery_concurrency=settings.delivery_concurrency
+        ),
+    )
+
+
+def hosted_mounts(runtime: shared.Runtime, settings: ServeSettings) -> list[Mount]:
+    """The mount of each protocol's role hosted on ``runtime``."""
+    return [_HOSTING[name][1](runtime, settings) for name in settings.protocols]
+
+
+def hosted_app() -> ASGIApp:
+    """This process's app, from the environment (the factory uvicorn's workers call)."""
     try:
         settings = ServeSettings.from_env(os.environ)
     except KeyError as exc:
-        raise RuntimeError(
-            f"{FACTORY} reads ${exc.args[0]}: start it with `baohan serve procurement`"
-        ) from None
-    runtime = open_runtime(
-        settings.role,
-        settings.db,
-        SecretBox.from_env(),
-        institution_name=settings.institution_name,
-        rules=load_rules(settings.rules),
-        files_dir=settings.files_dir,
-        migrate=False,  # the parent migrated once, before starting the workers
-        delivery_concurrency=settings.delivery_concurrency,
+        raise RuntimeError(f"{FACTORY} reads ${exc.args[0]}: start it with `baohan serve`") from None
+    # The parent migrated once, before starting the workers.
+    runtime = open_hosted(settings, SecretBox.from_env())
+    hosted = host_app(
+        runtime,
+        hosted_mounts(runtime, settings),
+        admin_token=os.environ[ADMIN_TOKEN_ENV],
+        run_dispatcher=settings.dispatch,
     )
-    hosted = create_app(runtime, admin_token=os.environ[ADMIN_TOKEN_ENV], run_dispatcher=settings.dispatch)
     return hosted.on(settings.admin_port)
