@@ -10,10 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from baohan.protocols.fields import SHANGHAI
 from baohan.protocols.tender.endpoint import Answer, Inbound, TenderChannel
 from baohan.protocols.tender.router import TenderWire
 from baohan.protocols.tender.tables import PLATFORM_SERVES
-from baohan.protocols.fields import SHANGHAI
 from baohan.protocols.tender.wire import TenderError
 from baohan.web.front import ProtocolFront
 
@@ -76,7 +76,9 @@ class CallRecorder:
             call
             for call in calls
             if (interface is None or call["interface"] == interface)
-            and (applyno is None or applyno in (call["fields"].get("applyno"), call["fields"].get("baohanno")))
+            and (
+                applyno is None or applyno in (call["fields"].get("applyno"), call["fields"].get("baohanno"))
+            )
         ]
 
 
