@@ -10,20 +10,25 @@ opened and the project key arrived (:mod:`baohan.services.tender.views`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_validator
 
 from baohan.domain.tender import Stage
+from baohan.gm import SM2PublicKey
+from baohan.protocols.tender.profile import TenderProfile
 from baohan.protocols.tender.router import DEFAULT_PREFIX, TenderWire
 from baohan.services.runtime import HostedRole
 from baohan.services.tender import views
+from baohan.services.tender.platform import TenderPlatform
 from baohan.services.tender.registry import PROTOCOL
 from baohan.services.tender.roles import TenderRoleBase
-from baohan.services.views import Period, Window
+from baohan.services.views import Period, Window, counterparty_view
 from baohan.web.admin import NO_NUL, Page, operator, period, window
-from baohan.web.counterparties import counterparty_router
+from baohan.web.counterparties import CounterpartyOut, counterparty_router
 from baohan.web.errors import AdminError
 from baohan.web.host import Mount
 from baohan.web.tender_models import TenderApplicationOut, TenderEventOut, TenderPausedOut
@@ -56,6 +61,8 @@ def act(call: Callable[[], T]) -> T:
 def find(role: TenderRoleBase, key: str) -> Any:
     """This side's application ``key``: our id, or an applyno or baohanno of one counterparty."""
     context = role.context
+    # Read before the session: on SQLite a second session in this thread would wait on the first's lock.
+    peers = context.registry.listing()
     with context.sessions() as session:
         try:
             return context.store.get(session, key)
@@ -63,7 +70,7 @@ def find(role: TenderRoleBase, key: str) -> Any:
             pass
         found = [
             app
-            for peer in context.registry.listing()
+            for peer in peers
             for app in (
                 context.store.by_applyno(session, peer.id, key),
                 context.store.by_baohanno(session, peer.id, key),
@@ -123,6 +130,278 @@ def _common_admin(router: APIRouter, role: TenderRoleBase) -> None:
         )
 
 
+class CounterpartyIn(BaseModel):
+    """A tender counterparty to register: its appkey and appsecret (the platform issues them), its SM2
+    public key, where it serves the tender interfaces, and its wire profile."""
+
+    name: str = Field(min_length=1, max_length=200)
+    appkey: str = Field(min_length=1, max_length=50, pattern=NO_NUL)
+    appsecret: str = Field(min_length=8, max_length=128, pattern=NO_NUL)
+    public_key: str = Field(description="SM2 public key: 04‖X‖Y hex, Base64 or PEM")
+    endpoint_url: str = Field(min_length=1, max_length=500, description="its prefix, e.g. https://…/tender")
+    profile: dict[str, Any] = Field(default_factory=dict, description="PRODUCT.md's tender wire settings")
+
+    @field_validator("public_key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        SM2PublicKey.load(value)
+        return value
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, value: dict[str, Any]) -> dict[str, Any]:
+        TenderProfile.from_dict(value)
+        return value
+
+
+def _registration(router: APIRouter, role: TenderRoleBase, path: str, counterparty_role: str) -> None:
+    registry = role.context.registry
+
+    @router.post(path, status_code=201)
+    def register(body: CounterpartyIn) -> CounterpartyOut:
+        """Register a counterparty to talk tender with (its appkey names it on the wire)."""
+        peer = act(
+            lambda: registry.add(
+                name=body.name,
+                role=counterparty_role,
+                appkey=body.appkey,
+                appsecret=body.appsecret,
+                public_key=SM2PublicKey.load(body.public_key),
+                endpoint_url=body.endpoint_url,
+                profile=body.profile,
+            )
+        )
+        listed = next(item for item in registry.listing() if item.id == peer.id)
+        return CounterpartyOut.model_validate(counterparty_view(listed))
+
+
+Rate = Annotated[Decimal, Field(gt=0, lt=1, max_digits=8, decimal_places=6, description="e.g. 0.0150")]
+Amount = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=2, description="yuan, e.g. 80000.00")]
+
+
+class SectionIn(BaseModel):
+    """A bid section: its project fields in plain text (sealed with a fresh project key before any leaves
+    the platform) and its bid opening."""
+
+    biaoduanno: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    biaoduanname: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
+    zbr: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    zbrorgnum: str | None = Field(default=None, max_length=60, pattern=NO_NUL)
+    kaibiaotime: datetime = Field(description="ISO 8601 with a zone")
+    key_text: Literal["hex", "ascii"] = Field(
+        default="hex", description="ascii for institutions that take the project key as 16 ASCII characters"
+    )
+
+    @field_validator("kaibiaotime")
+    @classmethod
+    def _zone(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone, e.g. 2026-12-01T09:30:00+08:00")
+        return value
+
+
+class SectionOut(BaseModel):
+    """A bid section created."""
+
+    id: str
+
+
+class OpenedOut(BaseModel):
+    """A bid section opened now: how many guarantees are being restored."""
+
+    restoring: int
+
+
+class OfferIn(BaseModel):
+    """An institution's offer to a bidder on a bid section."""
+
+    bidder_code: str = Field(min_length=1, max_length=50, pattern=NO_NUL)
+    institution_id: str = Field(min_length=1, max_length=36)
+    product: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    rate: Rate
+    bzj_amount: Amount
+
+
+class QuoteOut(BaseModel):
+    """One offer: the institution, its product, rate and premium, and whether the bidder chose it."""
+
+    id: str
+    counterparty_id: str
+    institution: str
+    product: str
+    rate: str
+    premium: str
+    chosen: bool
+
+
+class SubmitIn(BaseModel):
+    """The bidder applies with the offer they chose; the application is sealed for their certificate."""
+
+    section_id: str = Field(min_length=1, max_length=36)
+    quote_id: str = Field(min_length=1, max_length=36)
+    bidder_name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    bidder_code: str = Field(min_length=1, max_length=50, pattern=NO_NUL)
+    bzj_amount: Amount
+    certificate: str = Field(min_length=1, max_length=20000, description="the bidder's SM2 certificate, PEM")
+
+
+class RedirectOut(BaseModel):
+    """Where the bidder goes to open the application (the institution's answer), once it answered."""
+
+    redirecturl: str | None
+
+
+class QuitIn(BaseModel):
+    """Why the guarantee should be taken back."""
+
+    reason: str = Field(min_length=1, max_length=500, pattern=NO_NUL)
+
+
+class ClaimIn(BaseModel):
+    """A claim for the tenderer: who asks, and optionally the account, the amount, the reason and the
+    documents (each by URL the institution fetches)."""
+
+    applyusername: str = Field(min_length=1, max_length=50, pattern=NO_NUL)
+    applyuserphone: str = Field(min_length=1, max_length=20, pattern=NO_NUL)
+    payeraccount: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
+    payeramount: Amount | None = None
+    reason: str | None = Field(default=None, max_length=500, pattern=NO_NUL)
+    file_urls: list[str] = Field(default_factory=list, max_length=20)
+
+
+class InvoiceIn(BaseModel):
+    """The invoice the bidder asks for: type 0 (普票) or 1 (专票, which needs address, phone, bank and
+    account)."""
+
+    type: Literal["0", "1"]
+    address: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
+    phone: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
+    bank: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
+    account: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
+    email: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
+    mobile: str | None = Field(default=None, max_length=20, pattern=NO_NUL)
+    contactname: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
+    contactaddress: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
+
+
+class GiveUpOut(BaseModel):
+    """The give-up sent; the institution decides."""
+
+    id: str
+
+
+def _quote(quote: Any) -> QuoteOut:
+    return QuoteOut(
+        id=quote.id,
+        counterparty_id=quote.counterparty_id,
+        institution=quote.institution,
+        product=quote.product,
+        rate=str(quote.rate),
+        premium=str(quote.premium),
+        chosen=quote.chosen,
+    )
+
+
+def platform_admin(router: APIRouter, platform: TenderPlatform) -> None:
+    """The platform's operator routes: bid sections and offers, the bidder's submission, and the requests
+    to institutions (quit, cancel, claim, give up, invoice)."""
+    _registration(router, platform, "/institutions", "institution")
+
+    @router.post("/sections", status_code=201)
+    def add_section(body: SectionIn) -> SectionOut:
+        """A bid section with a fresh project key; its fields never leave the platform in plain text
+        before the bid opens."""
+        fields = body.model_dump(include={"biaoduanno", "biaoduanname", "zbr", "zbrorgnum"})
+        return SectionOut(
+            id=act(lambda: platform.add_section(fields, body.kaibiaotime, key_text=body.key_text))
+        )
+
+    @router.post("/sections/{section_id}/open")
+    def open_section(section_id: str) -> OpenedOut:
+        """Open the bid section now: baohanrestore goes out for every issued guarantee of it."""
+        return OpenedOut(restoring=act(lambda: platform.open_section_now(section_id)))
+
+    @router.post("/sections/{section_id}/quotes", status_code=201)
+    def offer(section_id: str, body: OfferIn) -> QuoteOut:
+        """Record an institution's offer to a bidder (premium = rate × bid bond)."""
+        return _quote(
+            act(
+                lambda: platform.offer(
+                    section_id,
+                    body.bidder_code,
+                    body.institution_id,
+                    body.product,
+                    body.rate,
+                    body.bzj_amount,
+                )
+            )
+        )
+
+    @router.get("/sections/{section_id}/quotes")
+    def quotes(
+        section_id: str, bidder_code: Annotated[str, Query(min_length=1, max_length=50, pattern=NO_NUL)]
+    ) -> list[QuoteOut]:
+        """The offers to a bidder on the section, cheapest first: product, rate, premium."""
+        return [_quote(q) for q in act(lambda: platform.quotes(section_id, bidder_code))]
+
+    @router.post("/applications", status_code=202)
+    def submit(body: SubmitIn) -> TenderApplicationOut:
+        """The bidder applies with the offer chosen: baohanapply goes to that institution."""
+        return shown(
+            act(
+                lambda: platform.submit(
+                    body.section_id,
+                    body.quote_id,
+                    bidder_name=body.bidder_name,
+                    bidder_code=body.bidder_code,
+                    bzj_amount=body.bzj_amount,
+                    certificate_pem=body.certificate,
+                )
+            )
+        )
+
+    @router.get("/applications/{key}/redirect")
+    def redirect(key: str) -> RedirectOut:
+        """Where the bidder opens the application (the institution's redirecturl), once it answered."""
+        app = act(lambda: find(platform, key))
+        return RedirectOut(redirecturl=act(lambda: platform.redirect_url(app.id)))
+
+    @router.post("/applications/{key}/quit", status_code=202)
+    def quit_(key: str, body: QuitIn, actor: Actor) -> TenderApplicationOut:
+        """Ask the institution to take the guarantee back (quitapply), before the bid opens."""
+        app = act(lambda: find(platform, key))
+        act(lambda: platform.quit(app.id, body.reason, actor=actor))
+        return shown(find(platform, app.id))
+
+    @router.post("/applications/{key}/cancel", status_code=202)
+    def cancel(key: str, actor: Actor) -> TenderApplicationOut:
+        """Cancel the guarantee (canclenotice), if the institution takes cancellations."""
+        app = act(lambda: find(platform, key))
+        act(lambda: platform.cancel(app.id, actor=actor))
+        return shown(find(platform, app.id))
+
+    @router.post("/applications/{key}/claims", status_code=202)
+    def claim(key: str, body: ClaimIn, actor: Actor) -> TenderApplicationOut:
+        """Claim on the guarantee (claimsnotice), its documents listed by URL."""
+        app = act(lambda: find(platform, key))
+        act(lambda: platform.claim(app.id, **body.model_dump(), actor=actor))
+        return shown(find(platform, app.id))
+
+    @router.post("/applications/{key}/giveup", status_code=202)
+    def give_up(key: str, actor: Actor) -> GiveUpOut:
+        """The bidder gives the application up (giveupapply); the institution decides."""
+        app = act(lambda: find(platform, key))
+        return GiveUpOut(id=act(lambda: platform.give_up(app.id, actor=actor)))
+
+    @router.post("/applications/{key}/invoice", status_code=202)
+    def invoice(key: str, body: InvoiceIn, actor: Actor) -> TenderApplicationOut:
+        """Ask for the premium's invoice (invoiceapply)."""
+        app = act(lambda: find(platform, key))
+        details = {k: v for k, v in body.model_dump().items() if v is not None}
+        act(lambda: platform.invoice(app.id, details, actor=actor))
+        return shown(find(platform, app.id))
+
+
 def mount(
     hosted: HostedRole,
     *,
@@ -143,3 +422,10 @@ def mount(
         admin(router, role)
     wire = TenderWire(role, role.served, prefix=prefix)
     return Mount(PROTOCOL, hosted.role, wire, router, admin_prefix, public)
+
+
+def platform_mount(
+    hosted: HostedRole, *, prefix: str = DEFAULT_PREFIX, admin_prefix: str = ADMIN_PREFIX
+) -> Mount:
+    """The tender platform's wire and admin API."""
+    return mount(hosted, prefix=prefix, admin_prefix=admin_prefix, admin=platform_admin)
