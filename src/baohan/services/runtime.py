@@ -151,6 +151,56 @@ class Runtime:
             outbox.retry_dead(session, message_id)
 
 
+@dataclass
+class RoleRuntime:
+    """One protocol role hosted alone on its database (the CLI, the sandbox, the demo, the tests): the
+    runtime and that role. Protocols subclass it to type their role's service and registry."""
+
+    runtime: Runtime
+    hosted: HostedRole
+
+    @property
+    def role(self) -> str:
+        """The hosted role's name (``issuer``, ``platform``)."""
+        return self.hosted.role
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine."""
+        return self.runtime.engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions on the database."""
+        return self.runtime.sessions
+
+    @property
+    def dispatcher(self) -> outbox.Dispatcher:
+        """The outbox dispatcher."""
+        return self.runtime.dispatcher
+
+    @property
+    def courier(self) -> Courier:
+        """Delivers one outbox message (the dispatcher's ``deliver``)."""
+        return self.runtime.courier
+
+    def start(self, idle_sleep: float = 0.2) -> None:
+        """Deliver the outbox in a background thread until :meth:`stop`."""
+        self.runtime.start(idle_sleep)
+
+    def stop(self) -> None:
+        """Stop delivering and release everything."""
+        self.runtime.stop()
+
+    def pending(self) -> int:
+        """Outbox messages not yet delivered."""
+        return self.runtime.pending()
+
+    def retry_dead(self, message_id: str) -> None:
+        """Put a dead letter back in the queue."""
+        self.runtime.retry_dead(message_id)
+
+
 def open_runtime(
     db_url: str,
     box: SecretBox,

@@ -64,7 +64,8 @@ def render_agreement(applyno: str, application: Mapping[str, object], institutio
     return "\n".join(lines).encode("utf-8")
 
 
-def _signature_bytes(signature: str) -> bytes:
+def signature_bytes(signature: str) -> bytes:
+    """The signature's bytes from its text: hex (r‖s or DER, as sm-crypto gives it) or Base64 DER."""
     text = signature.strip()
     if _HEX.fullmatch(text):
         # sm-crypto's doSignature gives hex: raw r‖s (128 digits) by default, DER with ``der: true``.
@@ -97,7 +98,7 @@ def verify_agreement_signature(
         )
     if trusted:
         _check_chain(certificate, trusted, moment)
-    raw = _signature_bytes(signature)
+    raw = signature_bytes(signature)
     if not certificate.public_key.verify(agreement, raw):
         raise BidderError("signature", "does not verify against the certificate's key over this agreement")
     return certificate

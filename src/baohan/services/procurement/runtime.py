@@ -7,19 +7,14 @@ role on its own database (the CLI, the sandbox, the demo, the tests).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from baohan.adapters import outbox
 from baohan.adapters.keystore import SecretBox
 from baohan.domain.underwriting import Product, Rules
 from baohan.services import runtime as shared
-from baohan.services.delivery import Courier
 from baohan.services.idempotency import DEFAULT_RETENTION
 from baohan.services.procurement.delivery import issuer_handlers, platform_handlers
 from baohan.services.procurement.issuer import IssuerService, IssuerSettings, institution_name
@@ -67,17 +62,8 @@ def build_platform(ground: shared.Ground, settings: None = None) -> shared.Hoste
     )
 
 
-@dataclass
-class RoleRuntime:
+class RoleRuntime(shared.RoleRuntime):
     """One procurement role hosted alone on its database: the runtime and that role."""
-
-    runtime: shared.Runtime
-    hosted: shared.HostedRole
-
-    @property
-    def role(self) -> str:
-        """``issuer`` or ``platform``."""
-        return self.hosted.role
 
     @property
     def service(self) -> IssuerService | PlatformService:
@@ -91,42 +77,6 @@ class RoleRuntime:
         registry = self.hosted.registry
         assert isinstance(registry, Registry)
         return registry
-
-    @property
-    def engine(self) -> Engine:
-        """The database engine."""
-        return self.runtime.engine
-
-    @property
-    def sessions(self) -> sessionmaker[Session]:
-        """Sessions on the database."""
-        return self.runtime.sessions
-
-    @property
-    def dispatcher(self) -> outbox.Dispatcher:
-        """The outbox dispatcher."""
-        return self.runtime.dispatcher
-
-    @property
-    def courier(self) -> Courier:
-        """Delivers one outbox message (the dispatcher's ``deliver``)."""
-        return self.runtime.courier
-
-    def start(self, idle_sleep: float = 0.2) -> None:
-        """Deliver the outbox in a background thread until :meth:`stop`."""
-        self.runtime.start(idle_sleep)
-
-    def stop(self) -> None:
-        """Stop delivering and release everything."""
-        self.runtime.stop()
-
-    def pending(self) -> int:
-        """Outbox messages not yet delivered."""
-        return self.runtime.pending()
-
-    def retry_dead(self, message_id: str) -> None:
-        """Put a dead letter back in the queue."""
-        self.runtime.retry_dead(message_id)
 
 
 def open_runtime(

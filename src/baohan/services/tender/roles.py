@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from baohan.adapters import outbox
 from baohan.adapters.db.engine import utcnow
-from baohan.adapters.db.tables import TenderApplication
+from baohan.adapters.db.tables import Counterparty, TenderApplication
 from baohan.adapters.files import FileStore
 from baohan.adapters.keystore import SecretBox
 from baohan.domain.ids import new_id
 from baohan.protocols.tender.endpoint import Answer, Inbound, TenderChannel
+from baohan.protocols.tender.profile import TenderProfile
 from baohan.protocols.tender.tables import INTERFACES
 from baohan.protocols.tender.wire import TenderError
 from baohan.services.idempotency import Key, KeyReused, Recorded, Replays
@@ -53,6 +55,28 @@ class Context:
     switches: Switches
     settings: Any = None
     clock: Callable[[], datetime] = utcnow
+
+    # Inside a transaction read counterparties here, not through the registry: its cache may refresh by
+    # opening a second session, which SQLite's writer lock refuses while this one holds it.
+
+    def counterparty_id(self, session: Session, appkey: str) -> str:
+        """The id of the active counterparty registered under ``appkey``, read in ``session``; TenderError
+        when there is none (the router checked it, but it may have been deactivated since)."""
+        found = session.scalars(
+            select(Counterparty.id).where(
+                Counterparty.protocol == PROTOCOL, Counterparty.appid == appkey, Counterparty.active.is_(True)
+            )
+        ).first()
+        if found is None:
+            raise TenderError(f"appkey: {appkey} is not registered")
+        return found
+
+    def profile(self, session: Session, counterparty_id: str) -> TenderProfile:
+        """The wire profile of ``counterparty_id``, read in ``session``."""
+        row = session.get(Counterparty, counterparty_id)
+        if row is None:
+            raise LookupError(f"no counterparty {counterparty_id}")
+        return TenderProfile.from_dict(row.profile)
 
     def notify(
         self,

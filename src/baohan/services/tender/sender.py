@@ -176,6 +176,15 @@ class TenderSender:
                 raise PermanentFailure(str(exc)) from None
             raise
 
+    def deliver(self, peer: Peer, interface: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """As :meth:`send` within a job of several calls: a refusal no retry can change is a PermanentFailure."""
+        try:
+            return self.send(peer, interface, fields)
+        except TenderRefused as exc:
+            if self.retryable(interface, exc.message):
+                raise
+            raise PermanentFailure(str(exc)) from None
+
     def __call__(self, message: OutboxMessage) -> None:
         interface = interface_of(message.kind)
         try:
