@@ -23,11 +23,13 @@ from baohan.protocols.tender.profile import TenderProfile
 from baohan.protocols.tender.router import DEFAULT_PREFIX, TenderWire
 from baohan.services.runtime import HostedRole
 from baohan.services.tender import views
+from baohan.services.tender.issuer import BIDDER_PATH, IssuerService
 from baohan.services.tender.platform import TenderPlatform
 from baohan.services.tender.registry import PROTOCOL
 from baohan.services.tender.roles import TenderRoleBase
 from baohan.services.views import Period, Window, counterparty_view
 from baohan.web.admin import NO_NUL, Page, operator, period, window
+from baohan.web.bidder import bidder_router
 from baohan.web.counterparties import CounterpartyOut, counterparty_router
 from baohan.web.errors import AdminError
 from baohan.web.host import Mount
@@ -402,6 +404,87 @@ def platform_admin(router: APIRouter, platform: TenderPlatform) -> None:
         return shown(find(platform, app.id))
 
 
+class ApproveIn(BaseModel):
+    """Underwrite: the rate, and optionally the premium (else rate × bid bond) and the guarantee number."""
+
+    rate: Rate
+    cost: Amount | None = None
+    baohanno: str | None = Field(default=None, min_length=1, max_length=50, pattern=NO_NUL)
+
+
+class RejectIn(BaseModel):
+    """Why the application is declined (kept in its history)."""
+
+    reason: str | None = Field(default=None, max_length=255, pattern=NO_NUL)
+
+
+class PaymentIn(BaseModel):
+    """The premium paid; the payer's name and account when paid from the bidder's basic account."""
+
+    amount: Amount
+    payer_name: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
+    payer_account: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
+
+
+def issuer_admin(router: APIRouter, issuer: IssuerService) -> None:
+    """The issuer's operator routes: underwrite, record the payment, issue the sealed guarantee."""
+    _registration(router, issuer, "/platforms", "platform")
+
+    def by_key(key: str) -> str:
+        return str(act(lambda: find(issuer, key)).id)
+
+    @router.post("/applications/{key}/approve")
+    def approve(key: str, body: ApproveIn, actor: Actor) -> TenderApplicationOut:
+        """Underwrite (baohannotice applystatus 1 with the guarantee number, rate and premium)."""
+        pk = by_key(key)
+        return shown(
+            act(
+                lambda: issuer.approve(
+                    pk, rate=body.rate, cost=body.cost, baohanno=body.baohanno, actor=actor
+                )
+            )
+        )
+
+    @router.post("/applications/{key}/reject")
+    def reject(key: str, body: RejectIn, actor: Actor) -> TenderApplicationOut:
+        """Decline to underwrite (baohannotice applystatus 0)."""
+        pk = by_key(key)
+        return shown(act(lambda: issuer.reject(pk, reason=body.reason, actor=actor)))
+
+    @router.post("/applications/{key}/payments")
+    def pay(key: str, body: PaymentIn, actor: Actor) -> TenderApplicationOut:
+        """Record the premium paid."""
+        pk = by_key(key)
+        return shown(
+            act(
+                lambda: issuer.record_payment(
+                    pk,
+                    amount=body.amount,
+                    payer_name=body.payer_name,
+                    payer_account=body.payer_account,
+                    actor=actor,
+                )
+            )
+        )
+
+    @router.post("/applications/{key}/issue", status_code=202)
+    def issue(key: str, actor: Actor) -> TenderApplicationOut:
+        """Issue the sealed guarantee: made, sealed and uploaded in slices, then announced complete."""
+        pk = by_key(key)
+        return shown(act(lambda: issuer.issue(pk, actor=actor)))
+
+    @router.get("/applications/{key}/redirect")
+    def redirect(key: str) -> RedirectOut:
+        """The bidder's page of the application (what baohanapply answered)."""
+        pk = by_key(key)
+        return RedirectOut(redirecturl=act(lambda: issuer.redirect_url(pk)))
+
+
+def issuer_public(issuer: IssuerService) -> APIRouter:
+    """What bidders reach on the issuer's protocol listener: the bidder page over the issuer's desk."""
+    return bidder_router(issuer.desk, prefix=BIDDER_PATH.rstrip("/"))
+
+
 def mount(
     hosted: HostedRole,
     *,
@@ -429,3 +512,20 @@ def platform_mount(
 ) -> Mount:
     """The tender platform's wire and admin API."""
     return mount(hosted, prefix=prefix, admin_prefix=admin_prefix, admin=platform_admin)
+
+
+def issuer_mount(
+    hosted: HostedRole, *, prefix: str = DEFAULT_PREFIX, admin_prefix: str = ADMIN_PREFIX
+) -> Mount:
+    """The tender issuer's wire and admin API, and the bidder page on its protocol listener."""
+    issuer = hosted.service
+    if not isinstance(issuer, IssuerService):
+        raise TypeError(f"{PROTOCOL}:{hosted.role} is not the tender issuer")
+    return mount(
+        hosted, prefix=prefix, admin_prefix=admin_prefix, admin=issuer_admin, public=issuer_public(issuer)
+    )
+
+
+def role_mount(hosted: HostedRole) -> Mount:
+    """The mount of a hosted tender role, issuer or platform."""
+    return issuer_mount(hosted) if hosted.role == "issuer" else platform_mount(hosted)
