@@ -456,6 +456,10 @@ class TenderInvoice(Base):
     """An invoice request (invoiceapply) and the invoice issued for it (invoicenotice)."""
 
     __tablename__ = "tender_invoices"
+    __table_args__ = (
+        Index("uq_tender_invoices_serial", "serial", unique=True),
+        Index("uq_tender_invoices_token", "token", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     application_pk: Mapped[str] = mapped_column(ForeignKey("tender_applications.id"), index=True)
@@ -466,8 +470,19 @@ class TenderInvoice(Base):
     invoice_code: Mapped[str | None] = mapped_column(String(50))
     invoice_no: Mapped[str | None] = mapped_column(String(50))
     file_id: Mapped[str | None] = mapped_column(ForeignKey("stored_files.id"))
+    serial: Mapped[int | None] = mapped_column(Integer)  # from TenderCounter "invoice": the invoice number
+    token: Mapped[str | None] = mapped_column(String(64))  # names the PDF in its URL; unguessable
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TenderCounter(Base):
+    """A named counter (the invoice serial): taken one at a time by an atomic increment."""
+
+    __tablename__ = "tender_counters"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
 
 
 class TenderQuit(Base):

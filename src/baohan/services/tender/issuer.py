@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
@@ -31,6 +31,7 @@ from baohan.gm import SM2Certificate
 from baohan.protocols.tender.endpoint import Answer, Inbound
 from baohan.protocols.tender.sealing import SealingError, decode_key, open_project_field
 from baohan.protocols.tender.wire import TenderError
+from baohan.services.tender.aftercare import AftercareSettings
 from baohan.services.tender.bidder_links import link_token
 from baohan.services.tender.issuer_desk import IssuerDesk
 from baohan.services.tender.issuing import GuaranteeMaker, IssueError
@@ -56,6 +57,7 @@ class IssuerSettings:
     validity: timedelta = timedelta(days=180)  # a guarantee's term from its issue
     public_key_ttl: timedelta = timedelta(hours=24)  # how long a platform's downloadpublickey answer is used
     claim_wait: timedelta = timedelta(days=1)  # a claim is paid on first demand after this, unless stopped
+    aftercare: AftercareSettings = field(default_factory=AftercareSettings)  # invoices, claim documents
 
     def __post_init__(self) -> None:
         if not self.public_url.startswith(("http://", "https://")):

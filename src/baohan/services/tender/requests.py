@@ -285,7 +285,8 @@ class Requests:
         session.add(invoice)
         return invoice
 
-    def _requested(self, session: Session, app: TenderApplication) -> TenderInvoice:
+    def requested_invoice(self, session: Session, app: TenderApplication) -> TenderInvoice:
+        """The invoice of ``app`` waiting to be issued or refused; LookupError when there is none."""
         invoice = session.scalars(
             select(TenderInvoice).where(
                 TenderInvoice.application_pk == app.id, TenderInvoice.status == "requested"
@@ -310,7 +311,7 @@ class Requests:
         """The invoice was issued (invoicenotice applystatus 1), served at ``url``."""
         if not url.startswith(("http://", "https://")) or len(url) > URL_MAX:
             raise ValueError(f"invoiceurl: must be an http(s) URL of at most {URL_MAX} characters")
-        invoice = self._requested(session, app)
+        invoice = self.requested_invoice(session, app)
         self.applications.move(session, app, Event.ISSUE_INVOICE, now=now, actor=actor)
         invoice.status, invoice.invoice_url, invoice.invoice_code, invoice.invoice_no = (
             "issued",
@@ -325,7 +326,7 @@ class Requests:
         self, session: Session, app: TenderApplication, reason: str, *, now: datetime, actor: str
     ) -> TenderInvoice:
         """The invoice cannot be issued (invoicenotice applystatus 0); another may be asked later."""
-        invoice = self._requested(session, app)
+        invoice = self.requested_invoice(session, app)
         text = _reason("reason", reason)
         self.applications.move(session, app, Event.REFUSE_INVOICE, now=now, actor=actor, reason=text)
         invoice.status, invoice.decided_at = "refused", now

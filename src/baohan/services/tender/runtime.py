@@ -19,6 +19,7 @@ from baohan.protocols.tender.tables import PLATFORM_SERVES
 from baohan.services import runtime as shared
 from baohan.services.delivery import Handler
 from baohan.services.idempotency import DEFAULT_RETENTION
+from baohan.services.tender.aftercare import AFTERCARE_HANDLERS, aftercare_hooks, aftercare_jobs
 from baohan.services.tender.file_upload import COMPLETION, FileUpload, PlatformKeys
 from baohan.services.tender.issuer import ISSUER_HANDLERS, IssuerService, IssuerSettings, notice_fields
 from baohan.services.tender.issuing import FILE_UPLOAD, GuaranteeMaker
@@ -56,12 +57,18 @@ def build_issuer(ground: shared.Ground, settings: IssuerSettings) -> shared.Host
         institution=settings.institution_name,
         validity=settings.validity,
     )
-    service = IssuerService(ctx, ISSUER_HANDLERS, maker)
+    service = IssuerService(ctx, {**ISSUER_HANDLERS, **AFTERCARE_HANDLERS}, maker)
     sender = TenderSender(ctx.registry, ground.http)
     keys = PlatformKeys(ctx.registry, sender, ttl=settings.public_key_ttl, clock=ctx.clock)
     upload = FileUpload(ctx, sender, keys, maker, notice_fields)
     sender.on_answer(COMPLETION, upload.completed)
-    handlers: dict[str, Handler] = {**sender.kinds(ISSUER_SENDS), FILE_UPLOAD: upload}
+    for interface, hook in aftercare_hooks(ctx).items():
+        sender.on_answer(interface, hook)
+    handlers: dict[str, Handler] = {
+        **sender.kinds(ISSUER_SENDS),
+        FILE_UPLOAD: upload,
+        **aftercare_jobs(ctx, ground.http),
+    }
     return shared.HostedRole(PROTOCOL, "issuer", service, ctx.registry, handlers)
 
 

@@ -337,6 +337,19 @@ class Applications:
             return None
         return self._box.open(app.project_key_sealed, context=project_key_context(app.id))
 
+    def note(
+        self,
+        session: Session,
+        app: TenderApplication,
+        event: str,
+        *,
+        now: datetime,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Write to ``app``'s history something that happened without moving it (a refusal we received)."""
+        self._history(session, app, event, app.stage, actor, dict(detail or {}), now)
+
     def history(self, session: Session, app: TenderApplication) -> list[TenderEvent]:
         """Everything that happened to ``app``, oldest first."""
         return list(
