@@ -6,6 +6,7 @@ the ``baohan bidder`` commands, on their own key, and the page's JSON calls."""
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from baohan.adapters.keystore import SecretBox
 from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
 from baohan.protocols.tender.profile import TenderProfile
 from baohan.services import runtime as shared
+from baohan.services.tender.aftercare import AftercareSettings
 from baohan.services.tender.issuer import IssuerSettings
 from baohan.services.tender.platform_runtime import build_platform
 from baohan.services.tender.registry import Registry
@@ -40,6 +42,8 @@ SECTION = {
     "zbrorgnum": "91330100MA2FLOW001",
 }
 BIDDER_NAME, BIDDER_CODE = "投标人甲建设有限公司", "91330106MA27XXXX0K"
+_codes = itertools.count(1)
+CLAIM_WAIT = timedelta(seconds=2)  # a claim is paid on first demand this long after it arrived
 SLICE = 8192  # small slices: a guarantee of some tens of KB goes up in several
 
 
@@ -63,11 +67,13 @@ class Flow:
         return str(reply.json()["id"])
 
     def apply(self, section: str, bzj: str = "80000.00") -> str:
-        """The bidder applies on ``section`` with the institution's offer; the applyno."""
+        """A bidder applies on ``section`` with the institution's offer; the applyno. Each application is
+        another bidder's (one offer per bidder and product), all holding the same certificate."""
+        code = f"{BIDDER_CODE[:-4]}{next(_codes):04d}"
         offer = self.platform.post(
             f"/sections/{section}/quotes",
             json={
-                "bidder_code": BIDDER_CODE,
+                "bidder_code": code,
                 "institution_id": self.institution_id,
                 "product": "投标保函",
                 "rate": "0.0150",
@@ -81,7 +87,7 @@ class Flow:
                 "section_id": section,
                 "quote_id": offer.json()["id"],
                 "bidder_name": BIDDER_NAME,
-                "bidder_code": BIDDER_CODE,
+                "bidder_code": code,
                 "bzj_amount": bzj,
                 "certificate": self.bidder.certificate.to_pem(),
             },
@@ -152,6 +158,23 @@ class Flow:
         assert issued.status_code == 202, issued.text
         return self.reaches("platform", applyno, "sealed_completed")
 
+    def agreed(self, section: str) -> str:
+        """A new application the bidder opened and signed; its applyno."""
+        applyno = self.apply(section)
+        self.bidder_opens_and_signs(applyno)
+        self.reaches("issuer", applyno, "agreed")
+        return applyno
+
+    def restored(self, section: str) -> str:
+        """A new guarantee issued on ``section``, the section opened and the guarantee restored."""
+        applyno = self.agreed(section)
+        self.issued(applyno)
+        opened = self.platform.post(f"/sections/{section}/open")
+        assert opened.status_code == 200, opened.text
+        self.reaches("issuer", applyno, "restored")
+        self.reaches("platform", applyno, "restored")
+        return applyno
+
     def answered(self, interface: str) -> float:
         """Requests to ``interface`` this process answered with code 1 so far (its /metrics)."""
         text = httpx.get(f"{self.admin_url}/metrics", timeout=10).text
@@ -175,7 +198,13 @@ def serving(db_url: str, workdir: Path, **profile: Any) -> Iterator[Flow]:
     issuer_cert = issue_certificate(
         ca, ca_key, f"CN={INSTITUTION},O={INSTITUTION},C=CN", issuer_key.public_key
     )
-    settings = IssuerSettings(base, INSTITUTION, trusted_bidder_cas=[bidder.ca])
+    settings = IssuerSettings(
+        base,
+        INSTITUTION,
+        trusted_bidder_cas=[bidder.ca],
+        claim_wait=CLAIM_WAIT,
+        aftercare=AftercareSettings(seller_code="91330100MA2INST001"),
+    )
     runtime = shared.open_runtime(
         db_url,
         SecretBox(PASSPHRASE),

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 
 from baohan.domain.tender import Stage
@@ -23,6 +25,8 @@ from baohan.protocols.tender.profile import TenderProfile
 from baohan.protocols.tender.router import DEFAULT_PREFIX, TenderWire
 from baohan.services.runtime import HostedRole
 from baohan.services.tender import views
+from baohan.services.tender.aftercare import Aftercare
+from baohan.services.tender.invoices import INVOICE_PATH
 from baohan.services.tender.issuer import BIDDER_PATH, IssuerService
 from baohan.services.tender.platform import TenderPlatform
 from baohan.services.tender.registry import PROTOCOL
@@ -31,7 +35,7 @@ from baohan.services.views import Period, Window, counterparty_view
 from baohan.web.admin import NO_NUL, Page, operator, period, window
 from baohan.web.bidder import bidder_router
 from baohan.web.counterparties import CounterpartyOut, counterparty_router
-from baohan.web.errors import AdminError
+from baohan.web.errors import AdminError, error_body
 from baohan.web.host import Mount
 from baohan.web.tender_models import TenderApplicationOut, TenderEventOut, TenderPausedOut
 
@@ -480,9 +484,88 @@ def issuer_admin(router: APIRouter, issuer: IssuerService) -> None:
         return RedirectOut(redirecturl=act(lambda: issuer.redirect_url(pk)))
 
 
+class ReasonIn(BaseModel):
+    """A stated reason (kept in the history; sent where the spec has a field for it)."""
+
+    reason: str = Field(min_length=1, max_length=255, pattern=NO_NUL)
+
+
+class QuitDecisionIn(BaseModel):
+    """Accept the quit (退保, before the bid opens) or refuse it with a reason."""
+
+    accept: bool
+    reason: str | None = Field(default=None, max_length=255, pattern=NO_NUL)
+
+
+def aftercare_admin(router: APIRouter, issuer: IssuerService) -> None:
+    """The issuer's operator routes after issue: invoices, quits, claims, giving up."""
+    aftercare = Aftercare(issuer.context)
+
+    def by_key(key: str) -> str:
+        return str(act(lambda: find(issuer, key)).id)
+
+    def answer(view: dict[str, Any]) -> TenderApplicationOut:
+        return TenderApplicationOut.model_validate(view)
+
+    @router.post("/applications/{key}/invoice")
+    def issue_invoice(key: str, actor: Actor) -> TenderApplicationOut:
+        """Issue the invoice asked for (invoiceapply): numbered, drawn, served by an unguessable link
+        (invoicenotice applystatus 1)."""
+        pk = by_key(key)
+        return answer(act(lambda: aftercare.issue_invoice(pk, actor=actor)))
+
+    @router.post("/applications/{key}/invoice/refusal")
+    def refuse_invoice(key: str, body: ReasonIn, actor: Actor) -> TenderApplicationOut:
+        """Refuse the invoice asked for, with a reason (invoicenotice applystatus 0)."""
+        pk = by_key(key)
+        return answer(act(lambda: aftercare.refuse_invoice(pk, body.reason, actor=actor)))
+
+    @router.post("/applications/{key}/quit/decision")
+    def decide_quit(key: str, body: QuitDecisionIn, actor: Actor) -> TenderApplicationOut:
+        """Decide the quit asked for (quitnotice: 1 with tuibaotime, or 0)."""
+        pk = by_key(key)
+        return answer(
+            act(lambda: aftercare.decide_quit(pk, accept=body.accept, reason=body.reason, actor=actor))
+        )
+
+    @router.post("/applications/{key}/claim/stop")
+    def stop_claim(key: str, body: ReasonIn, actor: Actor) -> TenderApplicationOut:
+        """Stop the open claim before it is due, with a reason; unstopped, it is paid on first demand."""
+        pk = by_key(key)
+        return answer(act(lambda: aftercare.stop_claim(pk, body.reason, actor=actor)))
+
+    @router.post("/applications/{key}/giveup", status_code=202)
+    def give_up(key: str, actor: Actor) -> TenderApplicationOut:
+        """Give the application up (giveupnotice); the platform may refuse, and then nothing changes."""
+        pk = by_key(key)
+        return answer(act(lambda: aftercare.give_up(pk, actor=actor)))
+
+
 def issuer_public(issuer: IssuerService) -> APIRouter:
-    """What bidders reach on the issuer's protocol listener: the bidder page over the issuer's desk."""
-    return bidder_router(issuer.desk, prefix=BIDDER_PATH.rstrip("/"))
+    """What bidders and platforms reach on the issuer's protocol listener: the bidder page over the
+    issuer's desk, and the invoices at the ``invoiceurl`` invoicenotice gave."""
+    router = APIRouter()
+    router.include_router(bidder_router(issuer.desk, prefix=BIDDER_PATH.rstrip("/")))
+    aftercare = Aftercare(issuer.context)
+
+    @router.get(INVOICE_PATH + "{token}", include_in_schema=False)
+    def invoice(token: str) -> Response:
+        try:
+            name, content = aftercare.invoice_file(token)
+        except LookupError:
+            return JSONResponse(error_body(404, "no invoice behind this link"), 404)
+        return Response(
+            content,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}",
+                "Cache-Control": "no-store",
+                "Referrer-Policy": "no-referrer",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    return router
 
 
 def mount(
@@ -521,9 +604,12 @@ def issuer_mount(
     issuer = hosted.service
     if not isinstance(issuer, IssuerService):
         raise TypeError(f"{PROTOCOL}:{hosted.role} is not the tender issuer")
-    return mount(
-        hosted, prefix=prefix, admin_prefix=admin_prefix, admin=issuer_admin, public=issuer_public(issuer)
-    )
+
+    def admin(router: APIRouter, role: IssuerService) -> None:
+        issuer_admin(router, role)
+        aftercare_admin(router, role)
+
+    return mount(hosted, prefix=prefix, admin_prefix=admin_prefix, admin=admin, public=issuer_public(issuer))
 
 
 def role_mount(hosted: HostedRole) -> Mount:
