@@ -28,7 +28,15 @@ from baohan.cli.inputs import CLIError, http_url, one_line_errors
 from baohan.cli.roles import backend, check_role, env_token, prepare_database, secret_box
 from baohan.services.procurement.role import OperatorError
 from baohan.web.serving import listen
-from baohan.web.worker import ADMIN_TOKEN_ENV, FACTORY, PROTOCOLS, ServeSettings, load_rules, open_hosted
+from baohan.web.worker import (
+    ADMIN_TOKEN_ENV,
+    FACTORY,
+    PROTOCOLS,
+    ServeSettings,
+    load_bidder_cas,
+    load_rules,
+    open_hosted,
+)
 
 log = logging.getLogger("baohan.serve")
 
@@ -79,7 +87,8 @@ def _command(protocol: str) -> Callable[..., None]:
             str | None,
             typer.Option(
                 help="Procurement issuer: refuse to start unless our signing certificate gives this name "
-                "(the letters carry the certificate's name)."
+                "(the letters carry the certificate's name). Tender issuer (required): the name its "
+                "agreements and guarantees carry."
             ),
         ] = None,
         public_url: Annotated[
@@ -90,6 +99,19 @@ def _command(protocol: str) -> Callable[..., None]:
                 "and invoice links); http://HOST:PORT by default.",
             ),
         ] = None,
+        bidder_ca: Annotated[
+            list[Path] | None,
+            typer.Option(
+                help="Tender issuer: a CA certificate (PEM or DER) bidders' certificates must chain to; "
+                "repeat for several. Without one, no bidder can sign the application agreement."
+            ),
+        ] = None,
+        credit_code: Annotated[
+            str,
+            typer.Option(
+                help="Tender issuer: our unified social credit code (统一社会信用代码), the seller on invoices."
+            ),
+        ] = "",
         files_dir: Annotated[
             Path | None,
             typer.Option(
@@ -138,6 +160,8 @@ def _command(protocol: str) -> Callable[..., None]:
             delivery_concurrency=delivery_concurrency,
             admin_port=admin_port,
             public_url=public_url or f"http://{host}:{port}",
+            bidder_cas=tuple(path.resolve() for path in bidder_ca or ()),
+            credit_code=credit_code.strip(),
         )
         _serve(settings, host, admin_host, port, workers, log_level, migrate)
 
@@ -188,6 +212,12 @@ def _serve(
         load_rules(settings.rules)
     except ValueError as exc:
         raise CLIError(f"{settings.rules}: {exc}") from None
+    try:
+        load_bidder_cas(settings.bidder_cas)
+    except OSError as exc:
+        raise CLIError(f"--bidder-ca: cannot read {exc.filename}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise CLIError(f"--bidder-ca: {exc}") from None
     if workers > 1 and backend(db) == "sqlite":
         raise CLIError("--workers > 1 needs PostgreSQL: SQLite lets one process write at a time")
     bound = prepare_database(db, box, "migrate" if migrate else "current")
