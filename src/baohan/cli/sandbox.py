@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 from baohan.adapters.documents.letter import LetterTemplateError, check_letter_setup
 from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
 from baohan.cli.inputs import CLIError, http_url, one_line_errors
+from baohan.cli.sandbox_tender import tender
 from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement.envelope import VERSION
 from baohan.protocols.profile import Profile
@@ -269,3 +270,6 @@ def _run(
         for served in reversed(servers):
             served.stop()
         runtime.stop()
+
+
+app.command("tender")(tender)
