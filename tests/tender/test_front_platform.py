@@ -164,3 +164,26 @@ def test_refusals_are_the_admin_api_shape(served: Served) -> None:
     assert gone.status_code == 404
     unauthorised = httpx.get(str(admin.base_url).rstrip("/") + "/applications")
     assert unauthorised.status_code == 401
+
+
+def test_institutions_are_registered_checked_and_listed(served: Served) -> None:
+    admin = served.admin
+    body = {
+        "name": "另一担保有限公司",
+        "appkey": "INST-OTHER",
+        "appsecret": "another-appsecret-01",
+        "public_key": SM2PrivateKey.generate().public_key.to_hex(),
+        "endpoint_url": "https://other.example/tender",
+        "profile": {"sign": "sm3-key", "sm4_key_text": "ascii"},
+    }
+    added = admin.post("/institutions", json=body)
+    assert added.status_code == 201, added.text
+    assert added.json()["appkey"] == "INST-OTHER" and "appsecret" not in added.json()
+    again = admin.post("/institutions", json=body)
+    assert again.status_code == 409, again.text
+    wrong = admin.post("/institutions", json={**body, "appkey": "X2", "profile": {"sign": "md5"}})
+    assert wrong.status_code == 422 and "sign" in wrong.text
+    bad_key = admin.post("/institutions", json={**body, "appkey": "X3", "public_key": "04abc"})
+    assert bad_key.status_code == 422
+    listed = admin.get("/counterparties").json()
+    assert {c["appkey"] for c in listed["items"]} == {"INST-FRONT", "INST-OTHER"}
