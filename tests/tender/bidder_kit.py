@@ -1,19 +1,27 @@
 """A bidder with an SM2 certificate and an application sealed for it, as the platform would send it.
 
 Sealed by baohan.protocols.tender.sealing (PRODUCT.md's tender wire defaults); the project fields are
-sealed under a project key the institution does not have.
+sealed under a project key the institution does not have. :class:`StoreDesk` serves it through the
+issuer role's real bidder desk over a database.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from baohan.adapters.db import migrate
+from baohan.adapters.db.engine import make_engine, make_session_factory, transaction
 from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
 from baohan.protocols.tender import sealing
-from baohan.protocols.tender.agreement import render_agreement, verify_agreement_signature
-from baohan.protocols.tender.bidder import BidderError, OpenedApplication, accept_opened_key
-from baohan.services.tender.bidder_desk import BidderView, DeskState, UnknownToken
+from baohan.protocols.tender.bidder import OpenedApplication, accept_opened_key
+from baohan.services.tender.bidder_desk import BidderView, DeskState
+from baohan.services.tender.bidder_links import link_token
+from baohan.services.tender.issuer_desk import IssuerDesk
+from baohan.services.tender.store import Sealed
+from tests.tender.role_kit import add_platform, context
+from tests.tender.wire_peer import channel
 
 PLAIN_PROJECT = {
     "biaoduanno": "BD-2026-0042",
@@ -80,42 +88,52 @@ def seal_application(
 INSTITUTION = "某某担保有限公司"
 
 
-class MemoryDesk:
-    """A BidderDesk over one sealed application in memory, checking what it accepts with the real
-    protocol functions. The issuer role's desk (over its store) comes when that role lands."""
+class StoreDesk:
+    """The issuer role's real bidder desk (:class:`IssuerDesk`) over one stored application in a SQLite
+    database at ``db_path``, with what the tests look at: the state, K once accepted, the signer kept."""
 
-    def __init__(self, sealed: SealedApplication, token: str, trusted: list[SM2Certificate]) -> None:
-        self.sealed, self.token, self.trusted = sealed, token, trusted
-        self.state = DeskState.SEALED
+    def __init__(self, sealed: SealedApplication, trusted: list[SM2Certificate], db_path: Path) -> None:
+        url = f"sqlite:///{db_path}"
+        migrate.upgrade(url)
+        self._engine = make_engine(url)
+        ctx = context(make_session_factory(self._engine))
+        peer = add_platform(ctx, channel())
+        with transaction(ctx.sessions) as session:
+            app, _ = ctx.store.add(
+                session,
+                peer.id,
+                Sealed(sealed.applyno, "P-0001", sealed.applydata, sealed.digitalenvelope),
+                now=ctx.clock(),
+                actor="platform",
+            )
+        self.sealed, self.token, self._ctx = sealed, link_token(ctx.box, app.id), ctx
+        self._app_pk = app.id
+        self.desk = IssuerDesk(ctx, institution=INSTITUTION, trusted=trusted)
         self.opened: OpenedApplication | None = None
-        self.signer: SM2Certificate | None = None
-        self.signature: str | None = None
 
-    def _check(self, token: str) -> None:
-        if token != self.token:
-            raise UnknownToken(token)
+    @property
+    def state(self) -> DeskState:
+        return self.desk.view(self.token).state
+
+    @property
+    def signer(self) -> SM2Certificate | None:
+        with self._ctx.sessions() as session:
+            agreement = self._ctx.store.agreement(session, self._ctx.store.get(session, self._app_pk))
+            return SM2Certificate.load(agreement.certificate_pem) if agreement is not None else None
 
     def view(self, token: str) -> BidderView:
-        self._check(token)
-        readable = self.opened.readable() if self.opened else {}
-        s = self.sealed
-        return BidderView(s.applyno, s.applydata, s.digitalenvelope, self.state, readable)
+        return self.desk.view(token)
 
     def accept_key(self, token: str, key_hex: str) -> BidderView:
-        self._check(token)
+        view = self.desk.accept_key(token, key_hex)
         self.opened = accept_opened_key(self.sealed.applydata, key_hex)
-        if self.state is DeskState.SEALED:
-            self.state = DeskState.OPENED
-        return self.view(token)
+        return view
 
     def agreement(self, token: str) -> bytes:
-        self._check(token)
-        if self.opened is None:
-            raise BidderError("state", "open the application first")
-        return render_agreement(self.sealed.applyno, self.opened.fields, INSTITUTION)
+        return self.desk.agreement(token)
 
     def accept_signature(self, token: str, certificate_pem: str, signature: str) -> BidderView:
-        text = self.agreement(token)
-        self.signer = verify_agreement_signature(text, certificate_pem, signature, trusted=self.trusted)
-        self.signature, self.state = signature, DeskState.SIGNED
-        return self.view(token)
+        return self.desk.accept_signature(token, certificate_pem, signature)
+
+    def close(self) -> None:
+        self._engine.dispose()

@@ -10,6 +10,7 @@ issuer uploaded with the platform's SM2 key.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import httpx
 from starlette.responses import PlainTextResponse
 
 from baohan.adapters.keystore import SecretBox
+from baohan.adapters.outbox import RetryPolicy
 from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
 from baohan.protocols.tender import sealing
 from baohan.protocols.tender.client import TenderClient
@@ -95,11 +97,13 @@ class World:
         """The platform calls the issuer."""
         return self.client.call(self.issuer_url, interface, fields, channel or platform_channel())
 
-    def deliver(self, rounds: int = 10) -> None:
-        """Run the issuer's outbox until nothing is due."""
+    def deliver(self, rounds: int = 20) -> None:
+        """Run the issuer's outbox until nothing is pending (dead letters aside) or ``rounds`` ran out."""
         for _ in range(rounds):
             if self.issuer.dispatcher.run_once() == 0:
-                return
+                if self.issuer.pending() == 0:
+                    return
+                time.sleep(0.05)  # a retry waiting for its (short, in these tests) backoff
 
     def received(self, interface: str) -> list[Inbound]:
         """What the platform received of ``interface``, in order."""
@@ -191,7 +195,9 @@ def world(db_url: str, **profile: Any) -> Iterator[World]:
     ca = make_ca("CN=Institution Test CA,O=baohan,C=CN", ca_key)
     certificate = issue_certificate(ca, ca_key, f"CN={INSTITUTION},O={INSTITUTION},C=CN", key.public_key)
     settings = IssuerSettings(PUBLIC_URL, INSTITUTION, trusted_bidder_cas=[bidder.ca])
-    issuer = open_issuer(db_url, BOX, settings, migrate=False)
+    # Retries come at once: a test sees the second attempt without waiting for a real backoff.
+    quick = RetryPolicy(base=timedelta(milliseconds=10), max_delay=timedelta(milliseconds=10), jitter=0)
+    issuer = open_issuer(db_url, BOX, settings, migrate=False, policy=quick)
     issuer.registry.add_identity("default", key, certificate, ca)
     recorder_channel = TenderChannel(
         APPKEY, f"secret-of-{APPKEY}", key, profile=TenderProfile(platformcode=PLATFORMCODE, **profile)

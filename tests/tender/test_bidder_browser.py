@@ -1,9 +1,8 @@
 """The bidder page in real Chromium: the envelope opened and the agreement signed in the browser.
 
 Playwright (Python) drives Debian's chromium (/usr/bin/chromium, never a downloaded browser) against the
-bidder router served by uvicorn on loopback over a BidderDesk implemented in the test (MemoryDesk, with
-the real protocol checks); the issuer role's own desk comes when that role lands. Every request the
-page makes is captured: the private key must appear in none of them.
+bidder router served by uvicorn on loopback over the issuer role's real bidder desk and store (StoreDesk,
+on SQLite). Every request the page makes is captured: the private key must appear in none of them.
 """
 
 from __future__ import annotations
@@ -23,10 +22,9 @@ from baohan.services.tender.bidder_desk import DeskState
 from baohan.web.bidder import bidder_router
 from baohan.web.serving import BackgroundServer, free_port
 from tests.cli.test_cli_errors import baohan
-from tests.tender.bidder_kit import Bidder, MemoryDesk, SealedApplication, make_bidder, seal_application
+from tests.tender.bidder_kit import Bidder, SealedApplication, StoreDesk, make_bidder, seal_application
 
 CHROMIUM = Path("/usr/bin/chromium")
-TOKEN = "tok-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +53,9 @@ def browser(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
 class Served:
     """The router over one desk on a real loopback port, and every request the page sent."""
 
-    def __init__(self, bidder: Bidder, sealed: SealedApplication | None = None) -> None:
+    def __init__(self, bidder: Bidder, db_path: Path, sealed: SealedApplication | None = None) -> None:
         self.bidder = bidder
-        self.desk = MemoryDesk(sealed or seal_application(bidder), TOKEN, [bidder.ca])
+        self.desk = StoreDesk(sealed or seal_application(bidder), [bidder.ca], db_path)
         app = FastAPI()
         app.include_router(bidder_router(self.desk))
         self.server = BackgroundServer(app, free_port(), lifespan="off")
@@ -65,7 +63,7 @@ class Served:
 
     @property
     def page_url(self) -> str:
-        return f"{self.server.url}/bidder/{TOKEN}"
+        return f"{self.server.url}/bidder/{self.desk.token}"
 
     def open_page(self, browser: BrowserContext) -> Page:
         browser.on("request", lambda request: self.requests.append(request))
@@ -86,10 +84,11 @@ class Served:
 
 
 @pytest.fixture
-def served() -> Iterator[Served]:
-    box = Served(make_bidder())
+def served(tmp_path: Path) -> Iterator[Served]:
+    box = Served(make_bidder(), tmp_path / "issuer.db")
     yield box
     box.server.stop()
+    box.desk.close()
 
 
 def _key_secrets(bidder: Bidder) -> list[str]:
@@ -236,10 +235,10 @@ def _other_envelopes(bidder: Bidder) -> dict[str, SealedApplication]:
     return made
 
 
-def test_the_page_opens_the_envelopes_other_platforms_send(browser: BrowserContext) -> None:
+def test_the_page_opens_the_envelopes_other_platforms_send(browser: BrowserContext, tmp_path: Path) -> None:
     bidder = make_bidder()
     for name, sealed in _other_envelopes(bidder).items():
-        box = Served(bidder, sealed)
+        box = Served(bidder, tmp_path / f"{name}.db", sealed)
         try:
             page = box.open_page(browser)
             page.fill("#private-key", bidder.key.to_hex())
@@ -250,3 +249,4 @@ def test_the_page_opens_the_envelopes_other_platforms_send(browser: BrowserConte
             page.close()
         finally:
             box.server.stop()
+            box.desk.close()

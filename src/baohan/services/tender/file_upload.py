@@ -2,15 +2,16 @@
 The plain guarantee is made by its job first, once baohanrestore kept the project key.
 
 One outbox job per file (:data:`~baohan.services.tender.issuing.FILE_UPLOAD`) encrypts the kept OFD with
-its key and iv (SM4-CBC, streaming) and posts each slice; a retry posts them all again, byte for byte the
+its key and iv (SM4-CBC; the OFD is read whole, being small, so no transaction stays open while the
+slices go out) and posts each slice; a retry posts them all again, byte for byte the
 same, and the platform answers the ones it has as before. Once every slice is up the job, in one
 transaction, marks the file uploaded and writes the completion notice to the outbox with the key and iv
 SM2-sealed for the platform's public key: SM2 sealing is randomised, so the notice is sealed once and
 every retry of it sends the same text. With the profile's ``upload_before_notice`` the approval's
 baohannotice is written there too, after the slices and before the completion.
 
-The platform's key is asked with downloadpublickey and cached (per process, ``ttl``); a key that
-changed replaces the one registered for the platform (the registry's ``rotate``).
+The platform's key is asked with downloadpublickey (before the slices) and cached (per process,
+``ttl``); a key that changed replaces the one registered for the platform (the registry's ``rotate``).
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ class FileUpload:
             assert keys is not None  # kept together with the file
             content = ctx.files.get(session, row.file_id)
             applyno, baohanno = app.applyno, app.baohanno
+        # Asked before the slices go up: a platform that cannot give its key does not get them in vain.
+        platform_key = self._keys.key(peer, applyno)
         encrypted = EncryptedFile(
             [content], FileKey(*keys), slice_size=profile.slice_size, digest=profile.file_digest
         )
@@ -131,7 +134,6 @@ class FileUpload:
                     "index": str(index),
                 },
             )
-        platform_key = self._keys.key(peer, applyno)
 
         def seal(secret: bytes) -> str:
             return seal_file_secret(
