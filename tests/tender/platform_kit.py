@@ -21,6 +21,7 @@ import httpx
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
+from baohan.adapters import outbox
 from baohan.adapters.documents.tender_guarantee import (
     InstitutionSeal,
     SignedAgreement,
@@ -35,12 +36,11 @@ from baohan.protocols.tender.endpoint import TenderChannel
 from baohan.protocols.tender.files import EncryptedFile, FileKey
 from baohan.protocols.tender.profile import TenderProfile
 from baohan.protocols.tender.router import TenderWire
-from baohan.protocols.tender.sealing import seal_file_secret
+from baohan.protocols.tender.sealing import KeyText, seal_file_secret
 from baohan.protocols.tender.tables import ISSUER_SERVES
 from baohan.services import runtime as shared
 from baohan.services.tender.platform import TenderPlatform
-from baohan.services.tender.platform_runtime import PlatformSettings, build_platform
-from baohan.services.tender.registry import Registry
+from baohan.services.tender.platform_runtime import open_platform
 from baohan.web.front import ProtocolFront
 from baohan.web.serving import BackgroundServer, free_port
 from tests.documents.ofd.conftest import INSTITUTION, KIT
@@ -76,7 +76,7 @@ BIDDER_KEY, BIDDER_CERT = _bidder()
 
 def profile(**settings: Any) -> TenderProfile:
     """The institution's profile as both sides hold it."""
-    return TenderProfile(platformcode=PLATFORMCODE, slice_size=SLICE, **settings)
+    return TenderProfile(platformcode=PLATFORMCODE, **{"slice_size": SLICE, **settings})
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
@@ -119,16 +119,13 @@ class Platform:
 
 
 @contextmanager
-def platform(db_url: str, **settings: Any) -> Iterator[Platform]:
-    """The platform on ``db_url`` served on loopback with one institution (profile ``settings``)."""
-    runtime = shared.open_runtime(
-        db_url, BOX, [(build_platform, PlatformSettings())], shared.RuntimeSettings(migrate=False)
+def platform(db_url: str, institution_url: str | None = None, **settings: Any) -> Iterator[Platform]:
+    """The platform on ``db_url`` served on loopback with one institution (profile ``settings``): the
+    recorder here, or the institution served at ``institution_url``."""
+    hosted = open_platform(
+        db_url, BOX, migrate=False, policy=outbox.RetryPolicy(base=timedelta(milliseconds=50))
     )
-    role = runtime.role("tender", "platform")
-    service = role.service
-    assert isinstance(service, TenderPlatform)
-    registry = role.registry
-    assert isinstance(registry, Registry)
+    runtime, service, registry = hosted.runtime, hosted.service, hosted.registry
     registry.add_identity("default", PLATFORM_KEY)
     their = TenderChannel(
         APPKEY, "secret-of-inst", INSTITUTION_KEY, PLATFORM_KEY.public_key, profile(**settings)
@@ -149,7 +146,7 @@ def platform(db_url: str, **settings: Any) -> Iterator[Platform]:
             appkey=APPKEY,
             appsecret="secret-of-inst",
             public_key=INSTITUTION_KEY.public_key,
-            endpoint_url=f"{server.url}/issuer/tender",
+            endpoint_url=institution_url or f"{server.url}/issuer/tender",
             profile=profile(**settings),
         )
         institution = Institution(their, f"{server.url}/platform/tender", recorder)
@@ -159,10 +156,12 @@ def platform(db_url: str, **settings: Any) -> Iterator[Platform]:
         runtime.stop()
 
 
-def applied(p: Platform, *, opens_in: timedelta = timedelta(days=1)) -> tuple[str, str]:
+def applied(
+    p: Platform, *, opens_in: timedelta = timedelta(days=1), key_text: KeyText = "hex"
+) -> tuple[str, str]:
     """A bid section and an application submitted to the institution, delivered: (section id, applyno)."""
     fields = {**PLAIN, "biaoduanno": f"{PLAIN['biaoduanno']}-{next(_SECTIONS)}"}
-    section = p.role.add_section(fields, datetime.now(UTC) + opens_in)
+    section = p.role.add_section(fields, datetime.now(UTC) + opens_in, key_text=key_text)
     quote = p.role.offer(section, BIDDER_CODE, p.institution_id, "投标保函", Decimal("0.005"), BZJ)
     app = p.role.submit(
         section,
@@ -240,9 +239,9 @@ class Encrypted:
     digest: str
 
 
-def encrypt(document: bytes, *, digest: str = "md5") -> Encrypted:
+def encrypt(document: bytes, *, digest: str = "md5", slice_size: int = SLICE) -> Encrypted:
     """``document`` encrypted under a fresh key and cut into slices."""
-    encrypted = EncryptedFile([document], FileKey.fresh(), slice_size=SLICE, digest=digest)  # type: ignore[arg-type]
+    encrypted = EncryptedFile([document], FileKey.fresh(), slice_size=slice_size, digest=digest)  # type: ignore[arg-type]
     slices = list(encrypted)
     return Encrypted(slices, encrypted.key, encrypted.digest)
 

@@ -4,6 +4,7 @@ in slices out of order (a duplicate among them), its completion, bid opening res
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from baohan.protocols.tender.client import TenderRefused
 from baohan.protocols.tender.sealing import open_application, open_envelope, open_project_field
 from baohan.protocols.tender.wire import parse_timestamp
 from baohan.services.tender.platform import PlatformError, premium
+from baohan.services.tender.sections import BidSections
 from tests.tender.platform_kit import (
     BIDDER_CERT,
     BIDDER_CODE,
@@ -77,7 +79,10 @@ def test_a_guarantee_from_submission_to_restore(db_url: str) -> None:
         file = encrypt(sealed)
         assert len(file.slices) > 3
         upload(p, applyno, baohanno, file)
-        p.institution.call("baohanfilecompletenotice", **completion(applyno, baohanno, file))
+        done = completion(applyno, baohanno, file)
+        p.institution.call("baohanfilecompletenotice", **done)
+        p.institution.call("baohanfilecompletenotice", **done)  # a retry: answered the same, nothing new
+        upload(p, applyno, baohanno, file, order=[1])  # a late duplicate slice: answered the same
         app = p.role.application(applyno)
         assert app.stage == "sealed_completed"
         # The restore waits for the bid's opening, in its own queue.
@@ -91,13 +96,11 @@ def test_a_guarantee_from_submission_to_restore(db_url: str) -> None:
         p.deliver()
         (sent,) = p.institution.received("baohanrestore")
         assert len(_restores(p)) == 1  # the early one replaced the scheduled one
+        sections = BidSections(p.runtime.ground.box)
         with p.runtime.sessions() as session:
-            from baohan.services.tender.sections import BidSections
-
-            key = BidSections(p.runtime.ground.box).project_key(
-                BidSections(p.runtime.ground.box).get(session, section)
-            )
+            key = sections.project_key(sections.get(session, section))
         assert sent["key"] == key.hex() and sent["baohanno"] == baohanno
+        assert key.hex() not in json.dumps(_restores(p)[0].payload)  # sealed while it waited
         assert parse_timestamp(sent["kaibiaotime"]) <= datetime.now(UTC)
         assert open_project_field(application["zbr"], bytes.fromhex(sent["key"])) == PLAIN["zbr"]
         app = p.role.application(applyno)
@@ -161,6 +164,10 @@ def test_a_submission_is_refused_naming_what_is_wrong(db_url: str) -> None:
         p.role.open_section_now(section)
         with pytest.raises(PlatformError, match="opened at"):
             submit(quote.id)
+        with pytest.raises(PlatformError, match="biddercode: at most 50"):
+            p.role.submit(
+                section, quote.id, bidder_name="x", bidder_code="9" * 51, bzj_amount=BZJ, certificate_pem=""
+            )
         with pytest.raises(PlatformError, match="rate"):
             p.role.offer(section, BIDDER_CODE, p.institution_id, "x", Decimal("2"), BZJ)
 

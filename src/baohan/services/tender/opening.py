@@ -68,12 +68,16 @@ def open_now(
     ctx: Context, sections: BidSections, session: Session, section: TenderBidSection, *, now: datetime
 ) -> list[TenderApplication]:
     """Open ``section`` at ``now`` (its bid opens early): every completed sealed guarantee's restore is
-    written to go at once, replacing one scheduled for later. The applications concerned."""
+    written to go at once, replacing one scheduled for later (once the opening time has passed they are
+    due already and stay as they are). The applications concerned."""
     if section.opened_at is not None:
         raise ValueError(f"bid section {section.code} was already opened at {section.opened_at.isoformat()}")
-    if now < section.kaibiaotime:
+    early = now < section.kaibiaotime
+    if early:
         section.kaibiaotime = now
     sections.mark_opened(section, now)
+    if not early:
+        return []
     apps = list(
         session.query(TenderApplication).filter(
             TenderApplication.side == "platform",
@@ -87,6 +91,7 @@ def open_now(
                 outbox.OutboxMessage.aggregate == restore_queue(app),
                 outbox.OutboxMessage.status == outbox.OutboxStatus.PENDING,
                 outbox.OutboxMessage.attempts == 0,
+                outbox.OutboxMessage.next_attempt_at > now,
             )
         )
         schedule_restore(ctx, sections, session, app, section)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, TypeVar
 
@@ -40,11 +40,13 @@ from baohan.services.tender.requests import Requests
 from baohan.services.tender.roles import Context, TenderRoleBase
 from baohan.services.tender.sections import BidSections
 from baohan.services.tender.sender import Delivery, OnAnswer
-from baohan.services.tender.store import Sealed
+from baohan.services.tender.store import Sealed, check_text
 
 CENT = Decimal("0.01")
+BIDDER_NAME_MAX, BIDDER_CODE_MAX, APPLYDATA_MAX = 200, 50, 2000  # spec 004's limits
 T = TypeVar("T")
 REDIRECT = "redirect"  # the history event keeping where the bidder goes to open the application
+REFUSED = "refused"  # the history event keeping a request the institution refused for good
 
 
 class PlatformError(ValueError):
@@ -177,13 +179,15 @@ class TenderPlatform(TenderRoleBase):
         """The bidder applies with the offer they chose: the project fields sealed with the section's key,
         the application sealed for the bidder's certificate, sent (baohanapply) to the institution."""
         try:
+            check_money("bzjamount", bzj_amount)
+            check_text("biddername", bidder_name, BIDDER_NAME_MAX)
+            check_text("biddercode", bidder_code, BIDDER_CODE_MAX)
+        except ValueError as exc:
+            raise PlatformError(str(exc)) from None
+        try:
             certificate = SM2Certificate.load(certificate_pem)
         except (CertificateError, ValueError) as exc:
             raise PlatformError(f"certificate: not an SM2 certificate ({exc})") from None
-        try:
-            check_money("bzjamount", bzj_amount)
-        except ValueError as exc:
-            raise PlatformError(str(exc)) from None
         now = self.context.clock()
         with transaction(self.context.sessions) as session:
             section = self._section(session, section_id)
@@ -217,7 +221,15 @@ class TenderPlatform(TenderRoleBase):
                 prefix=profile.sm2_prefix,
                 encoding=profile.encoding,
             )
-            sealed = Sealed(new_id(), profile.platformcode or "-", applydata, envelope)
+            if len(applydata) > APPLYDATA_MAX:
+                raise PlatformError(
+                    f"applydata: the sealed application is {len(applydata)} characters, the wire takes {APPLYDATA_MAX}"
+                )
+            if not profile.platformcode:
+                raise PlatformError(
+                    "platformcode: the institution's profile names none; set it to ours first"
+                )
+            sealed = Sealed(new_id(), profile.platformcode, applydata, envelope)
             try:
                 app, _ = self.context.store.add(
                     session, quote.counterparty_id, sealed, now=now, actor="bidder", bid_section_id=section.id
@@ -308,16 +320,16 @@ class TenderPlatform(TenderRoleBase):
                 raise PlatformError(f"{name}: required")
         with transaction(self.context.sessions) as session:
             app = self._app(session, key)
+            # The claim is the institution's to decide; ours is its history (no personal field in it).
+            shown = {"payeramount": payeramount, "reason": reason, "documents": list(file_urls)}
             self._refusable(
-                lambda: self.requests.open_claim(
+                lambda: self.context.store.move(
                     session,
                     app,
-                    request={k: v for k, v in fields.items() if k in ("reason", "filelist") and v},
-                    amount=payeramount,
-                    document_urls=file_urls,
-                    wait=timedelta(0),
+                    Event.OPEN_CLAIM,
                     now=self.context.clock(),
                     actor=actor,
+                    detail={k: v for k, v in shown.items() if v},
                 )
             )
             self.context.notify(
@@ -417,7 +429,65 @@ class TenderPlatform(TenderRoleBase):
             "baohanapply": self._applied,
             "baohanrestore": self._restore_answered,
             "giveupapply": self._give_up_answered,
+            "quitapply": self._quit_refused,
+            "invoiceapply": self._invoice_refused,
+            "canclenotice": self._refused,
+            "claimsnotice": self._refused,
         }
+
+    def _note(self, session: Session, app: TenderApplication, event: str, detail: dict[str, Any]) -> None:
+        """A history entry that moves nothing (where the bidder goes, a request the institution refused)."""
+        session.add(
+            TenderEvent(
+                application_pk=app.id,
+                event=event,
+                from_stage=app.stage,
+                to_stage=app.stage,
+                actor="institution",
+                detail=detail,
+                at=self.context.clock(),
+            )
+        )
+
+    def _refused(self, delivery: Delivery) -> None:
+        """The institution refused a request for good: the operator sees why in the history."""
+        if delivery.ok:
+            return
+        with transaction(self.context.sessions) as session:
+            app = self.context.store.by_applyno(session, delivery.peer.id, str(delivery.fields["applyno"]))
+            if app is not None:
+                self._note(
+                    session, app, REFUSED, {"interface": delivery.interface, "message": delivery.reason}
+                )
+
+    def _quit_refused(self, delivery: Delivery) -> None:
+        """quitapply refused at the door: the quit is over, the guarantee stands as it was."""
+        self._refused(delivery)
+        if delivery.ok:
+            return
+        with transaction(self.context.sessions) as session:
+            app = self.context.store.by_applyno(session, delivery.peer.id, str(delivery.fields["applyno"]))
+            if app is not None and self.requests.pending_quit(session, app) is not None:
+                self.requests.decide_quit(
+                    session,
+                    app,
+                    accept=False,
+                    now=self.context.clock(),
+                    actor="institution",
+                    reason=delivery.reason or "refused",
+                )
+
+    def _invoice_refused(self, delivery: Delivery) -> None:
+        """invoiceapply refused at the door: another may be asked."""
+        self._refused(delivery)
+        if delivery.ok:
+            return
+        with transaction(self.context.sessions) as session:
+            app = self.context.store.by_applyno(session, delivery.peer.id, str(delivery.fields["applyno"]))
+            if app is not None and app.stage == "invoice_requested":
+                self.requests.refuse_invoice(
+                    session, app, delivery.reason or "refused", now=self.context.clock(), actor="institution"
+                )
 
     def _applied(self, delivery: Delivery) -> None:
         url = delivery.data.get("redirecturl")
@@ -426,17 +496,7 @@ class TenderPlatform(TenderRoleBase):
         with transaction(self.context.sessions) as session:
             app = self.context.store.by_applyno(session, delivery.peer.id, str(delivery.fields["applyno"]))
             if app is not None:
-                session.add(
-                    TenderEvent(
-                        application_pk=app.id,
-                        event=REDIRECT,
-                        from_stage=app.stage,
-                        to_stage=app.stage,
-                        actor="institution",
-                        detail={"redirecturl": str(url)},
-                        at=self.context.clock(),
-                    )
-                )
+                self._note(session, app, REDIRECT, {"redirecturl": str(url)})
 
     def _restore_answered(self, delivery: Delivery) -> None:
         if not delivery.ok:

@@ -1,21 +1,27 @@
-"""The tender platform on the shared runtime: :func:`build_platform` wires it on the ground."""
+"""The tender platform on the shared runtime: :func:`build_platform` wires it on the ground;
+:func:`open_platform` hosts it alone on its database (the CLI, the sandbox, the tests)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
+from baohan.adapters import outbox
 from baohan.adapters.db.engine import utcnow
+from baohan.adapters.keystore import SecretBox
 from baohan.adapters.uploads import Uploads
 from baohan.protocols.tender.tables import ISSUER_SERVES
 from baohan.services import runtime as shared
+from baohan.services.idempotency import DEFAULT_RETENTION
 from baohan.services.tender.files import GuaranteeFiles
 from baohan.services.tender.platform import TenderPlatform
 from baohan.services.tender.reception import Reception
 from baohan.services.tender.registry import PROTOCOL, Registry
 from baohan.services.tender.requests import Requests
 from baohan.services.tender.roles import Context
+from baohan.services.tender.runtime import TenderRuntime
 from baohan.services.tender.sections import BidSections
 from baohan.services.tender.sender import TenderSender
 from baohan.services.tender.store import Applications
@@ -46,5 +52,49 @@ def build_platform(ground: shared.Ground, settings: PlatformSettings | None = No
     )
     reception = Reception(GuaranteeFiles(ground.box), Uploads(ground.files), ground.files)
     platform = TenderPlatform(context, BidSections(ground.box), reception, Requests(store))
-    sender = TenderSender(registry, ground.http, on_answer=platform.answer_hooks(), clock=settings.clock)
+    # A restore refused (the institution's clock behind ours at the opening, say) is tried again.
+    sender = TenderSender(
+        registry,
+        ground.http,
+        on_answer=platform.answer_hooks(),
+        retry_refusals=("baohanrestore",),
+        clock=settings.clock,
+    )
     return shared.HostedRole(PROTOCOL, "platform", platform, registry, sender.kinds(ISSUER_SERVES))
+
+
+@dataclass
+class PlatformRuntime(TenderRuntime):
+    """The tender platform hosted alone."""
+
+    @property
+    def service(self) -> TenderPlatform:
+        """The platform's Endpoint and use cases."""
+        service = self.hosted.service
+        assert isinstance(service, TenderPlatform)
+        return service
+
+
+def open_platform(
+    db_url: str,
+    box: SecretBox,
+    settings: PlatformSettings | None = None,
+    *,
+    files_dir: Path | None = None,
+    migrate: bool = True,
+    policy: outbox.RetryPolicy | None = None,
+    timeout: float = 15.0,
+    replay_retention: timedelta = DEFAULT_RETENTION,
+) -> PlatformRuntime:
+    """Open (and migrate) the database at ``db_url`` and host the tender platform alone on it."""
+    ground_settings = shared.RuntimeSettings(
+        files_dir=files_dir,
+        migrate=migrate,
+        policy=policy or outbox.RetryPolicy(),
+        timeout=timeout,
+        replay_retention=replay_retention,
+    )
+    runtime = shared.open_runtime(
+        db_url, box, [(build_platform, settings or PlatformSettings())], ground_settings
+    )
+    return PlatformRuntime(runtime, runtime.role(PROTOCOL, "platform"))

@@ -8,9 +8,10 @@ correct (a wrong key, a missing slice) is raised and leaves nothing behind.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from baohan.adapters.db.tables import TenderApplication
+from baohan.adapters.db.tables import Counterparty, TenderApplication
 from baohan.domain.tender import Event, Stage, TenderRefused
 from baohan.protocols.tender import models as m
 from baohan.protocols.tender.endpoint import Answer, Inbound
@@ -18,11 +19,12 @@ from baohan.protocols.tender.wire import TenderError
 from baohan.services.tender.files import FILETYPES
 from baohan.services.tender.opening import restoring, schedule_restore
 from baohan.services.tender.reception import Completion, Reception
+from baohan.services.tender.registry import PROTOCOL
 from baohan.services.tender.requests import Requests
 from baohan.services.tender.roles import Context, Handler
 from baohan.services.tender.sections import BidSections
 
-ACTOR = "institution"
+ACTOR = INSTITUTION = "institution"
 QUIT_REFUSED = "the institution refused the quit (退保失败)"
 INVOICE_REFUSED = "the institution refused the invoice"
 
@@ -50,14 +52,23 @@ class PlatformWire:
     # -- lookups --------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _counterparty(ctx: Context, request: Inbound) -> str:
-        peer = ctx.registry.peer_by_appkey(request.appkey)
-        if peer is None:  # the role checked it before the transaction
+    def _counterparty(session: Session, request: Inbound) -> str:
+        # Read in the handler's session: the registry would open a second one, and on SQLite that one
+        # waits for the write lock this transaction holds.
+        found = session.scalar(
+            select(Counterparty.id).where(
+                Counterparty.protocol == PROTOCOL,
+                Counterparty.role == INSTITUTION,
+                Counterparty.appid == request.appkey,
+                Counterparty.active.is_(True),
+            )
+        )
+        if found is None:  # the role checked it before the transaction
             raise TenderError(f"appkey: {request.appkey} is not registered")
-        return peer.id
+        return found
 
     def _app(self, ctx: Context, session: Session, request: Inbound, applyno: str) -> TenderApplication:
-        app = ctx.store.by_applyno(session, self._counterparty(ctx, request), applyno)
+        app = ctx.store.by_applyno(session, self._counterparty(session, request), applyno)
         if app is None:
             raise TenderError(f"applyno: {applyno} is not an application sent to this institution")
         return app
@@ -66,9 +77,10 @@ class PlatformWire:
     def _same_guarantee(app: TenderApplication, baohanno: str, *, before_notice: bool = False) -> None:
         if app.baohanno is None and before_notice:
             return
+        if app.baohanno is None:
+            raise TenderError("baohanno: this application's guarantee is not yet notified (baohannotice)")
         if app.baohanno != baohanno:
-            known = app.baohanno or "not yet notified (baohannotice)"
-            raise TenderError(f"baohanno: {baohanno} is not application {app.applyno}'s guarantee ({known})")
+            raise TenderError(f"baohanno: {baohanno} is not this application's guarantee number")
 
     # -- handlers -------------------------------------------------------------------------------------------
 
@@ -171,7 +183,7 @@ class PlatformWire:
     def invoicenotice(self, ctx: Context, session: Session, request: Inbound) -> Answer:
         """The invoice we asked for was issued (served at invoiceurl) or refused."""
         notice: m.InvoiceNotice = request.model
-        app = ctx.store.by_baohanno(session, self._counterparty(ctx, request), notice.baohanno)
+        app = ctx.store.by_baohanno(session, self._counterparty(session, request), notice.baohanno)
         if app is None:
             raise TenderError(f"baohanno: {notice.baohanno} is not a guarantee of this institution")
         now = ctx.clock()

@@ -10,6 +10,7 @@ Memory: the decryption streams slice by slice; the OFD is read back once, whole,
 from __future__ import annotations
 
 import hmac
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,7 +120,7 @@ class Reception:
             file_id = self.uploads.commit(session, row.upload_id, slices=count, transform=decrypt)
         except (DecryptionError, FileDigestMismatch, IncompleteUpload) as exc:
             raise TenderError(str(exc)) from None
-        ofd = self.store.get(session, file_id)
+        ofd = self._whole(session, file_id)
         check = verify_ofd(ofd)
         if not check.valid:
             raise TenderError(f"baohanfile: the {NAMES[filetype]} does not verify: {check.reason}")
@@ -130,6 +131,14 @@ class Reception:
         self.files.seal_keys(row, file_key.key, file_key.iv)
         self.files.complete(row, now=now)
         return row
+
+    def _whole(self, session: Session, file_id: str) -> bytes:
+        """The stored file read once into memory (a BytesIO hands its buffer over; a join would hold the
+        chunks and the whole at once)."""
+        buffer = io.BytesIO()
+        for chunk in self.store.open_stream(session, file_id):
+            buffer.write(chunk)
+        return buffer.getvalue()
 
     def _check_slices(self, session: Session, upload_id: str, slice_size: int) -> int:
         """The number of slices, once none is missing and none follows the file's last (a short) slice."""

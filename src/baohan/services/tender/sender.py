@@ -49,6 +49,8 @@ PERSONAL_FIELDS = frozenset(
         "contactaddress",
     }
 )
+# Secrets a request may carry: baohanrestore's project key waits in the outbox until the bid opens.
+SECRET_FIELDS = frozenset({"key"})
 UNAVAILABLE = frozenset({PAUSED, INTERNAL_ERROR})  # the router's answers that a later try may change
 _RETRYABLE_HTTP = frozenset({408, 425, 429})
 
@@ -90,7 +92,7 @@ def message_payload(box: SecretBox, fields: Mapping[str, Any], dedupe_key: str) 
             raise TypeError(
                 f"{name}: a tender field is text, an amount or a time, not {type(value).__name__}"
             )
-        if name in PERSONAL_FIELDS:
+        if name in PERSONAL_FIELDS or name in SECRET_FIELDS:
             value = box.seal(value.encode("utf-8"), context=_field_context(dedupe_key, name))
             sealed.append(name)
         texts[name] = value
