@@ -24,7 +24,10 @@ from baohan.protocols.tender.wire import format_timestamp
 from baohan.services.tender.aftercare import CLAIM_DUE, NotDue
 from baohan.services.tender.claim_documents import CLAIM_DOCUMENT
 from tests.tender.aftercare_kit import Stage, staged
+from tests.tender.test_aftercare_documents import PROOF, files_url
 from tests.tender.wire_peer import Recorder, channel, valid_fields
+
+__all__ = ["files_url"]
 
 PLATFORM = channel("AK-1")
 
@@ -70,6 +73,9 @@ def test_an_invoice_is_asked_then_issued_or_refused(sessions: sessionmaker[Sessi
 
         stage.aftercare.issue_invoice(app, actor="alice")
         assert stage.stage_of(app) == "invoiced"
+        [shown] = stage.aftercare.records(app)["invoices"]
+        assert (shown["status"], shown["invoice_no"], "token" in shown) == ("issued", "00000001", False)
+        assert shown["request"]["biddername"] == "某建设有限公司" and "email" not in shown["request"]
         assert stage.deliver() == 1
         [notice] = stage.received("invoicenotice")
         assert notice["baohanno"] == "G-I-2" and notice["applystatus"] == "1"
@@ -133,6 +139,11 @@ def test_a_quit_only_before_the_bid_opens_then_decided(sessions: sessionmaker[Se
         )
         stage.aftercare.decide_quit(app, accept=True, actor="alice")
         assert stage.stage_of(app) == "quit"
+        quits = stage.aftercare.records(app)["quits"]
+        assert [(q["status"], q["reason"], q["decision_reason"]) for q in quits] == [
+            ("refused", "项目终止", "the premium is not refundable"),
+            ("accepted", "再次", None),
+        ]
         with pytest.raises(LookupError, match="no quit waiting"):
             stage.aftercare.decide_quit(app, accept=True, actor="alice")
         assert stage.deliver() == 1
@@ -167,7 +178,7 @@ def _claim(stage: Stage, applyno: str, **changes: Any) -> tuple[bool, str]:
 
 
 def test_a_claim_is_paid_on_first_demand_unless_stopped_before_it_is_due(
-    sessions: sessionmaker[Session],
+    sessions: sessionmaker[Session], files_url: str
 ) -> None:
     with staged(sessions, PLATFORM) as stage:
         unissued = stage.app("AK-1", "C-0", "paid")
@@ -190,6 +201,7 @@ def test_a_claim_is_paid_on_first_demand_unless_stopped_before_it_is_due(
         assert stage.stage_of(app) == "claimed"
         assert len(messages(stage, CLAIM_DOCUMENT)) == 2
         [due] = messages(stage, CLAIM_DUE)
+        assert due.deadline_at - due.next_attempt_at == timedelta(days=30)
         with stage.ctx.sessions() as session:
             claim = session.scalars(select(TenderClaim)).one()
             assert claim.request["applyusername"] == "李四" and str(claim.amount) == "10000.00"
@@ -198,6 +210,13 @@ def test_a_claim_is_paid_on_first_demand_unless_stopped_before_it_is_due(
         assert stage.deliver() == 2  # the fetches fail (and wait to be tried again); the payment waits
         with stage.ctx.sessions() as session:
             assert {d.state for d in session.scalars(select(TenderClaimDocument))} == {"failed"}
+        [shown] = stage.aftercare.records(app)["claims"]
+        assert [(d["number"], d["state"], d["attempts"]) for d in shown["documents"]] == [
+            (1, "failed", 1),
+            (2, "failed", 1),
+        ]
+        with pytest.raises(LookupError, match="no fetched claim document"):
+            stage.aftercare.claim_document(shown["documents"][0]["id"])
 
         with pytest.raises(ValueError, match="reason: a reason is required"):
             stage.aftercare.stop_claim(app, "  ", actor="alice")
@@ -212,7 +231,8 @@ def test_a_claim_is_paid_on_first_demand_unless_stopped_before_it_is_due(
         assert due.status is OutboxStatus.DELIVERED
 
         paid = stage.app("AK-1", "C-2", "restored")
-        assert _claim(stage, "C-2", filelist=None) == (True, "")
+        proof = json.dumps([{"fileurl": f"{files_url}/proof.pdf"}])
+        assert _claim(stage, "C-2", filelist=proof) == (True, "")
         with stage.ctx.sessions() as session:
             claim_id = session.scalars(select(TenderClaim).where(TenderClaim.status == "open")).one().id
         with pytest.raises(NotDue, match=f"claim {claim_id} is due at"):  # clocks apart: tried again
@@ -222,6 +242,13 @@ def test_a_claim_is_paid_on_first_demand_unless_stopped_before_it_is_due(
             stage.aftercare.stop_claim(paid, "too late", actor="alice")
         stage.deliver()
         assert stage.stage_of(paid) == "claim_paid"
+        [shown] = stage.aftercare.records(paid)["claims"]
+        assert (shown["status"], shown["decided_by"], shown["documents"][0]["state"]) == (
+            "paid",
+            "claim_due",
+            "fetched",
+        )
+        assert stage.aftercare.claim_document(shown["documents"][0]["id"]) == ("proof.pdf", PROOF)
         assert _claim(stage, "C-1", reason="再次索赔", filelist=None) == (
             True,
             "",
@@ -265,6 +292,8 @@ def test_our_give_up_respects_the_platforms_answer(sessions: sessionmaker[Sessio
         app = stage.app("AK-1", "A-2", "agreed")
         stage.aftercare.give_up(app, actor="bidder")
         assert stage.stage_of(app) == "agreed"  # until the platform accepts
+        with pytest.raises(TenderRefused, match="one is already waiting for the platform's answer"):
+            stage.aftercare.give_up(app, actor="bidder")
         refused = stage.app("AK-1", "R-1", "agreed")
         stage.aftercare.give_up(refused, actor="bidder")
         assert stage.deliver() == 2

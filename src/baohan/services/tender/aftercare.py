@@ -24,12 +24,20 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from baohan.adapters import outbox
 from baohan.adapters.db.engine import transaction
-from baohan.adapters.db.tables import IdempotencyRecord, TenderApplication, TenderClaim, TenderGiveUp
+from baohan.adapters.db.tables import (
+    IdempotencyRecord,
+    TenderApplication,
+    TenderClaim,
+    TenderClaimDocument,
+    TenderGiveUp,
+    TenderInvoice,
+    TenderQuit,
+)
 from baohan.adapters.documents.invoice import Seller
 from baohan.adapters.outbox import OutboxMessage, PermanentFailure
 from baohan.domain.tender import Event, TenderRefused
@@ -48,8 +56,25 @@ from baohan.services.tender.requests import Requests
 from baohan.services.tender.roles import Context, Handler, replay_key
 from baohan.services.tender.sender import Delivery, OnAnswer
 from baohan.services.tender.views import application_view
+from baohan.services.views import view
 
+_QUIT = ("id", "status", "reason", "decided_by", "decision_reason", "quit_at", "created_at", "decided_at")
+_CLAIM = (
+    "id",
+    "status",
+    "request",
+    "amount",
+    "due_at",
+    "decided_by",
+    "decision_reason",
+    "created_at",
+    "decided_at",
+)
+_DOCUMENT = ("id", "number", "url", "state", "attempts", "last_error", "fetched_at")
+_INVOICE = ("id", "status", "request", "amount", "invoice_code", "invoice_no", "created_at", "decided_at")
+_GIVE_UP = ("id", "origin", "status", "message", "created_at", "decided_at")
 CLAIM_DUE = "tender.claim_due"
+CLAIM_DUE_DEADLINE = timedelta(days=30)  # a payment owed is not given up after the outbox's usual day
 ACTOR_CLAIM_DUE = "claim_due"
 
 
@@ -221,6 +246,7 @@ def claims_notice(ctx: Context, session: Session, inbound: Inbound) -> Answer:
         payload={"claim_id": claim.id},
         dedupe_key=f"{CLAIM_DUE}:{claim.id}",
         not_before=claim.due_at,
+        deadline=CLAIM_DUE_DEADLINE,
         now=ctx.clock(),
     )
     return Answer()
@@ -294,6 +320,44 @@ class Aftercare:
         with self.ctx.sessions() as session:
             return invoices.file(session, token)
 
+    def records(self, application_pk: str) -> dict[str, list[dict[str, Any]]]:
+        """What operators see of an application's aftercare, oldest first: its quits, claims (with their
+        documents' fetch state), invoices (no token: the URL is the platform's to hand out) and give-ups."""
+        with self.ctx.sessions() as session:
+            app = self.ctx.store.get(session, application_pk)
+
+            def rows(table: Any, names: tuple[str, ...]) -> list[dict[str, Any]]:
+                query = (
+                    select(table).where(table.application_pk == app.id).order_by(table.created_at, table.id)
+                )
+                found: list[Any] = list(session.scalars(query))
+                return [view(row, names) for row in found]
+
+            claims = rows(TenderClaim, _CLAIM)
+            for claim in claims:
+                documents = select(TenderClaimDocument).where(TenderClaimDocument.claim_id == claim["id"])
+                claim["documents"] = [
+                    view(d, _DOCUMENT)
+                    for d in session.scalars(documents.order_by(TenderClaimDocument.number))
+                ]
+            return {
+                "quits": rows(TenderQuit, _QUIT),
+                "claims": claims,
+                "invoices": rows(TenderInvoice, _INVOICE),
+                "give_ups": rows(TenderGiveUp, _GIVE_UP),
+            }
+
+    def claim_document(self, document_id: str) -> tuple[str, bytes]:
+        """A fetched claim document (its name and bytes); LookupError when it is not fetched (yet)."""
+        with self.ctx.sessions() as session:
+            document = session.get(TenderClaimDocument, document_id)
+            if document is None or document.file_id is None:
+                raise LookupError(f"no fetched claim document {document_id}")
+            claim = session.get_one(TenderClaim, document.claim_id)
+            self.ctx.store.get(session, claim.application_pk)  # this side's: LookupError otherwise
+            name = self.ctx.files.info(session, document.file_id).name
+            return name, self.ctx.files.get(session, document.file_id)
+
     def decide_quit(
         self, application_pk: str, *, accept: bool, actor: str, reason: str | None = None
     ) -> dict[str, Any]:
@@ -331,6 +395,13 @@ class Aftercare:
         """Our bidder gives the application up → giveupnotice; the platform decides (see giveup_answered)."""
         with transaction(self.ctx.sessions) as session:
             app = self._locked(session, application_pk)
+            waiting = session.scalars(
+                select(TenderGiveUp).where(
+                    TenderGiveUp.application_pk == app.id, TenderGiveUp.status == "pending"
+                )
+            ).first()
+            if waiting is not None:
+                raise TenderRefused("give-up refused: one is already waiting for the platform's answer")
             record = self.requests.give_up_sent(session, app, now=self.ctx.clock())
             session.flush()
             self.ctx.notify(
