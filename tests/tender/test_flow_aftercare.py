@@ -56,6 +56,10 @@ def test_an_invoice_then_a_claim_paid_on_first_demand(flow: Flow) -> None:
     assert claimed.status_code == 202, claimed.text
     flow.reaches("issuer", applyno, "claimed")
     flow.reaches("issuer", applyno, "claim_paid")  # nobody stopped it within the claim wait
+    records = flow.issuer.get(f"/applications/{applyno}/aftercare").json()
+    assert [i["status"] for i in records["invoices"]] == ["issued"]
+    assert [c["status"] for c in records["claims"]] == ["paid"]
+    assert flow.issuer.get("/claim-documents/nope").status_code == 404
 
 
 def test_a_claim_stopped_with_a_reason_is_not_paid(flow: Flow) -> None:

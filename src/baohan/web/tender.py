@@ -490,6 +490,15 @@ class ReasonIn(BaseModel):
     reason: str = Field(min_length=1, max_length=255, pattern=NO_NUL)
 
 
+class AftercareOut(BaseModel):
+    """What happened to an issued guarantee after issue, each list oldest first."""
+
+    quits: list[dict[str, Any]]
+    claims: list[dict[str, Any]] = Field(description="each with its documents and their fetch state")
+    invoices: list[dict[str, Any]]
+    give_ups: list[dict[str, Any]]
+
+
 class QuitDecisionIn(BaseModel):
     """Accept the quit (退保, before the bid opens) or refuse it with a reason."""
 
@@ -506,6 +515,29 @@ def aftercare_admin(router: APIRouter, issuer: IssuerService) -> None:
 
     def answer(view: dict[str, Any]) -> TenderApplicationOut:
         return TenderApplicationOut.model_validate(view)
+
+    @router.get("/applications/{key}/aftercare")
+    def records(key: str) -> AftercareOut:
+        """The application's quits, claims (with their documents' fetch state), invoices and give-ups,
+        oldest first."""
+        pk = by_key(key)
+        return AftercareOut.model_validate(act(lambda: aftercare.records(pk)))
+
+    @router.get(
+        "/claim-documents/{document_id}",
+        response_class=Response,
+        responses={
+            200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+        },
+    )
+    def claim_document(document_id: str) -> Response:
+        """A claim's document, as fetched from the URL the claim listed."""
+        name, content = act(lambda: aftercare.claim_document(document_id))
+        return Response(
+            content,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+        )
 
     @router.post("/applications/{key}/invoice")
     def issue_invoice(key: str, actor: Actor) -> TenderApplicationOut:
