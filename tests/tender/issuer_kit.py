@@ -90,12 +90,15 @@ class World:
     platform: Served
     client: TenderClient
     bidder: Bidder
+    profile: dict[str, Any]
 
     def call(
         self, interface: str, fields: dict[str, Any], channel: TenderChannel | None = None
     ) -> dict[str, Any]:
         """The platform calls the issuer."""
-        return self.client.call(self.issuer_url, interface, fields, channel or platform_channel())
+        return self.client.call(
+            self.issuer_url, interface, fields, channel or platform_channel(**self.profile)
+        )
 
     def deliver(self, rounds: int = 20) -> None:
         """Run the issuer's outbox until nothing is pending (dead letters aside) or ``rounds`` ran out."""
@@ -221,7 +224,7 @@ def world(db_url: str, **profile: Any) -> Iterator[World]:
                 endpoint_url=platform.platform_url,
                 profile=TenderProfile(platformcode=PLATFORMCODE, **profile),
             )
-            yield World(issuer, server.url + "/tender", platform, TenderClient(http), bidder)
+            yield World(issuer, server.url + "/tender", platform, TenderClient(http), bidder, profile)
     finally:
         server.stop()
         issuer.stop()

@@ -4,10 +4,13 @@ amounts as numbers. Over real HTTP on loopback against the recording platform of
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
+from baohan.adapters.outbox import OutboxStatus
 from baohan.protocols.tender import sealing
 from tests.tender.issuer_kit import PLAIN_PROJECT, past, world
+from tests.tender.role_kit import outbox_messages
 from tests.tender.wire_peer import PLATFORM_KEY
 
 
@@ -80,3 +83,21 @@ def test_ascii_project_keys_and_amounts_as_numbers(db_url: str) -> None:
         w.deliver()
         app = w.issuer.service.application(pk)
         assert app.stage == "restored" and app.project_fields == PLAIN_PROJECT
+
+
+def test_form_bodies_another_sign_method_and_layout(db_url: str) -> None:
+    with world(db_url, body="form", sign="sm3-key", sm2_layout="c1c2c3", sm2_prefix=False) as w:
+        pk = w.issued()
+        assert w.issuer.service.application(pk).stage == "sealed_completed"
+        assert w.file("1")
+
+
+def test_a_completion_its_table_refuses_is_a_dead_letter_saying_why(db_url: str) -> None:
+    # SM2 text in hex is 226 characters for a 16-byte key: more than the spec's 200 for key and iv.
+    with world(db_url, encoding="hex") as w:
+        pk = w.issued()
+        assert w.issuer.service.application(pk).stage == "sealed_uploaded"
+        assert w.received("baohanfilecompletenotice") == []  # never sent
+        [dead] = outbox_messages(w.issuer.sessions, "tender.baohanfilecompletenotice")
+        assert dead.status is OutboxStatus.DEAD
+        assert re.search(r"baohanfilecompletenotice cannot be sent: (key|iv): ", dead.last_error or "")

@@ -215,3 +215,15 @@ def test_payload_round_trip_and_names_checked() -> None:
         kind("ELY102")
     with pytest.raises(TypeError, match="rate"):
         message_payload(BOX, {"rate": 0.5}, "d-3")
+
+
+def test_a_request_its_own_table_refuses_is_never_sent(
+    sessions: sessionmaker[Session], http: httpx.Client
+) -> None:
+    with serving(channel()) as served:
+        ctx, app_id = _setup(sessions, served)
+        _notify(ctx, app_id, "baohannotice", {**NOTICE, "instname": "担" * 201})
+        [message] = outbox_messages(sessions)
+        with pytest.raises(PermanentFailure, match="baohannotice cannot be sent: instname"):
+            TenderSender(ctx.registry, http)(message)
+        assert served.platform.handled == []

@@ -26,6 +26,7 @@ import httpx
 
 from baohan.adapters.keystore import KeyStoreError, SecretBox
 from baohan.adapters.outbox import OutboxMessage, PermanentFailure
+from baohan.protocols.fields import MessageInvalid, validate_wire
 from baohan.protocols.tender.client import TenderClient, TenderRefused, TenderTransportError
 from baohan.protocols.tender.router import INTERNAL_ERROR, PAUSED
 from baohan.protocols.tender.tables import INTERFACES
@@ -171,6 +172,12 @@ class TenderSender:
         help, TenderTransportError or TenderRefused to be retried."""
         if not peer.endpoint_url:
             raise PermanentFailure(f"counterparty {peer.name} has no endpoint URL")
+        try:  # a request its own table refuses would be refused by the peer too: say so here
+            validate_wire(
+                INTERFACES[interface].request, self._client.message(interface, fields, peer.channel)
+            )
+        except MessageInvalid as exc:
+            raise PermanentFailure(f"{interface} cannot be sent: {exc}") from None
         try:
             return self._client.call(peer.endpoint_url, interface, fields, peer.channel)
         except TenderTransportError as exc:
