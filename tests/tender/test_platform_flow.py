@@ -90,7 +90,10 @@ def test_a_guarantee_from_submission_to_restore(db_url: str) -> None:
         assert restore.next_attempt_at == app.kaibiaotime
         assert p.deliver() == 0 and not p.institution.received("baohanrestore")
 
+        (listed,) = p.role.sections_list()
+        assert listed["id"] == section and listed["opened_at"] is None
         assert p.role.open_section_now(section) == 1
+        assert p.role.sections_list()[0]["opened_at"] is not None
         with pytest.raises(PlatformError, match="already opened"):
             p.role.open_section_now(section)
         p.deliver()
@@ -159,6 +162,17 @@ def test_a_submission_is_refused_naming_what_is_wrong(db_url: str) -> None:
             submit(quote.id, BIDDER_KEY.public_key.to_pem())
         with pytest.raises(PlatformError, match="already chose an offer"):
             submit(quote.id)
+        with pytest.raises(
+            PlatformError, match=r"bzjamount: the offer's premium 3200\.00 was made for another"
+        ):
+            p.role.submit(
+                section,
+                quote.id,
+                bidder_name="x",
+                bidder_code=BIDDER_CODE,
+                bzj_amount=Decimal("1000.00"),
+                certificate_pem=BIDDER_CERT.to_pem(),
+            )
         with pytest.raises(PlatformError, match="quote: nope is not an offer"):
             submit("nope")
         p.role.open_section_now(section)
@@ -168,6 +182,10 @@ def test_a_submission_is_refused_naming_what_is_wrong(db_url: str) -> None:
             p.role.submit(
                 section, quote.id, bidder_name="x", bidder_code="9" * 51, bzj_amount=BZJ, certificate_pem=""
             )
+        with pytest.raises(PlatformError, match=r"fields\.zbr: required"):
+            p.role.add_section({"biaoduanno": "X-1", "biaoduanname": "y"}, datetime.now(UTC))
+        with pytest.raises(PlatformError, match=r"fields\.zbrorgnum: too long"):
+            p.role.add_section({**PLAIN, "biaoduanno": "X-2", "zbrorgnum": "9" * 200}, datetime.now(UTC))
         with pytest.raises(PlatformError, match="rate"):
             p.role.offer(section, BIDDER_CODE, p.institution_id, "x", Decimal("2"), BZJ)
 

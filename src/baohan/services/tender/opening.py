@@ -102,7 +102,9 @@ def restoring(
     ctx: Context, sections: BidSections, session: Session, app: TenderApplication, *, actor: str
 ) -> TenderApplication:
     """The institution took the project key: ``app`` is being restored, the key kept (sealed) with it.
-    Nothing when it already moved on."""
+    Nothing when it already moved on (the answer and the plain file's first slice may race: the row is
+    locked so only one moves it)."""
+    session.refresh(app, with_for_update=True)
     if app.stage != Stage.SEALED_COMPLETED.value or app.bid_section_id is None:
         return app
     section = sections.get(session, app.bid_section_id)

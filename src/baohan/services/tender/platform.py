@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from baohan.adapters.db.engine import transaction
-from baohan.adapters.db.tables import TenderApplication, TenderEvent, TenderGiveUp
+from baohan.adapters.db.tables import TenderApplication, TenderBidSection, TenderEvent, TenderGiveUp
 from baohan.domain.ids import new_id
 from baohan.domain.tender import Event, TenderRefused, check_money, check_rate
 from baohan.gm import CertificateError, SM2Certificate
@@ -45,6 +45,9 @@ from baohan.services.tender.store import Sealed, check_text
 CENT = Decimal("0.01")
 BIDDER_NAME_MAX, BIDDER_CODE_MAX, APPLYDATA_MAX = 200, 50, 2000  # spec 004's limits
 T = TypeVar("T")
+# The wire's limits on the project fields as they travel (sealed, Base64), and those the spec requires.
+SEALED_LIMITS = {"biaoduanno": 500, "biaoduanname": 1000, "zbr": 500, "zbrorgnum": 200}
+REQUIRED_FIELDS = frozenset({"biaoduanno", "biaoduanname", "zbr"})
 REDIRECT = "redirect"  # the history event keeping where the bidder goes to open the application
 REFUSED = "refused"  # the history event keeping a request the institution refused for good
 
@@ -77,7 +80,6 @@ class TenderPlatform(TenderRoleBase):
     """The platform role: the router's Endpoint and the platform's use cases."""
 
     side: ClassVar[str] = "platform"
-    actor = "platform"
 
     def __init__(
         self, context: Context, sections: BidSections, reception: Reception, requests: Requests
@@ -99,6 +101,13 @@ class TenderPlatform(TenderRoleBase):
             sealed = {name: seal_project_field(value, key) for name, value in plain.items()}
         except (AttributeError, TypeError):
             raise PlatformError("fields: every project field is text") from None
+        for name, limit in SEALED_LIMITS.items():
+            if name in REQUIRED_FIELDS and name not in plain:
+                raise PlatformError(f"fields.{name}: required")
+            if len(sealed.get(name, "")) > limit:
+                raise PlatformError(
+                    f"fields.{name}: too long; sealed it is over the wire's {limit} characters"
+                )
         with transaction(self.context.sessions) as session:
             try:
                 section = self.sections.add(
@@ -200,6 +209,10 @@ class TenderPlatform(TenderRoleBase):
                 raise PlatformError(
                     f"quote: {quote_id} is not an offer to bidder {bidder_code} on this section"
                 )
+            if premium(quote.rate, bzj_amount) != quote.premium:
+                raise PlatformError(
+                    f"bzjamount: the offer's premium {quote.premium} was made for another amount than {bzj_amount}"
+                )
             profile = profile_of(session, quote.counterparty_id)
             if profile.sm4_key_text == "ascii":
                 try:
@@ -260,6 +273,22 @@ class TenderPlatform(TenderRoleBase):
             ):
                 app.kaibiaotime = section.kaibiaotime
             return len(apps)
+
+    def sections_list(self) -> list[dict[str, Any]]:
+        """Every bid section as operators see it: its number, opening time and whether it was opened (the
+        plain project fields stay sealed at rest)."""
+        with self.context.sessions() as session:
+            rows = session.scalars(select(TenderBidSection).order_by(TenderBidSection.kaibiaotime))
+            return [
+                {
+                    "id": row.id,
+                    "biaoduanno": row.code,
+                    "kaibiaotime": row.kaibiaotime,
+                    "opened_at": row.opened_at,
+                    "created_at": row.created_at,
+                }
+                for row in rows
+            ]
 
     # -- the operator's requests -------------------------------------------------------------------------------
 
