@@ -32,7 +32,7 @@ from baohan.services.tender.platform import TenderPlatform
 from baohan.services.tender.registry import PROTOCOL
 from baohan.services.tender.roles import TenderRoleBase
 from baohan.services.views import Period, Window, counterparty_view
-from baohan.web.admin import NO_NUL, Page, operator, period, window
+from baohan.web.admin import NO_NUL, Page, Time, operator, period, window
 from baohan.web.bidder import bidder_router
 from baohan.web.counterparties import CounterpartyOut, counterparty_router
 from baohan.web.errors import AdminError, error_body
@@ -212,6 +212,16 @@ class SectionOut(BaseModel):
     id: str
 
 
+class SectionListedOut(BaseModel):
+    """A bid section as operators list it."""
+
+    id: str
+    biaoduanno: str
+    kaibiaotime: Time
+    opened_at: Time | None
+    created_at: Time
+
+
 class OpenedOut(BaseModel):
     """A bid section opened now: how many guarantees are being restored."""
 
@@ -320,6 +330,19 @@ def platform_admin(router: APIRouter, platform: TenderPlatform) -> None:
         fields = body.model_dump(include={"biaoduanno", "biaoduanname", "zbr", "zbrorgnum"})
         return SectionOut(
             id=act(lambda: platform.add_section(fields, body.kaibiaotime, key_text=body.key_text))
+        )
+
+    @router.get("/sections")
+    def sections(page: Paged) -> Page[SectionListedOut]:
+        """The bid sections, by bid opening: number, opening time, whether opened (fields stay sealed)."""
+        found = platform.sections_list()
+        return Page[SectionListedOut](
+            items=[
+                SectionListedOut.model_validate(row) for row in found[page.offset : page.offset + page.limit]
+            ],
+            total=len(found),
+            limit=page.limit,
+            offset=page.offset,
         )
 
     @router.post("/sections/{section_id}/open")
