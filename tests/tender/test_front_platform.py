@@ -142,6 +142,7 @@ def test_a_bidder_applies_with_the_offer_chosen_and_the_project_fields_never_sho
     assert admin.post(f"/sections/{section}/open").json() == {"restoring": 0}  # nothing issued yet
     [listed_section] = admin.get("/sections").json()["items"]
     assert listed_section["biaoduanno"] == SECTION["biaoduanno"] and listed_section["opened_at"]
+    assert listed_section["kaibiaotime"].endswith("+08:00")
 
 
 def test_refusals_are_the_admin_api_shape(served: Served) -> None:

@@ -31,7 +31,7 @@ from baohan.services.tender.issuer import BIDDER_PATH, IssuerService
 from baohan.services.tender.platform import TenderPlatform
 from baohan.services.tender.registry import PROTOCOL
 from baohan.services.tender.roles import TenderRoleBase
-from baohan.services.views import Period, Window, counterparty_view
+from baohan.services.views import Period, Window, counterparty_view, plain
 from baohan.web.admin import NO_NUL, Page, Time, operator, period, window
 from baohan.web.bidder import bidder_router
 from baohan.web.counterparties import CounterpartyOut, counterparty_router
@@ -338,7 +338,8 @@ def platform_admin(router: APIRouter, platform: TenderPlatform) -> None:
         found = platform.sections_list()
         return Page[SectionListedOut](
             items=[
-                SectionListedOut.model_validate(row) for row in found[page.offset : page.offset + page.limit]
+                SectionListedOut.model_validate({k: plain(v) for k, v in row.items()})
+                for row in found[page.offset : page.offset + page.limit]
             ],
             total=len(found),
             limit=page.limit,
