@@ -17,7 +17,7 @@ import pytest
 from baohan.adapters.keystore import SecretBox
 from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement.client import ProcurementClient
-from baohan.protocols.tender.client import TenderClient
+from baohan.protocols.tender.client import TenderClient, TenderRefused
 from baohan.protocols.tender.endpoint import TenderChannel
 from baohan.protocols.tender.profile import TenderProfile
 from baohan.services.procurement.pairing import AppCredentials, issuer_side
@@ -188,3 +188,32 @@ def test_serve_mistakes_are_one_line(issuer: dict[str, Any]) -> None:
         ),
         "sm-crypto",
     )  # fmt: skip
+
+
+def test_one_platform_process_for_both_protocols(issuer: dict[str, Any]) -> None:
+    port, admin_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "baohan.cli.main", "serve", "tender", "--role", "platform",
+            "--also", "procurement", "--db", issuer["db"], "--port", str(port), "--admin-port", str(admin_port),
+        ],
+        env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: _health(admin_port) or proc.poll() is not None, "the server", timeout=60)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert _health(admin_port) == {
+            "status": "alive",
+            "roles": ["tender:platform", "procurement:platform"],
+        }
+        stranger = TenderChannel("NOBODY", "nobody-secret-0001", SM2PrivateKey.generate())
+        with (
+            httpx.Client(timeout=30) as http,
+            pytest.raises(TenderRefused, match="appkey: NOBODY is not registered"),
+        ):
+            TenderClient(http).call(
+                f"http://127.0.0.1:{port}/tender", "downloadpublickey", {"applyno": "A-1"}, stranger
+            )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
