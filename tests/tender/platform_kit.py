@@ -40,7 +40,7 @@ from baohan.protocols.tender.sealing import KeyText, seal_file_secret
 from baohan.protocols.tender.tables import ISSUER_SERVES
 from baohan.services import runtime as shared
 from baohan.services.tender.platform import TenderPlatform
-from baohan.services.tender.platform_runtime import open_platform
+from baohan.services.tender.platform_runtime import PlatformSettings, open_platform
 from baohan.web.front import ProtocolFront
 from baohan.web.serving import BackgroundServer, free_port
 from tests.documents.ofd.conftest import INSTITUTION, KIT
@@ -119,11 +119,20 @@ class Platform:
 
 
 @contextmanager
-def platform(db_url: str, institution_url: str | None = None, **settings: Any) -> Iterator[Platform]:
+def platform(
+    db_url: str,
+    institution_url: str | None = None,
+    trusted: Sequence[SM2Certificate] | None = None,
+    **settings: Any,
+) -> Iterator[Platform]:
     """The platform on ``db_url`` served on loopback with one institution (profile ``settings``): the
     recorder here, or the institution served at ``institution_url``."""
     hosted = open_platform(
-        db_url, BOX, migrate=False, policy=outbox.RetryPolicy(base=timedelta(milliseconds=50))
+        db_url,
+        BOX,
+        PlatformSettings(trusted_seal_cas=trusted),
+        migrate=False,
+        policy=outbox.RetryPolicy(base=timedelta(milliseconds=50)),
     )
     runtime, service, registry = hosted.runtime, hosted.service, hosted.registry
     registry.add_identity("default", PLATFORM_KEY)

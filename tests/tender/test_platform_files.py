@@ -12,6 +12,7 @@ import pytest
 
 from baohan.gm import SM2PrivateKey
 from baohan.protocols.tender.client import TenderRefused
+from tests.documents.ofd.conftest import KIT, make_kit
 from tests.tender.platform_kit import (
     Platform,
     applied,
@@ -101,7 +102,9 @@ def test_a_tampered_guarantee_is_refused_and_sm3_digests_are_checked(db_url: str
         _, applyno, baohanno = approved(p)
         file = encrypt(_tampered(sealed_ofd(p, applyno, baohanno)), digest="sm3")
         upload(p, applyno, baohanno, file)
-        _complete(p, applyno, baohanno, completion(applyno, baohanno, file), "does not verify: signature")
+        _complete(
+            p, applyno, baohanno, completion(applyno, baohanno, file), "does not verify: the SM3 digest"
+        )
 
         _, second, number = approved(p)
         good = encrypt(sealed_ofd(p, second, number), digest="sm3")
@@ -151,5 +154,29 @@ def test_slices_sent_at_once_are_all_kept(db_url: str) -> None:
         numbers = list(range(1, len(file.slices) + 1))
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda n: upload(p, applyno, baohanno, file, order=[n, n]), numbers))
+        p.institution.call("baohanfilecompletenotice", **completion(applyno, baohanno, file))
+        assert p.role.application(applyno).stage == "sealed_completed"
+
+
+def test_seals_must_chain_to_the_trusted_cas_when_they_are_given(db_url: str) -> None:
+    stranger = make_kit("某陌生担保公司")
+    with platform(db_url, trusted=[stranger.ca]) as p:
+        _, applyno, baohanno = approved(p)
+        file = encrypt(sealed_ofd(p, applyno, baohanno))
+        upload(p, applyno, baohanno, file)
+        _complete(
+            p,
+            applyno,
+            baohanno,
+            completion(applyno, baohanno, file),
+            "does not verify: the signer's certificate",
+        )
+
+
+def test_a_seal_of_a_trusted_ca_is_accepted(db_url: str) -> None:
+    with platform(db_url, trusted=[KIT.ca]) as p:
+        _, applyno, baohanno = approved(p)
+        file = encrypt(sealed_ofd(p, applyno, baohanno))
+        upload(p, applyno, baohanno, file)
         p.institution.call("baohanfilecompletenotice", **completion(applyno, baohanno, file))
         assert p.role.application(applyno).stage == "sealed_completed"

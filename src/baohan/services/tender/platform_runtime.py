@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,6 +12,7 @@ from baohan.adapters import outbox
 from baohan.adapters.db.engine import utcnow
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.uploads import Uploads
+from baohan.gm import SM2Certificate
 from baohan.protocols.tender.tables import ISSUER_SERVES
 from baohan.services import runtime as shared
 from baohan.services.idempotency import DEFAULT_RETENTION
@@ -29,8 +30,10 @@ from baohan.services.tender.store import Applications
 
 @dataclass(frozen=True)
 class PlatformSettings:
-    """The tender platform's settings: the clock (tests move it)."""
+    """The tender platform's settings: the CAs the institutions' seals must chain to (None: any seal that
+    verifies), and the clock (tests move it)."""
 
+    trusted_seal_cas: Sequence[SM2Certificate] | None = None
     clock: Callable[[], datetime] = utcnow
 
 
@@ -50,7 +53,9 @@ def build_platform(ground: shared.Ground, settings: PlatformSettings | None = No
         settings=settings,
         clock=settings.clock,
     )
-    reception = Reception(GuaranteeFiles(ground.box), Uploads(ground.files), ground.files)
+    reception = Reception(
+        GuaranteeFiles(ground.box), Uploads(ground.files), ground.files, trusted=settings.trusted_seal_cas
+    )
     platform = TenderPlatform(context, BidSections(ground.box), reception, Requests(store))
     # A restore refused (the institution's clock behind ours at the opening, say) is tried again.
     sender = TenderSender(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from baohan.adapters.db.tables import FileUploadSlice, TenderApplication, TenderGuaranteeFile
-from baohan.adapters.documents.ofd import OfdError, read_attachments, verify_ofd
+from baohan.adapters.documents.ofd import OfdCheck, OfdError, read_attachments, verify_ofd
 from baohan.adapters.documents.tender_guarantee import SEALED_FILE
 from baohan.adapters.files import FileStore
 from baohan.adapters.uploads import IncompleteUpload, SliceConflict, Uploads
-from baohan.gm import DecryptionError, sm3_hex
+from baohan.gm import DecryptionError, SM2Certificate, sm3_hex
 from baohan.protocols.tender.endpoint import TenderChannel
 from baohan.protocols.tender.files import FileDecryptor, FileDigestMismatch, FileKey
 from baohan.protocols.tender.sealing import SealingError, open_file_secret
@@ -48,10 +48,19 @@ class Completion:
 class Reception:
     """Guarantee files arriving at the platform: their slices staged by ``uploads``, kept in ``store``."""
 
-    def __init__(self, files: GuaranteeFiles, uploads: Uploads, store: FileStore) -> None:
+    def __init__(
+        self,
+        files: GuaranteeFiles,
+        uploads: Uploads,
+        store: FileStore,
+        *,
+        trusted: Sequence[SM2Certificate] | None = None,
+    ) -> None:
         self.files = files
         self.uploads = uploads
         self.store = store
+        # With CA certificates, every seal's signer and maker must chain to one of them.
+        self.trusted = list(trusted) if trusted is not None else None
 
     def add_slice(
         self,
@@ -121,9 +130,9 @@ class Reception:
         except (DecryptionError, FileDigestMismatch, IncompleteUpload) as exc:
             raise TenderError(str(exc)) from None
         ofd = self._whole(session, file_id)
-        check = verify_ofd(ofd)
+        check = verify_ofd(ofd, trusted=self.trusted)
         if not check.valid:
-            raise TenderError(f"baohanfile: the {NAMES[filetype]} does not verify: {check.reason}")
+            raise TenderError(f"baohanfile: the {filetype} guarantee does not verify: {_why(check)}")
         if filetype == "plain":
             self._check_attached(session, ofd, sealed_ofd)
         del ofd
@@ -182,6 +191,12 @@ class Reception:
             raise TenderError(
                 "baohanfile: the sealed guarantee attached to the plain one is not the one we hold"
             )
+
+
+def _why(check: OfdCheck) -> str:
+    """The first reason a document does not verify, without the part it is in (the answer is short)."""
+    bad = next((s for s in check.signatures if not s.valid), None)
+    return bad.reason if bad is not None and not check.problem else check.reason
 
 
 def _digest(text: str, method: str) -> str:
