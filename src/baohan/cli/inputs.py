@@ -95,3 +95,16 @@ def write_secret(path: Path, text: str) -> None:
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_text(text, encoding="ascii")
+
+
+def http_url(value: str, option: str) -> str:
+    """``value`` if it is an http:// or https:// URL with a host; CLIError naming ``option`` otherwise."""
+    import httpx  # only the commands that take a URL pay for it
+
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise CLIError(f"{option}: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise CLIError(f"{option} must be an http:// or https:// URL, not {value!r}")
+    return value

@@ -20,7 +20,8 @@ from starlette.types import ASGIApp
 
 from baohan.adapters.documents.letter import LetterTemplateError, check_letter_setup
 from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
-from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.cli.inputs import CLIError, http_url, one_line_errors
+from baohan.cli.sandbox_tender import tender
 from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement.envelope import VERSION
 from baohan.protocols.profile import Profile
@@ -63,16 +64,6 @@ def _show_received(port: int, token: str | None, transcode: str | None, ident: s
         raise CLIError(f"the server on 127.0.0.1:{port} is not an issuer sandbox (HTTP {reply.status_code})")
     for notice in reply.json():
         typer.echo(json.dumps(notice, ensure_ascii=False))
-
-
-def _http_url(value: str, option: str) -> str:
-    try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise CLIError(f"{option}: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise CLIError(f"{option} must be an http:// or https:// URL, not {value!r}")
-    return value
 
 
 def _received_routes(notices: WireNotices) -> APIRouter:
@@ -160,9 +151,9 @@ def procurement(
             raise CLIError(
                 "--notify-url is for --role issuer (the platform role sends to --counterparty-url)"
             )
-        notify_url = _http_url(notify_url, "--notify-url")
+        notify_url = http_url(notify_url, "--notify-url")
     if counterparty_url is not None:
-        counterparty_url = _http_url(counterparty_url, "--counterparty-url")
+        counterparty_url = http_url(counterparty_url, "--counterparty-url")
     if admin_token is not None and not admin_token.strip():
         raise CLIError("--admin-token (BAOHAN_ADMIN_TOKEN) is empty")
     if role == "issuer":
@@ -279,3 +270,6 @@ def _run(
         for served in reversed(servers):
             served.stop()
         runtime.stop()
+
+
+app.command("tender")(tender)

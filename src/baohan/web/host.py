@@ -46,6 +46,9 @@ class Mount:
     wire: WireCodec
     admin: APIRouter
     admin_prefix: str = "/admin"
+    public: APIRouter | None = (
+        None  # pages and files counterparties and their users reach (tender: the bidder's)
+    )
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,10 @@ def host_app(
         """Ready or not (503), without the details a counterparty has no business knowing."""
         state = readiness.check(runtime)
         return JSONResponse({"ready": state.ready}, status_code=200 if state.ready else 503)
+
+    for mount in mounts:
+        if mount.public is not None:
+            public.include_router(mount.public)
 
     labels = {id(m.wire): (m.protocol, m.role) for m in mounts}
     counted: dict[tuple[int, str, str], tuple[Any, Any]] = {}  # the metrics' children, looked up once

@@ -62,11 +62,12 @@ class Context:
     def counterparty_id(self, session: Session, appkey: str) -> str:
         """The id of the active counterparty registered under ``appkey``, read in ``session``; TenderError
         when there is none (the router checked it, but it may have been deactivated since)."""
-        found = session.scalars(
-            select(Counterparty.id).where(
-                Counterparty.protocol == PROTOCOL, Counterparty.appid == appkey, Counterparty.active.is_(True)
-            )
-        ).first()
+        query = select(Counterparty.id).where(
+            Counterparty.protocol == PROTOCOL, Counterparty.appid == appkey, Counterparty.active.is_(True)
+        )
+        if self.registry.counterparty_role is not None:  # both roles may share a database and an appkey
+            query = query.where(Counterparty.role == self.registry.counterparty_role)
+        found = session.scalars(query).first()
         if found is None:
             raise TenderError(f"appkey: {appkey} is not registered")
         return found
