@@ -37,7 +37,7 @@ def build(argv: list[str]) -> typer.Typer:
     """The CLI with the group named in ``argv`` (or, for help and errors, every group)."""
     app = typer.Typer(
         name="baohan",
-        help="baohan: electronic guarantees (电子保函) over the procurement protocol (the tender protocol is next).",
+        help="baohan: electronic guarantees (电子保函) over the procurement and tender protocols.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
