@@ -6,10 +6,7 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +17,7 @@ from starlette.types import ASGIApp
 
 from baohan.adapters.documents.letter import LetterTemplateError, check_letter_setup
 from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
+from baohan.cli.announce import announce_and_wait
 from baohan.cli.inputs import CLIError, http_url, one_line_errors
 from baohan.cli.sandbox_tender import tender
 from baohan.gm import SM2PrivateKey
@@ -259,13 +257,7 @@ def _run(
         }
         if role == "issuer":
             line["received_url"] = f"{served.admin_url}{RECEIVED}"
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):  # before the line: whoever reads it may stop us at once
-            signal.signal(sig, lambda *_: stop.set())
-        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
-        typer.echo(f"sandbox: its files are in {workdir} (removed when it stops)", err=True)
-        stop.wait()
+        announce_and_wait(line, workdir)
     finally:
         for served in reversed(servers):
             served.stop()

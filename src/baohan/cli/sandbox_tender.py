@@ -11,14 +11,10 @@ it prints, and an offer from that institution to the bidder.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
-import signal
-import sys
 import tempfile
-import threading
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +25,7 @@ from fastapi import APIRouter, Query
 
 from baohan.adapters.db.engine import utcnow
 from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
+from baohan.cli.announce import announce_and_wait
 from baohan.cli.inputs import CLIError, http_url, one_line_errors
 from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
 from baohan.protocols.tender.endpoint import TenderChannel
@@ -241,13 +238,7 @@ def _run(
         }
         if role == "issuer":
             line["received_url"] = f"{served.admin_url}{RECEIVED}"
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):  # before the line: whoever reads it may stop us at once
-            signal.signal(sig, lambda *_: stop.set())
-        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
-        typer.echo(f"sandbox: its files are in {workdir} (removed when it stops)", err=True)
-        stop.wait()
+        announce_and_wait(line, workdir)
     finally:
         for server in reversed(servers):
             server.stop()
