@@ -27,6 +27,9 @@ WIRE_FIELDS = {"transcode", "msgcode", "appid", "reqtime", "version", "data", "s
 
 
 def start(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    if "--admin-port" not in args:
+        # A free port of its own: the default (--port + 1) may be taken by another process meanwhile.
+        args = (*args, "--admin-port", str(free_port()))
     proc = subprocess.Popen(
         [sys.executable, "-m", "baohan.cli.main", "sandbox", "procurement", *args],
         stdout=subprocess.PIPE,
