@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -15,13 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 BC_JARS = [Path("/usr/share/java") / f"{name}.jar" for name in ("bcprov", "bcpkix", "bcutil")]
 
 
+def missing(message: str) -> NoReturn:
+    """Fail the calling test for a peer, tool or sample that is not there (``message`` says which and where
+    it comes from): `make test` provides every one, so a test never skips, CI=true or not, and a missing one
+    is never mistaken for a pass."""
+    pytest.fail(message)
+
+
 def require(tool: str) -> str:
     """Path of ``tool`` on PATH; the calling test fails (never skips) when it is missing."""
     path = shutil.which(tool)
     if path is None:
-        pytest.fail(
-            f"interop peer {tool!r} is not installed; `make test` installs it (scripts/install-peers.sh)"
-        )
+        missing(f"interop peer {tool!r} is not installed; `make test` installs it (scripts/install-peers.sh)")
     return path
 
 

@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from baohan.adapters.keystore import SecretBox
 from baohan.gm import SM2PrivateKey
 from baohan.services.procurement.runtime import open_runtime
+from tests.peers import require
 from tests.procurement.harness import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,15 +26,8 @@ INSTALLED = "/opt/baohan/venv/bin/baohan"  # where docs/deploy.md installs the c
 
 
 def systemd_analyze() -> str:
-    """systemd-analyze; under CI a missing one fails (scripts/install-peers.sh installs it), else skips."""
-    path = shutil.which("systemd-analyze")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "systemd-analyze is not installed; `make test` installs it (scripts/install-peers.sh)"
-            )
-        pytest.skip("systemd-analyze is not installed (Debian: apt-get install systemd)")
-    return path
+    """systemd-analyze; a missing one fails the test (scripts/install-peers.sh installs it)."""
+    return require("systemd-analyze")
 
 
 def environment_example() -> dict[str, str]:

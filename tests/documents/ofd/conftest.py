@@ -24,6 +24,7 @@ from baohan.adapters.documents.ofd import (
     write_ofd,
 )
 from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
+from tests.peers import missing
 
 SAMPLES_ENV = "BAOHAN_OFD_SAMPLES"
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -149,8 +150,7 @@ def _origin(repo_root: Path) -> list[Path]:
 def samples_dir() -> Path:
     """The shared OFD samples: ``$BAOHAN_OFD_SAMPLES``, else ``shared/ofd-samples`` beside an ancestor of the repo.
 
-    They stay where they are (test data, not ours to copy). Missing, the tests skip, except under CI=true,
-    where they fail.
+    They stay where they are (test data, not ours to copy). Missing, the tests that need them fail.
     """
     configured = os.environ.get(SAMPLES_ENV, "").strip()
     repo_root = Path(__file__).resolve().parents[3]
@@ -164,10 +164,7 @@ def samples_dir() -> Path:
     for candidate in candidates:
         if (candidate / "signedFile.ofd").is_file():
             return candidate
-    message = f"OFD samples not found (set {SAMPLES_ENV} or place them in an ancestor's shared/ofd-samples)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(f"OFD samples not found (set {SAMPLES_ENV} or keep ../shared/ofd-samples beside the checkout)")
 
 
 @pytest.fixture(scope="session")
