@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from baohan.adapters.db.tables import StoredFile, StoredFileChunk
 from baohan.domain.ids import new_id
 from baohan.gm import SM3Hasher
+from baohan.protocols.chunks import rechunk
 
 CHUNK_SIZE = 1 << 20  # the tender protocol's slice: 1 MiB
 _HASH_ASIDE_FROM = 256 * 1024  # a chunk this large is worth a thread hand-off
@@ -74,21 +75,6 @@ class FileStore(Protocol):
 
     def info(self, session: Session, file_id: str) -> FileInfo:
         """Name, size and digests of ``file_id``; KeyError if none."""
-
-
-def rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """The bytes of ``chunks`` again in pieces of exactly ``size`` (the last one shorter, none empty)."""
-    buffer = bytearray()
-    for piece in chunks:
-        if not buffer and len(piece) == size:
-            yield bytes(piece)  # the usual case, slices of the chunk size: no copy
-            continue
-        buffer += piece
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
 
 
 class _Hasher(Protocol):

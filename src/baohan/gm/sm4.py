@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 from enum import StrEnum
 from typing import BinaryIO
 
-from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
 from baohan.gm.errors import DecryptionError, GMError
@@ -38,23 +38,28 @@ def _cipher(key: bytes, mode: SM4Mode | str, iv: bytes | None) -> Cipher[modes.C
 
 
 class SM4Encryptor:
-    """Streaming encryption: ``update`` any number of chunks, then ``finalize`` once."""
+    """Streaming encryption: ``update`` any number of chunks, then ``finalize`` once.
+
+    PKCS#7 is added at ``finalize`` from the length seen, rather than by a padder object, which would copy
+    every chunk once more (a whole guarantee file is encrypted this way).
+    """
 
     def __init__(
         self, key: bytes, mode: SM4Mode | str = SM4Mode.ECB, iv: bytes | None = None, *, pad: bool = True
     ) -> None:
         self._ctx: CipherContext = _cipher(key, mode, iv).encryptor()
-        self._padder = padding.PKCS7(BLOCK * 8).padder() if pad else None
+        self._pad = pad
+        self._length = 0
 
     def update(self, data: bytes) -> bytes:
         """Ciphertext for as many whole blocks as are now available."""
-        if self._padder is not None:
-            data = self._padder.update(data)
+        self._length += len(data)
         return self._ctx.update(data)
 
     def finalize(self) -> bytes:
         """The last block(s); without padding, the input must have been whole blocks."""
-        tail = self._padder.finalize() if self._padder is not None else b""
+        count = BLOCK - self._length % BLOCK
+        tail = bytes([count]) * count if self._pad else b""
         try:
             return self._ctx.update(tail) + self._ctx.finalize()
         except ValueError:
@@ -62,33 +67,41 @@ class SM4Encryptor:
 
 
 class SM4Decryptor:
-    """Streaming decryption with strict PKCS#7 removal at ``finalize``."""
+    """Streaming decryption with strict PKCS#7 removal at ``finalize``.
+
+    With padding, each ``update`` returns the plaintext of the call before it: the last piece is held back
+    for its padding whole, not copied block by block as an unpadder object would.
+    """
 
     def __init__(
         self, key: bytes, mode: SM4Mode | str = SM4Mode.ECB, iv: bytes | None = None, *, pad: bool = True
     ) -> None:
         self._ctx: CipherContext = _cipher(key, mode, iv).decryptor()
-        self._unpadder = padding.PKCS7(BLOCK * 8).unpadder() if pad else None
+        self._pad = pad
+        self._held = b""
 
     def update(self, data: bytes) -> bytes:
-        """Plaintext decrypted so far, less the final block held back for unpadding."""
+        """Plaintext decrypted so far, less what is held back for unpadding."""
         out = self._ctx.update(data)
-        return self._unpadder.update(out) if self._unpadder is not None else out
+        if not self._pad or not out:
+            return out
+        ready, self._held = self._held, out
+        return ready
 
     def finalize(self) -> bytes:
         """The remaining plaintext; DecryptionError for a truncated input or bad padding."""
         try:
-            out = self._ctx.finalize()
+            last = self._held + self._ctx.finalize()
         except ValueError:
             raise DecryptionError("SM4 ciphertext is not a whole number of 16-byte blocks") from None
-        if self._unpadder is None:
-            return out
-        try:
-            return self._unpadder.update(out) + self._unpadder.finalize()
-        except ValueError:
-            raise DecryptionError(
-                "SM4 decryption failed: bad padding (wrong key or corrupted data)"
-            ) from None
+        self._held = b""
+        if not self._pad:
+            return last
+        count = last[-1] if last else 0
+        # Compared in constant time: which padding byte was wrong is nobody's business.
+        if not 1 <= count <= BLOCK or not hmac.compare_digest(last[-count:], bytes([count]) * count):
+            raise DecryptionError("SM4 decryption failed: bad padding (wrong key or corrupted data)")
+        return last[:-count]
 
 
 def sm4_encrypt(

@@ -1,8 +1,8 @@
 """A guarantee file as the tender wire carries it: SM4-CBC/PKCS#7 over the whole file under a key F and iv V,
 cut into slices for ``uploadbaohanfile``, with the digest of the plain file for ``baohanfilecompletenotice``.
 
-Both directions stream: memory stays within a slice or two whatever the file's size. Padding is added and
-removed here rather than by a padder object, which would copy every chunk once more.
+Both directions stream (baohan.gm's SM4 contexts): memory stays within a slice or two whatever the file's
+size.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
-
-from baohan.gm import DecryptionError, SM3Hasher
+from baohan.gm import DecryptionError, SM3Hasher, SM4Decryptor, SM4Encryptor, SM4Mode
+from baohan.protocols.chunks import rechunk
 
 SLICE_SIZE = 1 << 20
 BLOCK = 16
@@ -57,24 +56,6 @@ class FileKey:
         """A random key and iv."""
         return cls(os.urandom(BLOCK), os.urandom(BLOCK))
 
-    def _cipher(self) -> Cipher[modes.CBC]:
-        return Cipher(algorithms.SM4(self.key), modes.CBC(self.iv))
-
-
-def _slices(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """The bytes of ``pieces`` again in slices of exactly ``size``, the last shorter, none empty."""
-    buffer = bytearray()
-    for piece in pieces:
-        if not buffer and len(piece) == size:
-            yield piece  # the usual case, a chunk the size of a slice: no copy
-            continue
-        buffer += piece
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
-
 
 class EncryptedFile:
     """The ciphertext slices of a plain file given as chunks; once iterated, its digest and sizes.
@@ -108,19 +89,18 @@ class EncryptedFile:
         return self._digest
 
     def __iter__(self) -> Iterator[bytes]:
-        for piece in _slices(self._ciphertext(), self.slice_size):
+        for piece in rechunk(self._ciphertext(), self.slice_size):
             self.slices += 1
             yield piece
 
     def _ciphertext(self) -> Iterator[bytes]:
-        ctx = self.key._cipher().encryptor()
+        sm4 = SM4Encryptor(self.key.key, SM4Mode.CBC, self.key.iv)
         for chunk in self._chunks:
             self._hasher.update(chunk)
             self.size += len(chunk)
-            if out := ctx.update(chunk):
+            if out := sm4.update(chunk):
                 yield out
-        pad = BLOCK - self.size % BLOCK
-        yield ctx.update(bytes([pad]) * pad) + ctx.finalize()
+        yield sm4.finalize()
         self._digest = self._hasher.hexdigest()
 
 
@@ -135,37 +115,30 @@ class FileDecryptor:
     def __init__(
         self, key: FileKey, *, digest: FileDigest | None = "md5", expected: str | None = None
     ) -> None:
-        self._ctx: CipherContext = key._cipher().decryptor()
+        self._sm4 = SM4Decryptor(key.key, SM4Mode.CBC, key.iv)
+        self._fed = 0
         self._hasher = _hasher(digest) if digest is not None else None
         self._expected = expected.lower() if expected is not None else None
         if self._expected is not None and self._hasher is None:
             raise ValueError("an expected digest needs a digest algorithm")
-        self._held = b""
         self.size = 0
         self.hexdigest: str | None = None
 
     def update(self, data: bytes) -> bytes:
         """Plain bytes decrypted before ``data``'s (``data``'s own are held back)."""
-        out = self._ctx.update(data)
-        if not out:
-            return b""
-        ready, self._held = self._held, out
-        return self._count(ready)
+        self._fed += len(data)
+        return self._count(self._sm4.update(data))
 
     def finalize(self) -> bytes:
         """The last plain bytes, padding removed, once the digest checks out."""
+        if self._fed % BLOCK:
+            raise DecryptionError("baohanfile: the ciphertext is not a whole number of 16-byte blocks")
         try:
-            last = self._held + self._ctx.finalize()
-        except ValueError:
-            raise DecryptionError(
-                "baohanfile: the ciphertext is not a whole number of 16-byte blocks"
-            ) from None
-        pad = last[-1] if last else 0
-        if not 1 <= pad <= BLOCK or last[-pad:] != bytes([pad]) * pad:
+            tail = self._count(self._sm4.finalize())
+        except DecryptionError:
             raise DecryptionError(
                 "baohanfile: bad padding after SM4-CBC decryption (wrong key or iv, or damaged)"
-            )
-        tail = self._count(last[:-pad])
+            ) from None
         if self._hasher is not None:
             self.hexdigest = self._hasher.hexdigest()
             if self._expected is not None and self.hexdigest != self._expected:
