@@ -3,44 +3,31 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
 from fastapi import APIRouter, Query
-from starlette.types import ASGIApp
 
 from baohan.adapters.documents.letter import LetterTemplateError, check_letter_setup
-from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
-from baohan.cli.announce import announce_and_wait
+from baohan.cli import sandbox_kit as kit
 from baohan.cli.inputs import CLIError, http_url, one_line_errors
+from baohan.cli.roles import check_role
 from baohan.cli.sandbox_tender import tender
 from baohan.gm import SM2PrivateKey
 from baohan.protocols.procurement.envelope import VERSION
 from baohan.protocols.profile import Profile
 from baohan.services.procurement.pairing import AppCredentials, issuer_side
 from baohan.services.procurement.runtime import open_runtime
-from baohan.web.host import HostedApp
 from baohan.web.procurement import create_app
 from baohan.web.receiver import NoticeRecorder, NoticeTap, WireNotices, receiver_app
 from baohan.web.serving import BackgroundServer, free_port
 
 app = typer.Typer(help="Live counterparties for integrators, on loopback.", no_args_is_help=True)
 PREFIX = "/zcdservice/v1/lg/ELYApi"
-RECEIVED = "/admin/sandbox/received"
 NOTICES = frozenset({"ELY102", "ELY106", "ELY108"})
-
-
-def _serve(web: ASGIApp | HostedApp, port: int, admin_port: int | None = None) -> BackgroundServer:
-    try:
-        return BackgroundServer(web, port, admin_port=admin_port)
-    except RuntimeError as exc:
-        raise CLIError(str(exc)) from None
 
 
 def _show_received(port: int, token: str | None, transcode: str | None, ident: str | None) -> None:
@@ -49,7 +36,7 @@ def _show_received(port: int, token: str | None, transcode: str | None, ident: s
     params = {k: v for k, v in (("transcode", transcode), ("id", ident)) if v}
     try:
         reply = httpx.get(
-            f"http://127.0.0.1:{port}{RECEIVED}",
+            f"http://127.0.0.1:{port}{kit.RECEIVED}",
             params=params,
             headers={"Authorization": f"Bearer {token}"},
             timeout=10,
@@ -67,7 +54,7 @@ def _show_received(port: int, token: str | None, transcode: str | None, ident: s
 def _received_routes(notices: WireNotices) -> APIRouter:
     routes = APIRouter(tags=["sandbox"])  # the host puts it behind the operators' tokens
 
-    @routes.get(RECEIVED)
+    @routes.get(kit.RECEIVED)
     def received(
         transcode: Annotated[
             str | None, Query(description="Only this transcode (ELY102, ELY106, ELY108).")
@@ -86,19 +73,10 @@ def _received_routes(notices: WireNotices) -> APIRouter:
 @app.command("procurement")
 @one_line_errors
 def procurement(
-    role: Annotated[str, typer.Option(help="Which role the sandbox plays: issuer or platform.")] = "issuer",
-    port: Annotated[
-        int, typer.Option(help="Port on 127.0.0.1 for the role's endpoints.", min=1, max=65535)
-    ] = 8600,
-    admin_port: Annotated[
-        int | None,
-        typer.Option(
-            help="Port on 127.0.0.1 for the admin API and the received listing; --port + 1 by default.",
-            min=1,
-            max=65535,
-        ),
-    ] = None,
-    db: Annotated[str | None, typer.Option(help="Database URL; a temporary SQLite file by default.")] = None,
+    role: kit.Role = "issuer",
+    port: kit.Port = 8600,
+    admin_port: kit.AdminPort = None,
+    db: kit.Db = None,
     counterparty_url: Annotated[
         str | None,
         typer.Option(
@@ -136,14 +114,11 @@ def procurement(
 
     Prints one JSON line with the URL, credentials and keys once it is ready, then serves until killed.
     """
-    admin_port = admin_port or port + 1
-    if admin_port > 65535 or admin_port == port:
-        raise CLIError(f"--admin-port {admin_port} must differ from --port and be at most 65535")
+    admin_port = kit.admin_port_for(port, admin_port)
     if show_received:
         _show_received(admin_port, admin_token, transcode, ident)
         return
-    if role not in ("issuer", "platform"):
-        raise CLIError(f"--role must be issuer or platform, not {role!r}")
+    check_role(role)
     if notify_url is not None:
         if role != "issuer":
             raise CLIError(
@@ -152,15 +127,13 @@ def procurement(
         notify_url = http_url(notify_url, "--notify-url")
     if counterparty_url is not None:
         counterparty_url = http_url(counterparty_url, "--counterparty-url")
-    if admin_token is not None and not admin_token.strip():
-        raise CLIError("--admin-token (BAOHAN_ADMIN_TOKEN) is empty")
+    kit.check_token(admin_token)
     if role == "issuer":
         try:  # the sandbox issues letters: a missing font is said now, not at the first ELY101
             check_letter_setup()
         except LetterTemplateError as exc:
             raise CLIError(str(exc)) from None
-    workdir = Path(tempfile.mkdtemp(prefix="baohan-sandbox-"))
-    try:
+    with kit.workspace() as workdir:
         _run(
             role,
             port,
@@ -171,8 +144,6 @@ def procurement(
             admin_token or secrets.token_urlsafe(24),
             workdir,
         )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _run(
@@ -185,9 +156,8 @@ def _run(
     admin_token: str,
     workdir: Path,
 ) -> None:
-    db_url = db or f"sqlite:///{workdir}/sandbox.db"
-    # A sandbox is throwaway: with no passphrase set it seals its keys under a random one of its own.
-    box = SecretBox(os.environ.get(PASSPHRASE_ENV) or secrets.token_urlsafe(24))
+    db_url = kit.database(db, workdir)
+    box = kit.key_store()
     runtime = open_runtime(role, db_url, box)
     credentials = AppCredentials.fresh("SBX")
     appid, appkey, appsecret = credentials.appid, credentials.appkey, credentials.appsecret
@@ -214,7 +184,7 @@ def _run(
             channel = side.platform_channel()
             notices = WireNotices(channel)
             receiver = receiver_app(NoticeRecorder(channel), NOTICES)
-            servers.append(_serve(NoticeTap(receiver, notices, forward_to=notify_url), relay_port))
+            servers.append(kit.serve(NoticeTap(receiver, notices, forward_to=notify_url), relay_port))
             extra_routes = _received_routes(notices)
             extra["notify_url"] = notify_url or relay_url
         else:
@@ -231,7 +201,7 @@ def _run(
                 profile=profile,
             )
             extra["institution_id"] = peer.id
-        served = _serve(create_app(runtime, admin_token=admin_token, extra=extra_routes), port, admin_port)
+        served = kit.serve(create_app(runtime, admin_token=admin_token, extra=extra_routes), port, admin_port)
         servers.append(served)
         line = {
             "protocol": "procurement",
@@ -256,8 +226,8 @@ def _run(
             "workdir": str(workdir),
         }
         if role == "issuer":
-            line["received_url"] = f"{served.admin_url}{RECEIVED}"
-        announce_and_wait(line, workdir)
+            line["received_url"] = f"{served.admin_url}{kit.RECEIVED}"
+        kit.announce_and_wait(line, workdir)
     finally:
         for served in reversed(servers):
             served.stop()

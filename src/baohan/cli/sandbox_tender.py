@@ -11,10 +11,7 @@ it prints, and an offer from that institution to the bidder.
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
-import tempfile
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,9 +21,9 @@ import typer
 from fastapi import APIRouter, Query
 
 from baohan.adapters.db.engine import utcnow
-from baohan.adapters.keystore import PASSPHRASE_ENV, SecretBox
-from baohan.cli.announce import announce_and_wait
+from baohan.cli import sandbox_kit as kit
 from baohan.cli.inputs import CLIError, http_url, one_line_errors
+from baohan.cli.roles import check_role
 from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
 from baohan.protocols.tender.endpoint import TenderChannel
 from baohan.protocols.tender.profile import TenderProfile
@@ -44,7 +41,6 @@ from baohan.web.host import host_app
 from baohan.web.serving import BackgroundServer, free_port
 from baohan.web.tender_receiver import CallRecorder, receiver_app
 
-RECEIVED = "/admin/sandbox/received"
 INSTITUTION = "baohan 沙箱担保有限公司"
 CREDIT_CODE = "91330100SANDBOX01Z"
 BIDDER = ("投标人沙箱建设有限公司", "91330106SANDBOX00X")
@@ -60,7 +56,7 @@ SECTION = {
 def _received_routes(recorder: CallRecorder) -> APIRouter:
     routes = APIRouter(tags=["sandbox"])  # the host puts it behind the operators' tokens
 
-    @routes.get(RECEIVED)
+    @routes.get(kit.RECEIVED)
     def received(
         interface: Annotated[str | None, Query(description="Only this interface (baohannotice, …).")] = None,
         applyno: Annotated[
@@ -73,28 +69,12 @@ def _received_routes(recorder: CallRecorder) -> APIRouter:
     return routes
 
 
-def _serve(app: Any, port: int, admin_port: int | None = None) -> BackgroundServer:
-    try:
-        return BackgroundServer(app, port, admin_port=admin_port)
-    except RuntimeError as exc:
-        raise CLIError(str(exc)) from None
-
-
 @one_line_errors
 def tender(
-    role: Annotated[str, typer.Option(help="Which role the sandbox plays: issuer or platform.")] = "issuer",
-    port: Annotated[
-        int, typer.Option(help="Port on 127.0.0.1 for the role's endpoints.", min=1, max=65535)
-    ] = 8700,
-    admin_port: Annotated[
-        int | None,
-        typer.Option(
-            help="Port on 127.0.0.1 for the admin API and the received listing; --port + 1 by default.",
-            min=1,
-            max=65535,
-        ),
-    ] = None,
-    db: Annotated[str | None, typer.Option(help="Database URL; a temporary SQLite file by default.")] = None,
+    role: kit.Role = "issuer",
+    port: kit.Port = 8700,
+    admin_port: kit.AdminPort = None,
+    db: kit.Db = None,
     counterparty_url: Annotated[
         str | None,
         typer.Option(help="Role platform: where your institution serves the tender interfaces (its prefix)."),
@@ -111,29 +91,22 @@ def tender(
     Prints one JSON line with the URL, credentials, keys, the bidder's certificate and key and the project
     key once it is ready, then serves until killed.
     """
-    admin_port = admin_port or port + 1
-    if admin_port > 65535 or admin_port == port:
-        raise CLIError(f"--admin-port {admin_port} must differ from --port and be at most 65535")
-    if role not in ("issuer", "platform"):
-        raise CLIError(f"--role must be issuer or platform, not {role!r}")
+    admin_port = kit.admin_port_for(port, admin_port)
+    check_role(role)
     if counterparty_url is not None:
         if role != "platform":
             raise CLIError(
                 "--counterparty-url is for --role platform (the issuer sandbox answers your platform)"
             )
         counterparty_url = http_url(counterparty_url, "--counterparty-url").rstrip("/")
-    if admin_token is not None and not admin_token.strip():
-        raise CLIError("--admin-token (BAOHAN_ADMIN_TOKEN) is empty")
+    kit.check_token(admin_token)
     if role == "issuer":
         try:  # the bidder page needs sm-crypto's browser build: said now, not when a bidder comes
             sm_crypto_dir()
         except SmCryptoMissing as exc:
             raise CLIError(str(exc)) from None
-    workdir = Path(tempfile.mkdtemp(prefix="baohan-sandbox-"))
-    try:
+    with kit.workspace() as workdir:
         _run(role, port, admin_port, db, counterparty_url, admin_token or secrets.token_urlsafe(24), workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _run(
@@ -145,10 +118,9 @@ def _run(
     admin_token: str,
     workdir: Path,
 ) -> None:
-    db_url = db or f"sqlite:///{workdir}/sandbox.db"
+    db_url = kit.database(db, workdir)
     url = f"http://127.0.0.1:{port}"
-    # A sandbox is throwaway: with no passphrase set it seals its keys under a random one of its own.
-    box = SecretBox(os.environ.get(PASSPHRASE_ENV) or secrets.token_urlsafe(24))
+    box = kit.key_store()
     ca_key, own_key, client_key, bidder_key = (SM2PrivateKey.generate() for _ in range(4))
     ca = make_ca("CN=baohan Sandbox CA,O=baohan,C=CN", ca_key)
     own_name = INSTITUTION if role == "issuer" else "baohan Sandbox platform"
@@ -180,7 +152,7 @@ def _run(
             channel = TenderChannel(appkey, appsecret, client_key, own_key.public_key, profile)
             recorder = CallRecorder(channel)
             relay_port = free_port()
-            servers.append(_serve(receiver_app(recorder), relay_port))
+            servers.append(kit.serve(receiver_app(recorder), relay_port))
             notify_url = f"http://127.0.0.1:{relay_port}/tender"
             registry.add(
                 name="Sandbox platform",
@@ -213,7 +185,7 @@ def _run(
             notify_url = f"{url}/tender"
             line |= {"institution_id": peer.id, "section_id": section_id, "quote_id": quote.id}
             mount = web.platform_mount(hosted)
-        served = _serve(host_app(runtime, [mount], admin_token=admin_token, extra=extra), port, admin_port)
+        served = kit.serve(host_app(runtime, [mount], admin_token=admin_token, extra=extra), port, admin_port)
         servers.append(served)
         line = {
             "protocol": PROTOCOL,
@@ -237,8 +209,8 @@ def _run(
             "workdir": str(workdir),
         }
         if role == "issuer":
-            line["received_url"] = f"{served.admin_url}{RECEIVED}"
-        announce_and_wait(line, workdir)
+            line["received_url"] = f"{served.admin_url}{kit.RECEIVED}"
+        kit.announce_and_wait(line, workdir)
     finally:
         for server in reversed(servers):
             server.stop()
