@@ -31,6 +31,7 @@ from baohan.protocols.tender.files import FileKey, decrypt_file
 from baohan.protocols.tender.profile import TenderProfile
 from baohan.protocols.tender.router import TenderWire
 from baohan.protocols.tender.wire import format_timestamp
+from baohan.services.runtime import RuntimeSettings
 from baohan.services.tender.issuer import IssuerSettings
 from baohan.services.tender.runtime import IssuerRuntime, open_issuer
 from baohan.web.front import ProtocolFront
@@ -200,7 +201,7 @@ def world(db_url: str, **profile: Any) -> Iterator[World]:
     settings = IssuerSettings(PUBLIC_URL, INSTITUTION, trusted_bidder_cas=[bidder.ca])
     # Retries come at once: a test sees the second attempt without waiting for a real backoff.
     quick = RetryPolicy(base=timedelta(milliseconds=10), max_delay=timedelta(milliseconds=10), jitter=0)
-    issuer = open_issuer(db_url, BOX, settings, migrate=False, policy=quick)
+    issuer = open_issuer(db_url, BOX, settings, RuntimeSettings(migrate=False, policy=quick))
     issuer.registry.add_identity("default", key, certificate, ca)
     recorder_channel = TenderChannel(
         APPKEY, f"secret-of-{APPKEY}", key, profile=TenderProfile(platformcode=PLATFORMCODE, **profile)

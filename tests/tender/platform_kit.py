@@ -39,6 +39,7 @@ from baohan.protocols.tender.router import TenderWire
 from baohan.protocols.tender.sealing import KeyText, seal_file_secret
 from baohan.protocols.tender.tables import ISSUER_SERVES
 from baohan.services import runtime as shared
+from baohan.services.runtime import RuntimeSettings
 from baohan.services.tender.platform import TenderPlatform
 from baohan.services.tender.platform_runtime import PlatformSettings, open_platform
 from baohan.web.front import ProtocolFront
@@ -131,8 +132,7 @@ def platform(
         db_url,
         BOX,
         PlatformSettings(trusted_seal_cas=trusted),
-        migrate=False,
-        policy=outbox.RetryPolicy(base=timedelta(milliseconds=50)),
+        RuntimeSettings(migrate=False, policy=outbox.RetryPolicy(base=timedelta(milliseconds=50))),
     )
     runtime, service, registry = hosted.runtime, hosted.service, hosted.registry
     registry.add_identity("default", PLATFORM_KEY)

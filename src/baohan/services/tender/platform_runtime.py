@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
-from baohan.adapters import outbox
 from baohan.adapters.db.engine import utcnow
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.uploads import Uploads
 from baohan.gm import SM2Certificate
 from baohan.protocols.tender.tables import ISSUER_SERVES
 from baohan.services import runtime as shared
-from baohan.services.idempotency import DEFAULT_RETENTION
 from baohan.services.tender.files import GuaranteeFiles
 from baohan.services.tender.platform import TenderPlatform
 from baohan.services.tender.reception import Reception
@@ -84,22 +81,9 @@ def open_platform(
     db_url: str,
     box: SecretBox,
     settings: PlatformSettings | None = None,
-    *,
-    files_dir: Path | None = None,
-    migrate: bool = True,
-    policy: outbox.RetryPolicy | None = None,
-    timeout: float = 15.0,
-    replay_retention: timedelta = DEFAULT_RETENTION,
+    ground: shared.RuntimeSettings | None = None,
 ) -> PlatformRuntime:
-    """Open (and migrate) the database at ``db_url`` and host the tender platform alone on it."""
-    ground_settings = shared.RuntimeSettings(
-        files_dir=files_dir,
-        migrate=migrate,
-        policy=policy or outbox.RetryPolicy(),
-        timeout=timeout,
-        replay_retention=replay_retention,
-    )
-    runtime = shared.open_runtime(
-        db_url, box, [(build_platform, settings or PlatformSettings())], ground_settings
-    )
+    """Open (and migrate, unless ``ground`` says not to) the database at ``db_url`` and host the tender
+    platform alone on it."""
+    runtime = shared.open_runtime(db_url, box, [(build_platform, settings or PlatformSettings())], ground)
     return PlatformRuntime(runtime, runtime.role(PROTOCOL, "platform"))

@@ -10,15 +10,11 @@ job) and the answers it acts on (a completion accepted or refused, a platform ke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
 
-from baohan.adapters import outbox
 from baohan.adapters.keystore import SecretBox
 from baohan.protocols.tender.tables import PLATFORM_SERVES
 from baohan.services import runtime as shared
 from baohan.services.delivery import Handler
-from baohan.services.idempotency import DEFAULT_RETENTION
 from baohan.services.tender.aftercare import AFTERCARE_HANDLERS, aftercare_hooks, aftercare_jobs
 from baohan.services.tender.file_upload import COMPLETION, FileUpload, PlatformKeys
 from baohan.services.tender.issuer import ISSUER_HANDLERS, IssuerService, IssuerSettings, notice_fields
@@ -106,20 +102,9 @@ def open_issuer(
     db_url: str,
     box: SecretBox,
     settings: IssuerSettings,
-    *,
-    files_dir: Path | None = None,
-    migrate: bool = True,
-    policy: outbox.RetryPolicy | None = None,
-    timeout: float = 15.0,
-    replay_retention: timedelta = DEFAULT_RETENTION,
+    ground: shared.RuntimeSettings | None = None,
 ) -> IssuerRuntime:
-    """Open (and migrate) the database at ``db_url`` and host the tender issuer alone on it."""
-    ground_settings = shared.RuntimeSettings(
-        files_dir=files_dir,
-        migrate=migrate,
-        policy=policy or outbox.RetryPolicy(),
-        timeout=timeout,
-        replay_retention=replay_retention,
-    )
-    runtime = shared.open_runtime(db_url, box, [(build_issuer, settings)], ground_settings)
+    """Open (and migrate, unless ``ground`` says not to) the database at ``db_url`` and host the tender
+    issuer alone on it."""
+    runtime = shared.open_runtime(db_url, box, [(build_issuer, settings)], ground)
     return IssuerRuntime(runtime, runtime.role(PROTOCOL, "issuer"))
