@@ -21,7 +21,6 @@ import typer
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from baohan.adapters.documents.letter import LetterTemplateError, check_letter_setup
 from baohan.adapters.logs import log_config
 from baohan.adapters.metrics import MULTIPROC_ENV
 from baohan.cli.inputs import CLIError, http_url, one_line_errors
@@ -33,6 +32,7 @@ from baohan.web.worker import (
     FACTORY,
     PROTOCOLS,
     ServeSettings,
+    check_hosting,
     load_bidder_cas,
     load_rules,
     open_hosted,
@@ -195,11 +195,10 @@ def _serve(
     migrate: bool,
 ) -> None:
     role, db = settings.role, settings.db
-    if role == "issuer" and "procurement" in settings.protocols:
-        try:  # an issuer signs letters: a missing font or a bad template is said now, not at the first letter
-            check_letter_setup()
-        except LetterTemplateError as exc:
-            raise CLIError(str(exc)) from None
+    try:  # what a role needs of this machine (a font, sm-crypto) is said now, not at the first request
+        check_hosting(settings)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise CLIError(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     if settings.admin_port == port:

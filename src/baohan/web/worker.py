@@ -19,6 +19,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp
 
+from baohan.adapters.documents.letter import check_letter_setup
 from baohan.adapters.keystore import SecretBox
 from baohan.domain.underwriting import Rules, rules_from_dict
 from baohan.gm import CertificateError, SM2Certificate
@@ -115,6 +116,11 @@ class ServeSettings:
         )
 
 
+def _procurement_check(settings: ServeSettings) -> None:
+    if settings.role == "issuer":
+        check_letter_setup()  # an issuer signs letters: a missing font or a bad template is said now
+
+
 def _procurement_role(settings: ServeSettings) -> tuple[shared.RoleBuilder, object]:
     if settings.role == "issuer":
         return procurement_issuer, IssuerSettings(settings.institution_name, load_rules(settings.rules))
@@ -137,9 +143,9 @@ def load_bidder_cas(paths: tuple[Path, ...]) -> list[SM2Certificate]:
     return found
 
 
-def _tender_role(settings: ServeSettings) -> tuple[shared.RoleBuilder, object]:
+def _tender_check(settings: ServeSettings) -> None:
     if settings.role == "platform":
-        return tender_platform, None
+        return
     if not settings.institution_name:
         raise ValueError("the tender issuer needs --institution-name: the name its guarantees carry")
     if not settings.credit_code:
@@ -148,9 +154,14 @@ def _tender_role(settings: ServeSettings) -> tuple[shared.RoleBuilder, object]:
         sm_crypto_dir()
     except SmCryptoMissing as exc:
         raise ValueError(str(exc)) from None
+
+
+def _tender_role(settings: ServeSettings) -> tuple[shared.RoleBuilder, object]:
+    if settings.role == "platform":
+        return tender_platform, None
     return tender_issuer, TenderIssuerSettings(
         public_url=settings.public_url or "http://127.0.0.1",
-        institution_name=settings.institution_name,
+        institution_name=settings.institution_name or "",
         trusted_bidder_cas=load_bidder_cas(settings.bidder_cas),
         aftercare=AftercareSettings(seller_code=settings.credit_code),
     )
@@ -160,12 +171,21 @@ def _tender_mount(runtime: shared.Runtime, settings: ServeSettings) -> Mount:
     return tender.role_mount(runtime.role("tender", settings.role))
 
 
-# Each protocol served: the builder of its role with the role's settings, and the role's mount.
+# Each protocol served: what its role needs before a worker starts (ValueError naming what is missing),
+# the builder of its role with the role's settings, and the role's mount.
 _HOSTING = {
-    "procurement": (_procurement_role, _procurement_mount),
-    "tender": (_tender_role, _tender_mount),
+    "procurement": (_procurement_check, _procurement_role, _procurement_mount),
+    "tender": (_tender_check, _tender_role, _tender_mount),
 }
 PROTOCOLS = tuple(_HOSTING)  # what `baohan serve` offers
+
+
+def check_hosting(settings: ServeSettings) -> None:
+    """What each served protocol's role needs from this machine and its settings, checked before anything
+    else; ValueError naming what is missing."""
+    for name in settings.protocols:
+        if name in _HOSTING:
+            _HOSTING[name][0](settings)
 
 
 def open_hosted(settings: ServeSettings, box: SecretBox, *, migrate: bool = False) -> shared.Runtime:
@@ -176,7 +196,7 @@ def open_hosted(settings: ServeSettings, box: SecretBox, *, migrate: bool = Fals
     return shared.open_runtime(
         settings.db,
         box,
-        [_HOSTING[name][0](settings) for name in settings.protocols],
+        [_HOSTING[name][1](settings) for name in settings.protocols],
         shared.RuntimeSettings(
             files_dir=settings.files_dir, migrate=migrate, delivery_concurrency=settings.delivery_concurrency
         ),
@@ -185,7 +205,7 @@ def open_hosted(settings: ServeSettings, box: SecretBox, *, migrate: bool = Fals
 
 def hosted_mounts(runtime: shared.Runtime, settings: ServeSettings) -> list[Mount]:
     """The mount of each protocol's role hosted on ``runtime``."""
-    return [_HOSTING[name][1](runtime, settings) for name in settings.protocols]
+    return [_HOSTING[name][2](runtime, settings) for name in settings.protocols]
 
 
 def hosted_app() -> ASGIApp:
