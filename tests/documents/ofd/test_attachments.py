@@ -19,9 +19,9 @@ from baohan.adapters.documents.ofd import (
     verify_ofd,
     write_ofd,
 )
-from baohan.adapters.documents.ofd.attachments import BEIJING
 from baohan.adapters.documents.ofd.ses import sign_document
 from baohan.adapters.documents.ofd.xmlparts import OFD_NS
+from baohan.protocols.fields import SHANGHAI as BEIJING
 from tests.documents.ofd.conftest import GUARANTEE_NO, KIT, NOW, SIGNATURE, VALUE, guarantee_document
 from tests.documents.ofd.test_readers import _reader
 

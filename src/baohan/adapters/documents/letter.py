@@ -131,7 +131,8 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
 
 
-def _day(moment: datetime) -> str:
+def chinese_day(moment: datetime) -> str:
+    """``moment``'s date in Beijing, written the Chinese way (2026年11月30日)."""
     return moment.astimezone(SHANGHAI).strftime("%Y年%m月%d日")
 
 
@@ -181,7 +182,9 @@ def _template(path: str | Path | None) -> Template:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        environment.filters.update(capitals=amount_in_chinese, figures=format_amount, when=_when, day=_day)
+        environment.filters.update(
+            capitals=amount_in_chinese, figures=format_amount, when=_when, day=chinese_day
+        )
         try:
             _templates[key] = environment.from_string(read())
         except (OSError, UnicodeDecodeError, TemplateError) as exc:

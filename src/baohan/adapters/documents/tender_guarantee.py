@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 
+from baohan.adapters.documents.letter import chinese_day
 from baohan.adapters.documents.ofd import (
     Attachment,
     OfdDocument,
@@ -30,7 +31,6 @@ from baohan.adapters.documents.ofd import (
     write_ofd,
 )
 from baohan.adapters.documents.ofd import xmlparts as x
-from baohan.adapters.documents.ofd.attachments import BEIJING
 from baohan.adapters.documents.ofd.flow import Paragraph, flow
 from baohan.adapters.documents.ofd.structure import doc_body
 from baohan.adapters.documents.ofd.writer import advance
@@ -185,7 +185,10 @@ def _page(facts: TenderGuarantee, form: str, note: str) -> list[Text]:
             space_before=4,
         ),
         Paragraph(f"担保金额：{amount}", space_before=2),
-        Paragraph(f"保函有效期：自{_day(facts.valid_from)}起至{_day(facts.valid_to)}止", space_before=1),
+        Paragraph(
+            f"保函有效期：自{chinese_day(facts.valid_from)}起至{chinese_day(facts.valid_to)}止",
+            space_before=1,
+        ),
         *(Paragraph(f"{label}：{value}", size=3.5, space_before=1.5) for label, value in project if value),
         Paragraph(note, size=3.5, space_before=3),
     ]
@@ -195,7 +198,7 @@ def _page(facts: TenderGuarantee, form: str, note: str) -> list[Text]:
         *flow(
             [
                 Paragraph(f"出函机构：{facts.institution}"),
-                Paragraph(f"出函日期：{_day(facts.issued_at)}", space_before=2),
+                Paragraph(f"出函日期：{chinese_day(facts.issued_at)}", space_before=2),
             ],
             left=_FOOT_LEFT,
             top=_FOOT_TOP,
@@ -204,7 +207,3 @@ def _page(facts: TenderGuarantee, form: str, note: str) -> list[Text]:
             font=FONT,
         ),
     ]
-
-
-def _day(moment: datetime) -> str:
-    return moment.astimezone(BEIJING).strftime("%Y年%m月%d日")

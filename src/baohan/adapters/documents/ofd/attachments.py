@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from baohan.adapters.documents.ofd import xmlparts as x
@@ -13,9 +13,9 @@ from baohan.adapters.documents.ofd.errors import OfdError
 from baohan.adapters.documents.ofd.model import Attachment
 from baohan.adapters.documents.ofd.package import OfdPackage, resolve
 from baohan.adapters.documents.ofd.structure import layout, part
+from baohan.protocols.fields import SHANGHAI
 
 # An OFD CreationDate carries no offset; Chinese writers mean Beijing time (UTC+8 all year since 1991).
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 _MOMENT = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 
@@ -54,7 +54,7 @@ def read_attachments(ofd: bytes) -> list[Attachment]:
 
 def ofd_moment(moment: datetime) -> str:
     """A timezone-aware time as an OFD CreationDate: Beijing time to the second, no offset."""
-    return moment.astimezone(BEIJING).replace(microsecond=0, tzinfo=None).isoformat()
+    return moment.astimezone(SHANGHAI).replace(microsecond=0, tzinfo=None).isoformat()
 
 
 def _moment(text: str, where: str) -> datetime:
@@ -64,6 +64,6 @@ def _moment(text: str, where: str) -> datetime:
         raise OfdError(f"{where}: an attachment's CreationDate {text!r} is not a date and time")
     year, month, day, hour, minute, second = (int(v) for v in match.groups(default="0"))
     try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=BEIJING)
+        return datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI)
     except ValueError:
         raise OfdError(f"{where}: an attachment's CreationDate {text!r} is not a date and time") from None
