@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import tracemalloc
 from collections.abc import Iterator
 
@@ -42,9 +43,9 @@ lengths = st.sampled_from(EDGES) | st.integers(0, 5 * SLICE)
 cuts = st.lists(st.integers(1, 3 * SLICE), max_size=4)
 
 
-@given(lengths, cuts, cuts, st.sampled_from([1, 16, SLICE, 100]))
+@given(lengths, cuts, cuts, st.sampled_from([1, 16, SLICE, 100]), st.integers(1, 3))
 def test_any_file_round_trips_in_slices(
-    length: int, reads: list[int], feeds: list[int], slice_size: int
+    length: int, reads: list[int], feeds: list[int], slice_size: int, workers: int
 ) -> None:
     plain = os.urandom(length)
     key = FileKey.fresh()
@@ -57,7 +58,8 @@ def test_any_file_round_trips_in_slices(
     assert encrypted.slices == len(slices) and encrypted.size == length
     assert encrypted.digest == md5(plain)
     # The receiver may get the bytes in other pieces than they were sent in.
-    back = list(decrypt_file(chunked(ciphertext, feeds), key, expected=encrypted.digest))
+    # Ranges decrypted on ``workers`` threads come back in order, the same as one thread's.
+    back = list(decrypt_file(chunked(ciphertext, feeds), key, expected=encrypted.digest, workers=workers))
     assert b"".join(back) == plain and all(back)
 
 
@@ -117,11 +119,23 @@ def test_without_an_expected_digest_it_is_still_computed() -> None:
         (lambda ct: b"", "bad padding"),
     ],
 )
-def test_damaged_ciphertext_is_refused(damage: object, message: str) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_damaged_ciphertext_is_refused(damage: object, message: str, workers: int) -> None:
     key = FileKey.fresh()
     ciphertext = b"".join(EncryptedFile([os.urandom(40)], key))
     with pytest.raises(DecryptionError, match=f"^baohanfile: .*{message}"):
-        list(decrypt_file([damage(ciphertext)], key))  # type: ignore[operator]
+        list(decrypt_file(chunked(damage(ciphertext), [16]), key, workers=workers))  # type: ignore[operator]
+
+
+@given(st.integers(0, 300), st.integers(0, 10_000), st.integers(1, 3))
+def test_a_damaged_slice_never_passes_the_digest(length: int, where: int, workers: int) -> None:
+    plain = os.urandom(length)
+    key = FileKey.fresh()
+    encrypted = EncryptedFile([plain], key, slice_size=32)
+    ciphertext = bytearray(b"".join(encrypted))
+    ciphertext[where % len(ciphertext)] ^= 0x80
+    with pytest.raises((DecryptionError, FileDigestMismatch)):
+        list(decrypt_file(chunked(bytes(ciphertext), [32]), key, expected=encrypted.digest, workers=workers))
 
 
 def test_wrong_key_is_refused() -> None:
@@ -141,7 +155,8 @@ def test_key_and_slice_size_checked() -> None:
         EncryptedFile([b""], digest="sha1")  # type: ignore[arg-type]
 
 
-def test_memory_is_bounded_by_a_slice() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_memory_is_bounded_by_a_slice(workers: int) -> None:
     size, slice_size = 24 * 2**20, 2**20
     chunk = os.urandom(2**20)
     key = FileKey.fresh()
@@ -153,7 +168,7 @@ def test_memory_is_bounded_by_a_slice() -> None:
     tracemalloc.start()
     try:
         encrypted = EncryptedFile(source(), key, slice_size=slice_size)
-        decryptor = FileDecryptor(key)
+        decryptor = FileDecryptor(key, workers=workers)
         total = 0
         for piece in encrypted:
             total += len(decryptor.update(piece))
@@ -163,3 +178,12 @@ def test_memory_is_bounded_by_a_slice() -> None:
         tracemalloc.stop()
     assert total == size and decryptor.hexdigest == encrypted.digest
     assert peak < 6 * slice_size, f"peak {peak / 2**20:.1f} MiB for a {size / 2**20:.0f} MiB file"
+
+
+def test_an_abandoned_file_stops_its_decrypting_threads() -> None:
+    key = FileKey.fresh()
+    slices = list(EncryptedFile([os.urandom(5 * SLICE)], key, slice_size=SLICE))
+    stream = decrypt_file(slices, key, workers=2)
+    assert next(stream)
+    stream.close()  # as when the store refuses the file half way
+    assert not [t for t in threading.enumerate() if t.name.startswith("sm4-cbc")]

@@ -8,6 +8,7 @@ from baohan.gm.errors import CertificateError, DecryptionError, EncodingError, G
 from baohan.gm.sm2 import DEFAULT_UID, SM2PrivateKey, SM2PublicKey
 from baohan.gm.sm3 import SM3Hasher, hmac_sm3, sm3, sm3_hex, sm3_stream
 from baohan.gm.sm4 import (
+    SM4CBCParallelDecryptor,
     SM4Decryptor,
     SM4Encryptor,
     SM4Mode,
@@ -31,6 +32,7 @@ __all__ = [
     "SM2PrivateKey",
     "SM2PublicKey",
     "SM3Hasher",
+    "SM4CBCParallelDecryptor",
     "SM4Decryptor",
     "SM4Encryptor",
     "SM4Mode",

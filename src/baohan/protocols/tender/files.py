@@ -13,10 +13,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from baohan.gm import DecryptionError, SM3Hasher, SM4Decryptor, SM4Encryptor, SM4Mode
+from baohan.gm import (
+    DecryptionError,
+    SM3Hasher,
+    SM4CBCParallelDecryptor,
+    SM4Decryptor,
+    SM4Encryptor,
+    SM4Mode,
+)
 from baohan.protocols.chunks import rechunk
 
 SLICE_SIZE = 1 << 20
+DECRYPT_WORKERS = 2  # threads decrypting a file's slices at once; CBC decryption is parallel (0006)
 BLOCK = 16
 FileDigest = Literal["md5", "sm3"]
 DIGEST_FIELD = "baohanfilemd5"
@@ -110,12 +118,23 @@ class FileDecryptor:
     ``update`` returns the plain bytes ready so far (one piece late: the last block's padding must wait);
     ``finalize`` returns the rest, or raises DecryptionError (truncated, bad padding) or FileDigestMismatch.
     ``digest=None`` leaves the digest to the caller (e.g. a file store that computes it anyway).
+    ``workers`` > 1 decrypts that many pieces at once on threads (then ``update`` is that many pieces late);
+    ``close`` stops them when the file is abandoned before ``finalize``.
     """
 
     def __init__(
-        self, key: FileKey, *, digest: FileDigest | None = "md5", expected: str | None = None
+        self,
+        key: FileKey,
+        *,
+        digest: FileDigest | None = "md5",
+        expected: str | None = None,
+        workers: int = 1,
     ) -> None:
-        self._sm4 = SM4Decryptor(key.key, SM4Mode.CBC, key.iv)
+        self._sm4: SM4Decryptor | SM4CBCParallelDecryptor = (
+            SM4Decryptor(key.key, SM4Mode.CBC, key.iv)
+            if workers == 1
+            else SM4CBCParallelDecryptor(key.key, key.iv, workers=workers)
+        )
         self._fed = 0
         self._hasher = _hasher(digest) if digest is not None else None
         self._expected = expected.lower() if expected is not None else None
@@ -147,6 +166,11 @@ class FileDecryptor:
                 )
         return tail
 
+    def close(self) -> None:
+        """Stop the decrypting threads, if any (``finalize`` does it too)."""
+        if isinstance(self._sm4, SM4CBCParallelDecryptor):
+            self._sm4.close()
+
     def _count(self, plain: bytes) -> bytes:
         if self._hasher is not None and plain:
             self._hasher.update(plain)
@@ -155,13 +179,22 @@ class FileDecryptor:
 
 
 def decrypt_file(
-    slices: Iterable[bytes], key: FileKey, *, expected: str | None = None, digest: FileDigest | None = "md5"
+    slices: Iterable[bytes],
+    key: FileKey,
+    *,
+    expected: str | None = None,
+    digest: FileDigest | None = "md5",
+    workers: int = DECRYPT_WORKERS,
 ) -> Iterator[bytes]:
     """The plain file in chunks from its ciphertext slices in order; the error (never a normal end) when it
-    is truncated, badly padded or (``expected`` given) its digest differs."""
-    decryptor = FileDecryptor(key, digest=digest, expected=expected)
-    for piece in slices:
-        if out := decryptor.update(piece):
-            yield out
-    if tail := decryptor.finalize():
-        yield tail
+    is truncated, badly padded or (``expected`` given) its digest differs. ``workers`` slices are
+    decrypted at once, so as many more are held (0006)."""
+    decryptor = FileDecryptor(key, digest=digest, expected=expected, workers=workers)
+    try:
+        for piece in slices:
+            if out := decryptor.update(piece):
+                yield out
+        if tail := decryptor.finalize():
+            yield tail
+    finally:
+        decryptor.close()
