@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from baohan.adapters.db import migrate
-from baohan.adapters.db.engine import make_engine
+from baohan.adapters.db.engine import SQLITE_PAGE_SIZE, make_engine
 
 
 def _checkpointers() -> list[threading.Thread]:
@@ -48,5 +48,24 @@ def test_other_engines_keep_sqlites_own_checkpoints(tmp_path: Path) -> None:
     try:
         with engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 1000
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_gets_large_pages_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh.db"
+    migrate.upgrade(f"sqlite:///{fresh}")
+    with sqlite3.connect(fresh) as reader:
+        assert reader.execute("PRAGMA page_size").fetchone()[0] == SQLITE_PAGE_SIZE
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as writer:  # a database made before the setting, with SQLite's default
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("CREATE TABLE kept (x)")
+        assert writer.execute("PRAGMA page_size").fetchone()[0] == 4096
+    engine = make_engine(f"sqlite:///{old}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO kept VALUES (1)"))
+            assert connection.exec_driver_sql("PRAGMA page_size").scalar_one() == 4096
     finally:
         engine.dispose()

@@ -30,6 +30,9 @@ NAMING_CONVENTION: dict[str, str] = {
     "pk": "pk_%(table_name)s",
 }
 
+# Files' chunks and upload slices (1 MiB each) are most of the bytes: 16 KiB pages store and read them in
+# about 60 % of the CPU of 4 KiB ones (0006).
+SQLITE_PAGE_SIZE = 16384
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 log = logging.getLogger(__name__)
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once: dumps builds one a call
@@ -201,6 +204,9 @@ def _configure_sqlite(engine: Engine, background_checkpoints: bool) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            # Takes effect only on a database not yet written (a new file, before WAL): an existing one
+            # keeps its page size. Most of the bytes are files' chunks and slices (0006).
+            cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
             _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, much faster
             cursor.execute("PRAGMA foreign_keys=ON")
