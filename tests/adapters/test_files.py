@@ -216,6 +216,9 @@ def test_slices_out_of_order_and_repeated_commit_into_one_file(
         assert uploads.add_slice(session, upload, 3, slices[2]) is False  # a retry: same bytes, no change
         with pytest.raises(SliceConflict, match=r"index: slice 3 .* already holds other bytes"):
             uploads.add_slice(session, upload, 3, b"other")
+        flipped = slices[2][:-1] + bytes([slices[2][-1] ^ 1])  # same size, one bit off
+        with pytest.raises(SliceConflict, match=r"index: slice 3 .* already holds other bytes"):
+            uploads.add_slice(session, upload, 3, flipped)
         with pytest.raises(IncompleteUpload, match=r"lacks slices 2, 4$"):
             uploads.commit(session, upload)
         uploads.add_slice(session, upload, 4, slices[3])

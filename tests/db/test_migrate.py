@@ -23,6 +23,7 @@ from baohan.adapters.db.engine import (
     transaction,
 )
 from baohan.adapters.db.tables import Switch
+from baohan.gm import sm3_hex
 from tests.db.postgres import PostgresCluster, PostgresUnavailable, start_cluster
 
 OUTBOX_TABLES = {"outbox_messages", "outbox_attempts"}
@@ -216,3 +217,38 @@ def test_check_reads_and_never_changes_the_schema(empty_db_url: str) -> None:
         with pytest.raises(migrate.SchemaOutOfDate, match="newer than this baohan knows"):
             migrate.check(empty_db_url, create=create)
     assert migrate.current(empty_db_url) == "9999"
+
+
+def test_0017_drops_the_slices_sm3_and_gives_it_back(empty_db_url: str) -> None:
+    below = (
+        ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0017_slice_digest").down_revision
+    )
+    assert isinstance(below, str)
+    migrate.upgrade(empty_db_url, below)
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO file_uploads (id, name, created_at) VALUES ('u1', 'guarantee.pdf', :at)"),
+                {"at": datetime(2026, 11, 30, tzinfo=UTC)},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO file_upload_slices (upload_id, number, size, sm3, data) "
+                    "VALUES ('u1', 1, 3, :sm3, :data)"
+                ),
+                {"sm3": sm3_hex(b"abc"), "data": b"abc"},
+            )
+        migrate.upgrade(empty_db_url, "0017_slice_digest")
+        columns = {c["name"] for c in inspect(engine).get_columns("file_upload_slices")}
+        assert "sm3" not in columns and "data" in columns
+        command.downgrade(migrate.alembic_config(empty_db_url), below)
+        with engine.connect() as connection:
+            held = connection.execute(text("SELECT sm3, data FROM file_upload_slices")).one()
+        assert held.sm3 == sm3_hex(b"abc") and bytes(held.data) == b"abc"
+        nullable = {c["name"]: c["nullable"] for c in inspect(engine).get_columns("file_upload_slices")}
+        assert nullable["sm3"] is False
+    finally:
+        engine.dispose()
+    migrate.upgrade(empty_db_url)
+    assert migrate.current(empty_db_url) == migrate.head()

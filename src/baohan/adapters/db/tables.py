@@ -116,7 +116,7 @@ class FileUpload(Base):
 
 
 class FileUploadSlice(Base):
-    """Slice ``number`` (from 1) of an upload, with its SM3 so a repeated slice is compared cheaply."""
+    """Slice ``number`` (from 1) of an upload; a repeat is compared with it byte for byte (0006)."""
 
     __tablename__ = "file_upload_slices"
 
@@ -125,7 +125,6 @@ class FileUploadSlice(Base):
     )
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
-    sm3: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
