@@ -187,3 +187,12 @@ def test_an_abandoned_file_stops_its_decrypting_threads() -> None:
     assert next(stream)
     stream.close()  # as when the store refuses the file half way
     assert not [t for t in threading.enumerate() if t.name.startswith("sm4-cbc")]
+
+
+def test_a_truncated_file_stops_its_decrypting_threads_too() -> None:
+    key = FileKey.fresh()
+    decryptor = FileDecryptor(key, workers=2)
+    decryptor.update(b"".join(EncryptedFile([os.urandom(100)], key))[:-1])
+    with pytest.raises(DecryptionError, match="16-byte blocks"):
+        decryptor.finalize()
+    assert not [t for t in threading.enumerate() if t.name.startswith("sm4-cbc")]

@@ -120,8 +120,9 @@ class SM4CBCParallelDecryptor:
     decryption is parallel; cryptography's SM4 gives up the GIL while it works, 0006).
 
     ``update`` returns, in order, the plaintext of pieces fed ``workers`` or more calls before (the latest
-    piece is always held back for the padding); memory stays within ``workers`` + 1 pieces. ``finalize``
-    returns the rest or raises DecryptionError; ``close`` (also done by ``finalize``) stops the threads.
+    piece is always held back for the padding); at most ``workers`` + 1 pieces and their plaintext are
+    held. ``finalize`` returns the rest or raises DecryptionError; ``close`` (also done by ``finalize``)
+    stops the threads.
     """
 
     def __init__(self, key: bytes, iv: bytes, *, workers: int = 2) -> None:

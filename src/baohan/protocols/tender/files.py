@@ -151,6 +151,7 @@ class FileDecryptor:
     def finalize(self) -> bytes:
         """The last plain bytes, padding removed, once the digest checks out."""
         if self._fed % BLOCK:
+            self.close()
             raise DecryptionError("baohanfile: the ciphertext is not a whole number of 16-byte blocks")
         try:
             tail = self._count(self._sm4.finalize())
