@@ -115,11 +115,11 @@ class EncryptedFile:
 class FileDecryptor:
     """Decrypts a file's ciphertext fed in order, in pieces of any size, and checks its digest at the end.
 
-    ``update`` returns the plain bytes ready so far (one piece late: the last block's padding must wait);
+    ``update`` returns the plain bytes ready so far (late: the last block's padding must wait);
     ``finalize`` returns the rest, or raises DecryptionError (truncated, bad padding) or FileDigestMismatch.
     ``digest=None`` leaves the digest to the caller (e.g. a file store that computes it anyway).
-    ``workers`` > 1 decrypts that many pieces at once on threads (then ``update`` is that many pieces late);
-    ``close`` stops them when the file is abandoned before ``finalize``.
+    ``workers`` (two by default) decrypts that many pieces at once on threads, so ``update`` is that many
+    pieces late; ``close`` stops them when the file is abandoned before ``finalize``.
     """
 
     def __init__(
@@ -128,7 +128,7 @@ class FileDecryptor:
         *,
         digest: FileDigest | None = "md5",
         expected: str | None = None,
-        workers: int = 1,
+        workers: int = DECRYPT_WORKERS,
     ) -> None:
         self._sm4: SM4Decryptor | SM4CBCParallelDecryptor = (
             SM4Decryptor(key.key, SM4Mode.CBC, key.iv)
