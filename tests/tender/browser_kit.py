@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_plus
 
@@ -67,31 +68,56 @@ def key_secrets(key: SM2PrivateKey) -> list[str]:
     return forms
 
 
+@dataclass(frozen=True)
+class Sent:
+    """One request as the browser sent it: method, URL, every header (cookies too) and the body."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+    def texts(self) -> set[str]:
+        """The request as text: as sent, URL-decoded, and each without line breaks (raw or JSON-escaped)."""
+        blob = " ".join([self.url, self.body.decode("latin-1"), *self.headers.values()])
+        forms = {blob, unquote_plus(blob)}
+        return forms | {
+            f.replace("\\r", "").replace("\\n", "").replace("\r", "").replace("\n", "") for f in forms
+        }
+
+
 class RequestLog:
-    """Every request a browser context sends, from the moment it is watched."""
+    """Every request a browser context sends, from the moment it is watched. A request's headers are asked
+    of the browser when the log is first read: read it (:meth:`sent`) before closing the page it watched."""
 
     def __init__(self, context: BrowserContext) -> None:
-        self.requests: list[Request] = []
-        context.on("request", self._seen)  # Playwright wraps Python functions only, not list.append
+        self._new: list[Request] = []
+        self._sent: list[Sent] = []
+        context.on("request", self._seen)
 
     def _seen(self, request: Request) -> None:
-        self.requests.append(request)
+        # Only kept here: an event handler that waits on the browser would run after the caller moved on.
+        self._new.append(request)
 
-    def posts(self) -> list[Request]:
-        return [r for r in self.requests if r.method == "POST"]
+    def sent(self) -> list[Sent]:
+        """Every request seen so far, copied with all its headers (cookies too)."""
+        while self._new:
+            request = self._new.pop(0)
+            body = request.post_data_buffer or b""
+            self._sent.append(Sent(request.method, request.url, request.all_headers(), body))
+        return list(self._sent)
+
+    def posts(self) -> list[Sent]:
+        return [r for r in self.sent() if r.method == "POST"]
 
     def assert_never_sent(self, *secrets: str) -> None:
         """No request's URL, headers or body holds any of ``secrets`` (case-insensitively), as sent or
-        URL-decoded, with or without the line breaks (raw or JSON-escaped) of a pasted PEM."""
-        assert self.requests, "no request captured"
-        for request in self.requests:
-            sent = [request.url, request.post_data_buffer or b"", *request.all_headers().values()]
-            blob = " ".join(part.decode("latin-1") if isinstance(part, bytes) else part for part in sent)
-            forms = {blob, unquote_plus(blob)}
-            forms |= {
-                f.replace("\\r", "").replace("\\n", "").replace("\r", "").replace("\n", "") for f in forms
-            }
+        URL-decoded, with or without the line breaks of a pasted PEM."""
+        sent = self.sent()
+        assert sent, "no request captured"
+        for request in sent:
+            texts = [text.lower() for text in request.texts()]
             for secret in secrets:
-                assert not any(secret.lower() in f.lower() for f in forms), (
+                assert not any(secret.lower() in text for text in texts), (
                     f"the private key left the page in {request.method} {request.url}"
                 )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import BrowserContext, Page, Request, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from baohan.protocols.tender import sealing
 from baohan.services.tender.bidder_desk import DeskState
@@ -24,7 +24,7 @@ from baohan.web.bidder import bidder_router
 from baohan.web.serving import BackgroundServer, free_port
 from tests.cli.test_cli_errors import baohan
 from tests.tender.bidder_kit import Bidder, SealedApplication, StoreDesk, make_bidder, seal_application
-from tests.tender.browser_kit import RequestLog, browser, chromium, key_secrets, playwright
+from tests.tender.browser_kit import RequestLog, Sent, browser, chromium, key_secrets, playwright
 
 __all__ = ["browser", "chromium", "playwright"]
 
@@ -54,7 +54,7 @@ class Served:
         assert self.log is not None, "the page was not opened"
         self.log.assert_never_sent(*(secret for b in bidders for secret in key_secrets(b.key)))
 
-    def posts(self) -> list[Request]:
+    def posts(self) -> list[Sent]:
         assert self.log is not None, "the page was not opened"
         return self.log.posts()
 
