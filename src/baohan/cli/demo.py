@@ -16,8 +16,8 @@ from baohan.adapters.documents.letter import LetterTemplateError, check_letter_s
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
 from baohan.cli import demo_tender
+from baohan.cli.demo_kit import recorded, wait
 from baohan.cli.inputs import CLIError, one_line_errors
-from baohan.cli.transcript import recorded, wait
 from baohan.protocols.procurement.samples import sample_application
 from baohan.services.procurement.pairing import AppCredentials, pair
 from baohan.services.procurement.runtime import open_runtime

@@ -11,15 +11,13 @@ before the opening, a cancellation, and a give-up from either side.
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,12 +30,11 @@ from baohan.adapters.documents.ofd import read_attachments, verify_ofd
 from baohan.adapters.documents.tender_guarantee import SEALED_FILE
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import OutboxMessage, OutboxStatus, RetryPolicy
+from baohan.cli.demo_kit import recorded, wait
 from baohan.cli.inputs import CLIError, one_line_errors
-from baohan.cli.transcript import recorded, wait
+from baohan.cli.tender_tour import BIDDER_NAME, TenderDriver
 from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
-from baohan.protocols.tender.bidder import BidderError, accept_opened_key
 from baohan.protocols.tender.router import DEFAULT_PREFIX
-from baohan.protocols.tender.sealing import SealingError, open_envelope
 from baohan.protocols.tender.tables import INTERFACES
 from baohan.services import runtime as shared
 from baohan.services.tender.aftercare import AftercareSettings
@@ -53,14 +50,13 @@ from baohan.web.worker import ServeSettings, check_hosting
 INSTITUTION = "baohan 示范担保有限公司"
 CREDIT_CODE = "91330100MA2DEMO01X"
 PLATFORM = "baohan 示范交易平台"
-BIDDER_NAME, BIDDER_CODE = "投标人甲建设有限公司", "91330106MA27DEMO0"
 SECTION = {
     "biaoduanno": "BD-DEMO-0001",
     "biaoduanname": "城东污水处理厂二期土建施工标段",
     "zbr": "某市水务投资集团有限公司",
     "zbrorgnum": "91330100MA2DEMO02Y",
 }
-BZJ, RATE = "80000.00", "0.0150"
+BZJ = "80000.00"
 # Slices of 8 KB, so that a guarantee of some tens of KB goes up in several; a claim is paid on first
 # demand after two seconds here (a day by default) so that the tour sees it paid.
 PROFILE = {"platformcode": "P-DEMO", "slice_size": 8192}
@@ -79,19 +75,13 @@ class Step:
     wire: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
-class Tour:
-    """Both served roles as their operators and the bidder reach them, and what the tour saw."""
+@dataclass(kw_only=True)
+class Tour(TenderDriver):
+    """The tender roles driven over HTTP, and what the tour saw of their traffic, step by step."""
 
-    issuer: httpx.Client  # the issuer's admin API
-    platform: httpx.Client  # the platform's admin API
-    settled: Callable[[], bool]  # True once neither role has a notice waiting to go out
-    bidder_key: SM2PrivateKey
-    bidder_certificate: SM2Certificate
-    institution_id: str
+    settled: Callable[[], bool]  # True once neither role has a notice due to go out
     wire: list[dict[str, Any]]
     steps: list[Step] = field(default_factory=list)
-    _bidders: int = 0
 
     @contextmanager
     def step(self, title: str) -> Iterator[Step]:
@@ -110,110 +100,6 @@ class Tour:
         refused = [line for line in done.wire if str(_answer(line).get("code")) != "1"]
         if refused:
             raise CLIError(f"{title}: {_interface(refused[0])} was answered {_answer(refused[0])}")
-
-    def call(self, api: httpx.Client, method: str, path: str, status: int, **kwargs: Any) -> Any:
-        """One admin call expected to answer ``status``; its JSON."""
-        try:
-            reply = api.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise CLIError(f"{method} {path}: {exc}") from None
-        if reply.status_code != status:
-            raise CLIError(f"{method} {path} answered {reply.status_code}: {reply.text[:300]}")
-        return reply.json()
-
-    def reaches(self, side: str, applyno: str, stage: str) -> dict[str, Any]:
-        """``side``'s copy of ``applyno`` once it is at ``stage``."""
-        api = self.issuer if side == "issuer" else self.platform
-        return dict(
-            wait(
-                lambda: (app := api.get(f"/applications/{applyno}").json()).get("stage") == stage and app,
-                f"the {side}'s {applyno} to be {stage}",
-            )
-        )
-
-    def apply(self, section: str) -> str:
-        """Another bidder applies on ``section`` with the institution's offer (one offer per bidder and
-        product; every bidder of the demo holds the same certificate); the applyno."""
-        self._bidders += 1
-        code = f"{BIDDER_CODE}{self._bidders}"
-        offer = self.call(
-            self.platform,
-            "POST",
-            f"/sections/{section}/quotes",
-            201,
-            json={
-                "bidder_code": code,
-                "institution_id": self.institution_id,
-                "product": "投标保函",
-                "rate": RATE,
-                "bzj_amount": BZJ,
-            },
-        )
-        submitted = self.call(
-            self.platform,
-            "POST",
-            "/applications",
-            202,
-            json={
-                "section_id": section,
-                "quote_id": offer["id"],
-                "bidder_name": BIDDER_NAME,
-                "bidder_code": code,
-                "bzj_amount": BZJ,
-                "certificate": self.bidder_certificate.to_pem(),
-            },
-        )
-        applyno = str(submitted["applyno"])
-        self.reaches("issuer", applyno, "applied")
-        return applyno
-
-    def bidder_signs(self, applyno: str) -> str:
-        """The bidder on the page the institution answered: opens the sealed application with their key,
-        hands K in, signs the agreement and hands the signature in; the page's URL."""
-        url = str(
-            wait(
-                lambda: self.platform.get(f"/applications/{applyno}/redirect").json().get("redirecturl"),
-                f"the redirecturl of {applyno}",
-            )
-        )
-        page = httpx.get(url, timeout=30)
-        found = re.search(r'<script id="sealed" type="application/json">(.*?)</script>', page.text, re.S)
-        if page.status_code != 200 or found is None:
-            raise CLIError(
-                f"the bidder page of {applyno} answered {page.status_code} without its application"
-            )
-        sealed = json.loads(found.group(1))
-        try:  # what `baohan bidder open` does
-            k = open_envelope(sealed["digitalenvelope"], self.bidder_key)
-            opened = accept_opened_key(sealed["applydata"], k.hex())
-        except (SealingError, BidderError) as exc:
-            raise CLIError(f"the bidder could not open {applyno}: {exc}") from None
-        self._page(url, "/key", {"key": opened.key.hex()}, "opened")
-        agreement = httpx.get(f"{url}/agreement", timeout=30)
-        if agreement.status_code != 200:
-            raise CLIError(f"the agreement of {applyno} answered {agreement.status_code}")
-        signature = base64.b64encode(self.bidder_key.sign(agreement.content)).decode("ascii")  # `bidder sign`
-        certificate = self.bidder_certificate.to_pem()
-        self._page(url, "/signature", {"certificate": certificate, "signature": signature}, "signed")
-        self.reaches("issuer", applyno, "agreed")
-        return url
-
-    def _page(self, url: str, call: str, body: dict[str, str], state: str) -> None:
-        reply = httpx.post(url + call, json=body, timeout=30)
-        if reply.status_code != 200 or reply.json().get("state") != state:
-            raise CLIError(f"the bidder page's {call.strip('/')} answered {reply.status_code}: {reply.text}")
-
-    def issue(self, applyno: str) -> dict[str, Any]:
-        """Approve, record the premium paid and issue ``applyno``; the platform's copy once complete."""
-        approved = self.call(
-            self.issuer, "POST", f"/applications/{applyno}/approve", 200, json={"rate": RATE}
-        )
-        self.reaches("platform", applyno, "approved")
-        self.call(
-            self.issuer, "POST", f"/applications/{applyno}/payments", 200, json={"amount": approved["cost"]}
-        )
-        self.call(self.issuer, "POST", f"/applications/{applyno}/issue", 202)
-        return self.reaches("platform", applyno, "sealed_completed")
 
 
 def _quiet(role: TenderRuntime) -> bool:
@@ -305,13 +191,12 @@ def tender(
             ) as desk,
         ):
             tour = Tour(
-                bank,
-                desk,
-                lambda: _quiet(issuer) and _quiet(platform),
-                bidder_key,
-                bidder_certificate,
-                "",
-                wire,
+                issuer=bank,
+                platform=desk,
+                bidder_key=bidder_key,
+                bidder_certificate=bidder_certificate,
+                settled=lambda: _quiet(issuer) and _quiet(platform),
+                wire=wire,
             )
             _register(tour, issuer_key, platform_key, issuer_url, platform_url)
             _flows(tour, platform, ca, out)
@@ -399,12 +284,7 @@ def _verified(ofd: bytes, ca: SM2Certificate, what: str) -> str:
 
 def _flows(tour: Tour, platform: PlatformRuntime, ca: SM2Certificate, out: Path) -> None:
     with tour.step("The platform opens a bid section") as step:
-        opening = datetime.now(UTC) + timedelta(days=1)
-        section = str(
-            tour.call(
-                tour.platform, "POST", "/sections", 201, json={**SECTION, "kaibiaotime": opening.isoformat()}
-            )["id"]
-        )
+        section = tour.section(SECTION)
         step.result = (
             f"{SECTION['biaoduanno']}: its fields sealed under a fresh project key until the bid opens"
         )

@@ -1,5 +1,5 @@
-"""What the demos share: a transcript of a protocol's traffic as it crossed the wire, and waiting on a
-state that another process reaches in its own time."""
+"""What the demos share (as :mod:`baohan.cli.sandbox_kit` is the sandboxes'): a transcript of a
+protocol's traffic as it crossed the wire, and waiting on a state another thread reaches in its own time."""
 
 from __future__ import annotations
 
