@@ -6,18 +6,18 @@ the ``baohan bidder`` commands, on their own key, and the page's JSON calls."""
 from __future__ import annotations
 
 import html
-import itertools
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from baohan.adapters.keystore import SecretBox
+from baohan.cli.tender_tour import TenderDriver
 from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
 from baohan.protocols.tender.profile import TenderProfile
 from baohan.services import runtime as shared
@@ -30,8 +30,8 @@ from baohan.web import tender as web
 from baohan.web.host import host_app
 from baohan.web.serving import BackgroundServer, free_port
 from tests.cli.test_cli_errors import baohan
-from tests.procurement.harness import ADMIN, FAST, PASSPHRASE, wait_for
-from tests.tender.bidder_kit import Bidder, make_bidder
+from tests.procurement.harness import ADMIN, FAST, PASSPHRASE
+from tests.tender.bidder_kit import make_bidder
 
 INSTITUTION = "某某担保有限公司"
 APPKEY, APPSECRET = "FLOW-INST-1", "flow-appsecret-0001"
@@ -41,65 +41,22 @@ SECTION = {
     "zbr": "某市水务投资集团有限公司",
     "zbrorgnum": "91330100MA2FLOW001",
 }
-BIDDER_NAME, BIDDER_CODE = "投标人甲建设有限公司", "91330106MA27XXXX0K"
-_codes = itertools.count(1)
 CLAIM_WAIT = timedelta(seconds=2)  # a claim is paid on first demand this long after it arrived
 SLICE = 8192  # small slices: a guarantee of some tens of KB goes up in several
 
 
-@dataclass
-class Flow:
-    """The served roles: each admin API, the runtime, the bidder, the section."""
+@dataclass(kw_only=True)
+class Flow(TenderDriver):
+    """The served roles as the demo drives them (each admin API, the bidder), and the runtime, the base
+    URL, a working directory and the admin listener."""
 
     runtime: shared.Runtime
     base: str
-    issuer: httpx.Client
-    platform: httpx.Client
-    bidder: Bidder
-    institution_id: str
     workdir: Path
     admin_url: str
 
-    def section(self, opens_in: timedelta = timedelta(days=1)) -> str:
-        opening = (datetime.now(UTC) + opens_in).isoformat()
-        reply = self.platform.post("/sections", json={**SECTION, "kaibiaotime": opening})
-        assert reply.status_code == 201, reply.text
-        return str(reply.json()["id"])
-
-    def apply(self, section: str, bzj: str = "80000.00") -> str:
-        """A bidder applies on ``section`` with the institution's offer; the applyno. Each application is
-        another bidder's (one offer per bidder and product), all holding the same certificate."""
-        code = f"{BIDDER_CODE[:-4]}{next(_codes):04d}"
-        offer = self.platform.post(
-            f"/sections/{section}/quotes",
-            json={
-                "bidder_code": code,
-                "institution_id": self.institution_id,
-                "product": "投标保函",
-                "rate": "0.0150",
-                "bzj_amount": bzj,
-            },
-        )
-        assert offer.status_code == 201, offer.text
-        submitted = self.platform.post(
-            "/applications",
-            json={
-                "section_id": section,
-                "quote_id": offer.json()["id"],
-                "bidder_name": BIDDER_NAME,
-                "bidder_code": code,
-                "bzj_amount": bzj,
-                "certificate": self.bidder.certificate.to_pem(),
-            },
-        )
-        assert submitted.status_code == 202, submitted.text
-        return str(submitted.json()["applyno"])
-
-    def redirect(self, applyno: str) -> str:
-        return wait_for(
-            lambda: self.platform.get(f"/applications/{applyno}/redirect").json().get("redirecturl"),
-            "the institution's redirecturl",
-        )
+    def section(self, fields: dict[str, str] = SECTION, opens_in: timedelta = timedelta(days=1)) -> str:
+        return super().section(fields, opens_in)
 
     def bidder_opens_and_signs(self, applyno: str) -> None:
         """The bidder's page: read the sealed application, open it with ``baohan bidder open``, hand K in,
@@ -113,7 +70,7 @@ class Flow:
             found = re.search(rf'<pre id="{element}">([^<]*)</pre>', page.text)
             assert found, page.text
             (files / name).write_text(html.unescape(found.group(1)))
-        (files / "key.pem").write_text(self.bidder.key.to_pem())
+        (files / "key.pem").write_text(self.bidder_key.to_pem())
         opened = baohan(
             "bidder", "open", "--applydata", str(files / "applydata"), "--envelope", str(files / "envelope"),
             "--key", str(files / "key.pem"),
@@ -131,7 +88,7 @@ class Flow:
         assert signed.returncode == 0, signed.stderr
         done = httpx.post(
             f"{url}/signature",
-            json={"certificate": self.bidder.certificate.to_pem(), "signature": signed.stdout.strip()},
+            json={"certificate": self.bidder_certificate.to_pem(), "signature": signed.stdout.strip()},
             timeout=10,
         )
         assert done.status_code == 200 and done.json()["state"] == "signed", done.text
@@ -140,23 +97,9 @@ class Flow:
         admin = self.issuer if side == "issuer" else self.platform
         return str(admin.get(f"/applications/{applyno}").json()["stage"])
 
-    def reaches(self, side: str, applyno: str, stage: str) -> dict[str, Any]:
-        admin = self.issuer if side == "issuer" else self.platform
-        return wait_for(
-            lambda: (app := admin.get(f"/applications/{applyno}").json()).get("stage") == stage and app,
-            f"the {side}'s {applyno} {stage}",
-        )
-
     def issued(self, applyno: str) -> dict[str, Any]:
         """Approved, paid and issued by the issuer's operator; the platform's copy once complete."""
-        approved = self.issuer.post(f"/applications/{applyno}/approve", json={"rate": "0.0150"})
-        assert approved.status_code == 200, approved.text
-        self.reaches("platform", applyno, "approved")
-        paid = self.issuer.post(f"/applications/{applyno}/payments", json={"amount": approved.json()["cost"]})
-        assert paid.status_code == 200, paid.text
-        issued = self.issuer.post(f"/applications/{applyno}/issue")
-        assert issued.status_code == 202, issued.text
-        return self.reaches("platform", applyno, "sealed_completed")
+        return self.issue(applyno)
 
     def agreed(self, section: str) -> str:
         """A new application the bidder opened and signed; its applyno."""
@@ -248,7 +191,15 @@ def serving(db_url: str, workdir: Path, **profile: Any) -> Iterator[Flow]:
     )
     try:
         yield Flow(
-            runtime, base, admin_issuer, admin_platform, bidder, institution.id, workdir, server.admin_url
+            issuer=admin_issuer,
+            platform=admin_platform,
+            bidder_key=bidder.key,
+            bidder_certificate=bidder.certificate,
+            institution_id=institution.id,
+            runtime=runtime,
+            base=base,
+            workdir=workdir,
+            admin_url=server.admin_url,
         )
     finally:
         admin_issuer.close()
