@@ -14,6 +14,7 @@ import pytest
 
 from baohan.adapters.documents.ofd import read_attachments, verify_ofd
 from baohan.adapters.documents.tender_guarantee import SEALED_FILE
+from baohan.cli import demo_tender
 from baohan.gm import SM2Certificate
 from baohan.protocols.tender.tables import INTERFACES
 from baohan.web.bidder import SM_CRYPTO_ENV, sm_crypto_dir
@@ -82,3 +83,10 @@ def test_without_sm_crypto_the_demo_says_so_in_one_line_before_it_starts(tmp_pat
     refused = baohan("demo", "tender", "--out", str(out), **{SM_CRYPTO_ENV: str(tmp_path / "nowhere")})
     one_line_error(refused, "sm-crypto", "install-browser-js.sh")
     assert not out.exists()
+
+
+def test_a_step_that_fails_ends_the_demo_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(demo_tender.SECTION, "biaoduanno", "")  # the platform refuses such a section
+    refused = baohan("demo", "tender", "--out", str(tmp_path), **{SM_CRYPTO_ENV: str(sm_crypto_dir())})
+    one_line_error(refused, "POST /sections answered 422", "biaoduanno")
+    assert not (tmp_path / "report.txt").exists()

@@ -73,6 +73,7 @@ class Step:
     title: str
     result: str
     wire: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 @dataclass(kw_only=True)
@@ -87,7 +88,7 @@ class Tour(TenderDriver):
     def step(self, title: str) -> Iterator[Step]:
         """A step: the block does it and sets its result; then the notices it caused are awaited, and each
         must have been answered code 1."""
-        start = len(self.wire)
+        start, began = len(self.wire), time.monotonic()
         done = Step(title, "")
         yield done
         wait(self.settled, f"the notices of '{title}'")
@@ -95,7 +96,7 @@ class Tour(TenderDriver):
         while count != len(self.wire):  # an answer is recorded just after it went out
             count = len(self.wire)
             time.sleep(0.05)
-        done.wire = self.wire[start:count]
+        done.wire, done.seconds = self.wire[start:count], time.monotonic() - began
         self.steps.append(done)
         refused = [line for line in done.wire if str(_answer(line).get("code")) != "1"]
         if refused:
@@ -405,7 +406,7 @@ def _report(steps: list[Step], wire: list[dict[str, Any]], out: Path, seconds: f
         "",
     ]
     for number, step in enumerate(steps, 1):
-        lines += [f"{number:2}. {step.title}", f"    {step.result}"]
+        lines += [f"{number:2}. {step.title} ({step.seconds:.1f} s)", f"    {step.result}"]
         for line, count in _groups(step.wire):
             sender = "issuer" if line["to"] == "platform" else "platform"
             answer = _answer(line)
@@ -423,7 +424,7 @@ def _report(steps: list[Step], wire: list[dict[str, Any]], out: Path, seconds: f
         + ", ".join(f"{name}×{counts[name]}" for name in INTERFACES),
         f"  in {out}/: {SEALED_OFD}, {PLAIN_OFD} (embedding the sealed one), {INVOICE_PDF}, {TRANSCRIPT} "
         f"(every request and answer as sent), {REPORT}, the certificates, both databases",
-        f"  {seconds:.1f} s",
+        f"  the tour took {seconds:.1f} s",
         "",
     ]
     return "\n".join(lines)
