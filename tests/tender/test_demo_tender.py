@@ -89,4 +89,4 @@ def test_a_step_that_fails_ends_the_demo_in_one_line(tmp_path: Path, monkeypatch
     monkeypatch.setitem(demo_tender.SECTION, "biaoduanno", "")  # the platform refuses such a section
     refused = baohan("demo", "tender", "--out", str(tmp_path), **{SM_CRYPTO_ENV: str(sm_crypto_dir())})
     one_line_error(refused, "POST /sections answered 422", "biaoduanno")
-    assert not (tmp_path / "report.txt").exists()
+    assert not (tmp_path / "report.txt").exists() and (tmp_path / "transcript.jsonl").exists()

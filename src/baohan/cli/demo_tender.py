@@ -15,7 +15,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -169,46 +169,38 @@ def tender(
         claim_wait=CLAIM_WAIT,
         aftercare=AftercareSettings(seller_code=CREDIT_CODE),
     )
-    issuer = open_issuer(f"sqlite:///{out}/issuer.db", box, settings, ground)
-    platform = open_platform(
-        f"sqlite:///{out}/platform.db", box, PlatformSettings(trusted_seal_cas=[ca]), ground
-    )
-    issuer.registry.add_identity("default", issuer_key, issuer_certificate, ca)
-    platform.registry.add_identity("default", platform_key)
     token = secrets.token_urlsafe(16)
-    wire: list[dict[str, Any]] = []
-    servers: list[BackgroundServer] = []
     auth = {"Authorization": f"Bearer {token}"}
-    try:
+    wire: list[dict[str, Any]] = []
+    with ExitStack() as running:  # stopped in reverse: the clients, the servers, the platform, the issuer
+        running.callback(_keep, wire, out / TRANSCRIPT)  # last, and also when a step failed
+        issuer = open_issuer(f"sqlite:///{out}/issuer.db", box, settings, ground)
+        running.callback(issuer.stop)
+        platform = open_platform(
+            f"sqlite:///{out}/platform.db", box, PlatformSettings(trusted_seal_cas=[ca]), ground
+        )
+        running.callback(platform.stop)
+        issuer.registry.add_identity("default", issuer_key, issuer_certificate, ca)
+        platform.registry.add_identity("default", platform_key)
+        admins = []
         for role, port in ((issuer, ip), (platform, pp)):
             hosted = host_app(role.runtime, [web.role_mount(role.hosted)], admin_token=token)
-            servers.append(BackgroundServer(recorded(hosted, role.role, wire, WIRE), port))
-        with (
-            httpx.Client(
-                base_url=f"{servers[0].admin_url}{web.ADMIN_PREFIX}", headers=auth, timeout=60
-            ) as bank,
-            httpx.Client(
-                base_url=f"{servers[1].admin_url}{web.ADMIN_PREFIX}", headers=auth, timeout=60
-            ) as desk,
-        ):
-            tour = Tour(
-                issuer=bank,
-                platform=desk,
-                bidder_key=bidder_key,
-                bidder_certificate=bidder_certificate,
-                settled=lambda: _quiet(issuer) and _quiet(platform),
-                wire=wire,
-            )
-            _register(tour, issuer_key, platform_key, issuer_url, platform_url)
-            _flows(tour, platform, ca, out)
-    finally:
-        for server in servers:
-            server.stop()
-        issuer.stop()
-        platform.stop()
-    with open(out / TRANSCRIPT, "w", encoding="utf-8") as handle:
-        for line in wire:
-            handle.write(json.dumps({"interface": _interface(line)} | line, ensure_ascii=False) + "\n")
+            server = BackgroundServer(recorded(hosted, role.role, wire, WIRE), port)
+            running.callback(server.stop)
+            admins.append(f"{server.admin_url}{web.ADMIN_PREFIX}")
+        bank, desk = (
+            running.enter_context(httpx.Client(base_url=url, headers=auth, timeout=60)) for url in admins
+        )
+        tour = Tour(
+            issuer=bank,
+            platform=desk,
+            bidder_key=bidder_key,
+            bidder_certificate=bidder_certificate,
+            settled=lambda: _quiet(issuer) and _quiet(platform),
+            wire=wire,
+        )
+        _register(tour, issuer_key, platform_key, issuer_url, platform_url)
+        _flows(tour, platform, ca, out)
     shown = set(map(_interface, wire))
     missing = [name for name in INTERFACES if name not in shown]
     if missing:
@@ -216,6 +208,13 @@ def tender(
     report = _report(tour.steps, wire, out, time.monotonic() - started)
     (out / REPORT).write_text(report, encoding="utf-8")
     typer.echo(report, nl=False)
+
+
+def _keep(wire: list[dict[str, Any]], path: Path) -> None:
+    """The transcript, one JSON line per message, each named by its interface."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for line in wire:
+            handle.write(json.dumps({"interface": _interface(line)} | line, ensure_ascii=False) + "\n")
 
 
 def _register(
@@ -280,7 +279,8 @@ def _verified(ofd: bytes, ca: SM2Certificate, what: str) -> str:
         raise CLIError(f"the {what} does not verify: {check.reason}")
     seal = check.signatures[0]
     signer = seal.signer.subject_cn if seal.signer is not None else "?"
-    return f"{len(check.signatures)} seal(s) valid, '{seal.seal_name}' of {signer}, chained to the demo CA"
+    count = f"{len(check.signatures)} seals" if len(check.signatures) > 1 else "its seal"
+    return f"{count} valid, '{seal.seal_name}' of {signer}, chained to the demo CA"
 
 
 def _flows(tour: Tour, platform: PlatformRuntime, ca: SM2Certificate, out: Path) -> None:
