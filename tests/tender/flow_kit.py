@@ -8,12 +8,11 @@ Chromium of tests/tender/test_flow_browser.py)."""
 from __future__ import annotations
 
 import html
-import itertools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from sqlalchemy import select
 
 from baohan.adapters.db.tables import TenderApplication, TenderGuaranteeFile, TenderInvoice
 from baohan.adapters.keystore import SecretBox
+from baohan.cli.tender_tour import TenderDriver
 from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
 from baohan.protocols.tender.profile import TenderProfile
 from baohan.services import runtime as shared
@@ -46,8 +46,6 @@ SECTION = {
     "zbr": "某市水务投资集团有限公司",
     "zbrorgnum": "91330100MA2FLOW001",
 }
-BIDDER_NAME, BIDDER_CODE = "投标人甲建设有限公司", "91330106MA27XXXX0K"
-_codes = itertools.count(1)
 CLAIM_WAIT = timedelta(seconds=2)  # a claim is paid on first demand this long after it arrived
 SLICE = 8192  # small slices: a guarantee of some tens of KB goes up in several
 
@@ -93,60 +91,20 @@ def cli_bidder(flow: Flow, applyno: str, url: str) -> None:
     assert done.status_code == 200 and done.json()["state"] == "signed", done.text
 
 
-@dataclass
-class Flow:
-    """The served roles: each admin API, the runtime, the bidder, the section."""
+@dataclass(kw_only=True)
+class Flow(TenderDriver):
+    """The served roles as the demo drives them (each admin API, the bidder), and the runtime, the base
+    URL, a working directory and the admin listener."""
 
     runtime: shared.Runtime
     base: str
-    issuer: httpx.Client
-    platform: httpx.Client
-    bidder: Bidder
-    institution_id: str
     workdir: Path
     admin_url: str
+    bidder: Bidder
     bidder_steps: BidderSteps = cli_bidder
 
-    def section(self, opens_in: timedelta = timedelta(days=1)) -> str:
-        opening = (datetime.now(UTC) + opens_in).isoformat()
-        reply = self.platform.post("/sections", json={**SECTION, "kaibiaotime": opening})
-        assert reply.status_code == 201, reply.text
-        return str(reply.json()["id"])
-
-    def apply(self, section: str, bzj: str = "80000.00") -> str:
-        """A bidder applies on ``section`` with the institution's offer; the applyno. Each application is
-        another bidder's (one offer per bidder and product), all holding the same certificate."""
-        code = f"{BIDDER_CODE[:-4]}{next(_codes):04d}"
-        offer = self.platform.post(
-            f"/sections/{section}/quotes",
-            json={
-                "bidder_code": code,
-                "institution_id": self.institution_id,
-                "product": "投标保函",
-                "rate": "0.0150",
-                "bzj_amount": bzj,
-            },
-        )
-        assert offer.status_code == 201, offer.text
-        submitted = self.platform.post(
-            "/applications",
-            json={
-                "section_id": section,
-                "quote_id": offer.json()["id"],
-                "bidder_name": BIDDER_NAME,
-                "bidder_code": code,
-                "bzj_amount": bzj,
-                "certificate": self.bidder.certificate.to_pem(),
-            },
-        )
-        assert submitted.status_code == 202, submitted.text
-        return str(submitted.json()["applyno"])
-
-    def redirect(self, applyno: str) -> str:
-        return wait_for(
-            lambda: self.platform.get(f"/applications/{applyno}/redirect").json().get("redirecturl"),
-            "the institution's redirecturl",
-        )
+    def section(self, fields: dict[str, str] = SECTION, opens_in: timedelta = timedelta(days=1)) -> str:
+        return super().section(fields, opens_in)
 
     def bidder_opens_and_signs(self, applyno: str) -> None:
         """The bidder of ``applyno`` at the page its ``redirecturl`` names opens the envelope and signs the
@@ -157,23 +115,9 @@ class Flow:
         admin = self.issuer if side == "issuer" else self.platform
         return str(admin.get(f"/applications/{applyno}").json()["stage"])
 
-    def reaches(self, side: str, applyno: str, stage: str) -> dict[str, Any]:
-        admin = self.issuer if side == "issuer" else self.platform
-        return wait_for(
-            lambda: (app := admin.get(f"/applications/{applyno}").json()).get("stage") == stage and app,
-            f"the {side}'s {applyno} {stage}",
-        )
-
     def issued(self, applyno: str) -> dict[str, Any]:
         """Approved, paid and issued by the issuer's operator; the platform's copy once complete."""
-        approved = self.issuer.post(f"/applications/{applyno}/approve", json={"rate": "0.0150"})
-        assert approved.status_code == 200, approved.text
-        self.reaches("platform", applyno, "approved")
-        paid = self.issuer.post(f"/applications/{applyno}/payments", json={"amount": approved.json()["cost"]})
-        assert paid.status_code == 200, paid.text
-        issued = self.issuer.post(f"/applications/{applyno}/issue")
-        assert issued.status_code == 202, issued.text
-        return self.reaches("platform", applyno, "sealed_completed")
+        return self.issue(applyno)
 
     def agreed(self, section: str) -> str:
         """A new application the bidder opened and signed; its applyno."""
@@ -322,15 +266,17 @@ def serving(
     )
     try:
         yield Flow(
-            runtime,
-            base,
-            admin_issuer,
-            admin_platform,
-            bidder,
-            institution.id,
-            workdir,
-            server.admin_url,
-            bidder_steps,
+            issuer=admin_issuer,
+            platform=admin_platform,
+            bidder_key=bidder.key,
+            bidder_certificate=bidder.certificate,
+            institution_id=institution.id,
+            runtime=runtime,
+            base=base,
+            workdir=workdir,
+            admin_url=server.admin_url,
+            bidder=bidder,
+            bidder_steps=bidder_steps,
         )
     finally:
         admin_issuer.close()

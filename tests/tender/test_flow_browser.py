@@ -21,12 +21,13 @@ from playwright.sync_api import BrowserContext, expect
 
 from baohan.adapters.documents.ofd import read_attachments, verify_ofd
 from baohan.adapters.documents.tender_guarantee import CERTIFICATE_FILE, SEALED_FILE, SIGNATURE_FILE
+from baohan.cli.tender_tour import BIDDER_NAME
 from baohan.gm import SM2Certificate
 from baohan.protocols.tender.agreement import verify_agreement_signature
 from baohan.services.tender.issuing import AGREEMENT_FILE
 from tests.tender import test_flow
 from tests.tender.browser_kit import RequestLog, browser, chromium, key_secrets, playwright
-from tests.tender.flow_kit import BIDDER_NAME, Flow, serving
+from tests.tender.flow_kit import Flow, serving
 
 __all__ = ["browser", "chromium", "playwright"]
 
