@@ -22,6 +22,7 @@ import typer
 from baohan.cli.inputs import CLIError, file_or_text, http_url, one_line_errors, public_key
 from baohan.cli.roles import Schema, prepare_database, secret_box
 from baohan.domain.tender import check_money, check_rate
+from baohan.gm.errors import GMError
 from baohan.protocols.tender.profile import TenderProfile
 from baohan.services.runtime import RuntimeSettings
 from baohan.services.tender import views
@@ -143,7 +144,10 @@ def add_institution(
     profile: Annotated[str, typer.Option(help="Its wire profile: JSON, or a file holding it.")] = "{}",
 ) -> None:
     """Register an institution (出函机构) that bidders may choose; its appsecret is sealed at rest."""
-    peer_key = public_key(key)
+    try:
+        peer_key = public_key(key)
+    except GMError as exc:
+        raise CLIError(f"--public-key: {exc}") from None
     endpoint = http_url(url, "--url")
     settings = _profile(profile, platformcode)
     try:
