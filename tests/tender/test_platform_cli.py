@@ -27,7 +27,9 @@ from baohan.web.host import host_app
 from baohan.web.serving import BackgroundServer, free_port
 from tests.cli.test_cli_errors import PASSPHRASE, baohan, in_a_process, ok, one_line_error
 from tests.procurement.harness import ADMIN, FAST
+from tests.tender import platform_kit
 from tests.tender.bidder_kit import Bidder, make_bidder
+from tests.tender.test_platform_requests import issued
 from tests.tender.wire_peer import ISSUER_KEY, PLATFORM_KEY, PLATFORMCODE, Recorder, channel
 
 SECTION = {
@@ -334,3 +336,67 @@ def test_registering_an_institution_checks_every_option(empty_db_url: str) -> No
     assert listed == []
     ok(*register, *options)
     one_line_error(baohan(*register, *options), "INST-REG", "already registered")
+
+
+def test_the_requests_to_institutions_go_by_command(db_url: str) -> None:
+    with platform_kit.platform(db_url) as p:
+        env = {"BAOHAN_DB": db_url, "BAOHAN_KEY_PASSPHRASE": platform_kit.PASSPHRASE}
+
+        def run(*args: str) -> Any:
+            return json.loads(ok("tender-platform", *args, **env))
+
+        # Quit, before the bid opens; the institution is sent quitapply by `deliver`.
+        _, quitting, _, _ = issued(p)
+        assert run("quit", quitting, "--reason", "项目终止")["stage"] == "quit_requested"
+        assert ok("tender-platform", "deliver", **env).startswith("1 message(s) attempted")
+        (sent,) = p.institution.received("quitapply")
+        assert (sent["applyno"], sent["reason"]) == (quitting, "项目终止")
+        assert run("redirect", quitting) == {"redirecturl": f"https://bank.example/open/{quitting}"}
+        # A claim with its documents by URL, and a cancellation, each by baohanno.
+        _, claimed, claimed_no, _ = issued(p)
+        documents = ["https://tenderer.example/c/1.pdf", "https://tenderer.example/c/2.pdf"]
+        claim = ("claim", claimed_no, "--applyusername", "王五", "--applyuserphone", "13800000000")
+        one_line_error(
+            baohan("tender-platform", *claim, "--file-url", "file:///etc/passwd", **env), "--file-url"
+        )
+        urls = [arg for url in documents for arg in ("--file-url", url)]
+        after = run(*claim, "--amount", BZJ, "--reason", "拒签合同", *urls, "--actor", "操作员甲")
+        assert after["stage"] == "claimed" and after["applyno"] == claimed
+        _, _, cancelled_no, _ = issued(p)
+        assert run("cancel", cancelled_no)["stage"] == "cancelled"
+        p.deliver()
+        (claims,) = p.institution.received("claimsnotice")
+        assert [item["fileurl"] for item in json.loads(claims["filelist"])] == documents
+        assert claims["payeramount"] == BZJ
+        (cancel,) = p.institution.received("canclenotice")
+        assert cancel["baohanno"] == cancelled_no
+        history = run("history", claimed)
+        assert [e["actor"] for e in history if e["event"] == "open_claim"] == ["操作员甲"]
+        # Opening the bids now sends the restore; once the plain guarantee is in, the invoice is asked.
+        section, applyno, baohanno, sealed = issued(p)
+        invoice = ("invoice", applyno, "--type", "1")
+        one_line_error(baohan("tender-platform", *invoice, **env), "address, phone, bank, account: required")
+        assert run("open", section) == {"restoring": 1}
+        p.deliver()
+        assert [r["applyno"] for r in p.institution.received("baohanrestore")] == [applyno]
+        plain = platform_kit.encrypt(platform_kit.plain_ofd(p, applyno, baohanno, sealed))
+        platform_kit.upload(p, applyno, baohanno, plain, "2")
+        p.institution.call(
+            "baohanfilecompletenotice", **platform_kit.completion(applyno, baohanno, plain, "2")
+        )
+        shown = run("show", baohanno)
+        assert shown["stage"] == "restored" and shown["project_fields"]["zbr"] == platform_kit.PLAIN["zbr"]
+        assert run("invoice", applyno, "--type", "0", "--email", "finance@example.com")["stage"] == (
+            "invoice_requested"
+        )
+        p.deliver()
+        (asked,) = p.institution.received("invoiceapply")
+        assert (asked["type"], asked["email"], asked["amount"]) == ("0", "finance@example.com", "4000.00")
+        # The bidder gives up an application not yet confirmed; the institution accepts.
+        _, giving_up = platform_kit.applied(p)
+        assert set(run("give-up", giving_up)) == {"id"}
+        p.deliver()
+        assert run("show", giving_up)["stage"] == "given_up"
+        # Paused, the platform's endpoints answer "paused" until resumed.
+        assert ok("tender-platform", "pause", **env).strip() == "paused" and p.role.paused()
+        assert ok("tender-platform", "pause", "--off", **env).strip() == "resumed" and not p.role.paused()
