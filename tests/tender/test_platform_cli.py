@@ -26,7 +26,7 @@ from baohan.web.front import ProtocolFront
 from baohan.web.host import host_app
 from baohan.web.serving import BackgroundServer, free_port
 from tests.cli.test_cli_errors import PASSPHRASE, baohan, in_a_process, ok, one_line_error
-from tests.procurement.harness import ADMIN, FAST
+from tests.procurement.harness import ADMIN, FAST, wait_for
 from tests.tender import platform_kit
 from tests.tender.bidder_kit import Bidder, make_bidder
 from tests.tender.test_platform_requests import issued
@@ -397,6 +397,9 @@ def test_the_requests_to_institutions_go_by_command(db_url: str) -> None:
         assert set(run("give-up", giving_up)) == {"id"}
         p.deliver()
         assert run("show", giving_up)["stage"] == "given_up"
-        # Paused, the platform's endpoints answer "paused" until resumed.
-        assert ok("tender-platform", "pause", **env).strip() == "paused" and p.role.paused()
-        assert ok("tender-platform", "pause", "--off", **env).strip() == "resumed" and not p.role.paused()
+        # Paused, the platform's endpoints answer "paused" until resumed (a running role sees it within
+        # a second).
+        assert ok("tender-platform", "pause", **env).strip() == "paused"
+        wait_for(p.role.paused, "the platform paused")
+        assert ok("tender-platform", "pause", "--off", **env).strip() == "resumed"
+        wait_for(lambda: not p.role.paused(), "the platform resumed")
