@@ -116,8 +116,8 @@ class ServeSettings:
         )
 
 
-def _procurement_check(settings: ServeSettings) -> None:
-    if settings.role == "issuer":
+def _procurement_check(settings: ServeSettings, serving: bool) -> None:
+    if settings.role == "issuer" and serving:
         check_letter_setup()  # an issuer signs letters: a missing font or a bad template is said now
 
 
@@ -143,13 +143,15 @@ def load_bidder_cas(paths: tuple[Path, ...]) -> list[SM2Certificate]:
     return found
 
 
-def _tender_check(settings: ServeSettings) -> None:
+def _tender_check(settings: ServeSettings, serving: bool) -> None:
     if settings.role == "platform":
         return
     if not settings.institution_name:
         raise ValueError("the tender issuer needs --institution-name: the name its guarantees carry")
     if not settings.credit_code:
         raise ValueError("the tender issuer needs --credit-code: its invoices name the seller by it")
+    if not serving:
+        return
     try:  # the bidder page needs sm-crypto's browser build: said now, not when the first bidder comes
         sm_crypto_dir()
     except SmCryptoMissing as exc:
@@ -180,12 +182,13 @@ _HOSTING = {
 PROTOCOLS = tuple(_HOSTING)  # what `baohan serve` offers
 
 
-def check_hosting(settings: ServeSettings) -> None:
+def check_hosting(settings: ServeSettings, *, serving: bool = True) -> None:
     """What each served protocol's role needs from this machine and its settings, checked before anything
-    else; ValueError naming what is missing."""
+    else; ValueError naming what is missing. ``serving=False`` (a dispatcher, an operator's command) skips
+    what only answering requests needs: the letter font, the bidder page's sm-crypto."""
     for name in settings.protocols:
         if name in _HOSTING:
-            _HOSTING[name][0](settings)
+            _HOSTING[name][0](settings, serving)
 
 
 def open_hosted(settings: ServeSettings, box: SecretBox, *, migrate: bool = False) -> shared.Runtime:
