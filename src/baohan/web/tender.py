@@ -66,29 +66,7 @@ def act(call: Callable[[], T]) -> T:
 
 def find(role: TenderRoleBase, key: str) -> Any:
     """This side's application ``key``: our id, or an applyno or baohanno of one counterparty."""
-    context = role.context
-    # Read before the session: on SQLite a second session in this thread would wait on the first's lock.
-    peers = context.registry.listing()
-    with context.sessions() as session:
-        try:
-            return context.store.get(session, key)
-        except LookupError:
-            pass
-        found = [
-            app
-            for peer in peers
-            for app in (
-                context.store.by_applyno(session, peer.id, key),
-                context.store.by_baohanno(session, peer.id, key),
-            )
-            if app is not None
-        ]
-    ids = {app.id for app in found}
-    if not ids:
-        raise LookupError(f"no tender application {key}")
-    if len(ids) > 1:
-        raise ValueError(f"{key} names applications of several counterparties: use our id")
-    return found[0]
+    return role.find(key)
 
 
 def shown(app: Any) -> TenderApplicationOut:
