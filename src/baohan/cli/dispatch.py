@@ -42,8 +42,8 @@ from baohan.cli.hosting import (
 )
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.cli.roles import check_role, prepare_database, secret_box, where
+from baohan.services.hosting import PROTOCOLS, RoleSettings
 from baohan.services.runtime import Runtime
-from baohan.web.worker import PROTOCOLS, ServeSettings
 
 log = logging.getLogger("baohan.dispatch")
 app = typer.Typer(help="Deliver a role's outbox without serving it.", no_args_is_help=True)
@@ -125,7 +125,7 @@ def _command(protocol: str) -> Callable[..., None]:
         credit_code: CreditCode = "",
         files_dir: FilesDir = None,
     ) -> None:
-        settings = ServeSettings(
+        settings = RoleSettings(
             role=check_role(role),
             db=db,
             protocols=protocols(protocol, also),
@@ -136,7 +136,7 @@ def _command(protocol: str) -> Callable[..., None]:
             credit_code=credit_code.strip(),
         )
         level = checked_level(log_level)
-        check_settings(settings, serving=False)
+        check_settings(settings)
         deliver(
             f"{' and '.join(settings.protocols)} {role}",
             db,

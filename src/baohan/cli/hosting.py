@@ -1,25 +1,29 @@
 """What the commands that host a role share (``serve``, ``dispatch``, ``tender-issuer``): the options that
-say how a role is set up, and opening the roles they describe.
+say how a role is set up, and checking and opening the roles they describe, as one-line errors.
 
 A dispatcher delivers what the servers beside it queued and an operator's command acts on the same role,
 so each takes the role's settings with the very options ``serve`` takes them with (same names, same
-environment variables) and opens the roles as ``serve``'s workers do (:func:`baohan.web.worker.open_hosted`).
+environment variables) and opens the roles as ``serve``'s workers do
+(:func:`baohan.services.hosting.open_roles`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 from baohan.adapters.keystore import SecretBox
 from baohan.cli.inputs import CLIError, http_url
+from baohan.services import hosting
+from baohan.services.hosting import PROTOCOLS, RoleSettings
 from baohan.services.procurement.role import OperatorError
 from baohan.services.runtime import Runtime
-from baohan.web.worker import PROTOCOLS, ServeSettings, check_hosting, open_hosted
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+S = TypeVar("S", bound=RoleSettings)
 
 Role = Annotated[str, typer.Option(help="issuer or platform.")]
 Db = Annotated[str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL.")]
@@ -88,18 +92,18 @@ def checked_url(value: str | None) -> str | None:
     return None if value is None else http_url(value, "--public-url").rstrip("/")
 
 
-def check_settings(settings: ServeSettings, *, serving: bool = True) -> None:
-    """What the hosted roles need of their settings (and, ``serving``, of this machine), as one line."""
+def check_settings(settings: S, check: Callable[[S], None] = hosting.check_roles) -> None:
+    """``check`` (by default, what the hosted roles need of their settings) as one line."""
     try:
-        check_hosting(settings, serving=serving)
+        check(settings)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
 
 
-def open_roles(settings: ServeSettings, box: SecretBox) -> Runtime:
+def open_roles(settings: RoleSettings, box: SecretBox) -> Runtime:
     """The runtime hosting ``settings``' roles on the prepared database (never migrating it); a setting a
     role refuses is one line."""
     try:
-        return open_hosted(settings, box)
+        return hosting.open_roles(settings, box)
     except (OperatorError, ValueError) as exc:
         raise CLIError(str(exc)) from None

@@ -41,8 +41,9 @@ from baohan.cli.hosting import (
 )
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.cli.roles import backend, check_role, env_token, prepare_database, secret_box
+from baohan.services.hosting import PROTOCOLS, load_bidder_cas, load_rules
 from baohan.web.serving import listen
-from baohan.web.worker import ADMIN_TOKEN_ENV, FACTORY, PROTOCOLS, ServeSettings, load_bidder_cas, load_rules
+from baohan.web.worker import ADMIN_TOKEN_ENV, FACTORY, ServeSettings, check_hosting
 
 log = logging.getLogger("baohan.serve")
 
@@ -153,7 +154,7 @@ def _serve(
     migrate: bool,
 ) -> None:
     role, db = settings.role, settings.db
-    check_settings(settings)  # what a role needs of this machine (a font, sm-crypto): now, not at a request
+    check_settings(settings, check_hosting)  # and what it needs of this machine (a font, sm-crypto): now
     log_level = checked_level(log_level)
     if settings.admin_port == port:
         raise CLIError(
