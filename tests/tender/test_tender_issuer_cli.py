@@ -154,3 +154,18 @@ def test_mistakes_are_one_line_and_change_nothing(flow: Flow) -> None:
         issuer_cli(flow, "show", applyno, BAOHAN_KEY_PASSPHRASE="not the passphrase at all"),
         "wrong passphrase",
     )
+
+
+def test_reject_and_give_up_through_the_cli(flow: Flow) -> None:
+    section = flow.section()
+    declined, dropped = flow.agreed(section), flow.agreed(section)
+    rejected = ok(flow, "reject", declined, "--reason", "资信不足")
+    assert rejected["stage"] == "rejected" and rejected["rate"] == "0"
+    flow.reaches("platform", declined, "rejected")
+    assert ok(flow, "history", declined)[-1]["detail"]["reason"] == "资信不足"
+    # Giving up waits for the platform's answer: accepted, it is given up on both sides.
+    assert ok(flow, "give-up", dropped)["stage"] == "agreed"
+    flow.reaches("platform", dropped, "given_up")
+    flow.reaches("issuer", dropped, "given_up")
+    listed = ok(flow, "applications", "--stage", "given_up")
+    assert [item["applyno"] for item in listed["items"]] == [dropped]

@@ -78,7 +78,7 @@ def deliver(
     concurrency: int,
 ) -> None:
     """Deliver the outbox at ``db`` of the runtime ``opener`` opens (``what`` it hosts, for the log) until
-    SIGTERM or SIGINT: the database checked (or ``migrate``\\ d) first, /metrics on ``metrics`` if given."""
+    SIGTERM or SIGINT; the schema checked first (upgraded if ``migrate``), /metrics on ``metrics`` if given."""
     box = prepare_database(db, secret_box(), "migrate" if migrate else "current")
     stop = threading.Event()
 
