@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("baohan.cli.db", "app"),
     "bidder": ("baohan.cli.bidder", "app"),
     "tender-platform": ("baohan.cli.tender_platform", "app"),
+    "tender-issuer": ("baohan.cli.tender_issuer", "app"),
 }
 
 
