@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the GM crypto core driven through `baohan gm`, then the procurement protocol end to end
-# (ELY101–ELY109 between our platform and our issuer). Everything lands in demo-output/.
+# (ELY101–ELY109 between our platform and our issuer), then the tender protocol (its fourteen interfaces
+# between our tender platform and our tender issuer). Everything lands in demo-output/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=.venv/bin/baohan
@@ -83,3 +84,7 @@ printf '\nKeys and certificates are in %s/ (private keys mode 0600).\n' "$OUT"
 step "10. The procurement protocol end to end: our platform and our issuer on loopback, SQLite, real HTTP" \
      "baohan demo procurement --out demo-output/procurement"
 $B demo procurement --out demo-output/procurement
+
+step "11. The tender protocol end to end: our tender platform and issuer on loopback, SQLite, real HTTP" \
+     "baohan demo tender --out demo-output/tender"
+$B demo tender --out demo-output/tender

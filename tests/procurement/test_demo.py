@@ -24,6 +24,7 @@ def test_the_demo_runs_every_transcode_and_leaves_a_signed_letter(tmp_path: Path
     lines = [json.loads(line) for line in (out / "transcript.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {line["transcode"] for line in lines} == {f"ELY10{i}" for i in range(1, 10)}
     assert all(line["answer"]["code"] == "000" for line in lines)
+    assert all(line["path"] == "/zcdservice/v1/lg/ELYApi" for line in lines)  # the one endpoint
     assert all(
         set(line["request"]) == {"transcode", "msgcode", "appid", "reqtime", "version", "data", "sign"}
         for line in lines

@@ -1,27 +1,32 @@
 """Both tender roles for real, in one process on one database with one dispatcher, behind one server:
 the issuer at ``/tender`` (its bidder page at ``/bidder``), the platform at ``/platform/tender``, each with
-its admin API; they talk to each other over real HTTP through the outbox. The bidder opens and signs with
-the ``baohan bidder`` commands, on their own key, and the page's JSON calls."""
+its admin API; they talk to each other over real HTTP through the outbox. The bidder opens and signs at the
+issuer's ``redirecturl`` on their own key: by default with the ``baohan bidder`` commands and the page's
+JSON calls (:func:`cli_bidder`); ``serving(bidder_steps=…)`` puts another bidder in their place (the one in
+Chromium of tests/tender/test_flow_browser.py)."""
 
 from __future__ import annotations
 
 import html
-import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from baohan.adapters.db.tables import TenderApplication, TenderGuaranteeFile, TenderInvoice
 from baohan.adapters.keystore import SecretBox
+from baohan.cli.tender_tour import TenderDriver
 from baohan.gm import SM2PrivateKey, issue_certificate, make_ca
 from baohan.protocols.tender.profile import TenderProfile
 from baohan.services import runtime as shared
 from baohan.services.tender.aftercare import AftercareSettings
+from baohan.services.tender.files import FileType
 from baohan.services.tender.issuer import IssuerSettings
 from baohan.services.tender.platform_runtime import build_platform
 from baohan.services.tender.registry import Registry
@@ -41,122 +46,78 @@ SECTION = {
     "zbr": "某市水务投资集团有限公司",
     "zbrorgnum": "91330100MA2FLOW001",
 }
-BIDDER_NAME, BIDDER_CODE = "投标人甲建设有限公司", "91330106MA27XXXX0K"
-_codes = itertools.count(1)
 CLAIM_WAIT = timedelta(seconds=2)  # a claim is paid on first demand this long after it arrived
 SLICE = 8192  # small slices: a guarantee of some tens of KB goes up in several
 
 
-@dataclass
-class Flow:
-    """The served roles: each admin API, the runtime, the bidder, the section."""
+BidderSteps = Callable[["Flow", str, str], None]
+"""The bidder at an application's page: ``(flow, applyno, redirecturl)`` opens the envelope, hands K in and
+signs the agreement with ``flow.bidder``'s key, which stays with the bidder; returns once the page says
+signed."""
+
+
+def cli_bidder(flow: Flow, applyno: str, url: str) -> None:
+    """The bidder on the command line: read the sealed application off the page, open it with ``baohan bidder
+    open``, hand K in, sign the agreement with ``baohan bidder sign``, hand the signature in."""
+    page = httpx.get(url, timeout=10)
+    assert page.status_code == 200, page.text
+    files = flow.workdir / applyno
+    files.mkdir()
+    for name, element in (("applydata", "applydata-text"), ("envelope", "envelope-text")):
+        found = re.search(rf'<pre id="{element}">([^<]*)</pre>', page.text)
+        assert found, page.text
+        (files / name).write_text(html.unescape(found.group(1)))
+    (files / "key.pem").write_text(flow.bidder.key.to_pem())
+    opened = baohan(
+        "bidder", "open", "--applydata", str(files / "applydata"), "--envelope", str(files / "envelope"),
+        "--key", str(files / "key.pem"),
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    key = opened.stdout.splitlines()[0]
+    accepted = httpx.post(f"{url}/key", json={"key": key}, timeout=10)
+    assert accepted.status_code == 200 and accepted.json()["state"] == "opened", accepted.text
+    agreement = httpx.get(f"{url}/agreement", timeout=10)
+    assert agreement.status_code == 200, agreement.text
+    (files / "agreement.txt").write_bytes(agreement.content)
+    signed = baohan(
+        "bidder", "sign", "--agreement", str(files / "agreement.txt"), "--key", str(files / "key.pem")
+    )
+    assert signed.returncode == 0, signed.stderr
+    done = httpx.post(
+        f"{url}/signature",
+        json={"certificate": flow.bidder.certificate.to_pem(), "signature": signed.stdout.strip()},
+        timeout=10,
+    )
+    assert done.status_code == 200 and done.json()["state"] == "signed", done.text
+
+
+@dataclass(kw_only=True)
+class Flow(TenderDriver):
+    """The served roles as the demo drives them (each admin API, the bidder), and the runtime, the base
+    URL, a working directory and the admin listener."""
 
     runtime: shared.Runtime
     base: str
-    issuer: httpx.Client
-    platform: httpx.Client
-    bidder: Bidder
-    institution_id: str
     workdir: Path
     admin_url: str
+    bidder: Bidder
+    bidder_steps: BidderSteps = cli_bidder
 
-    def section(self, opens_in: timedelta = timedelta(days=1)) -> str:
-        opening = (datetime.now(UTC) + opens_in).isoformat()
-        reply = self.platform.post("/sections", json={**SECTION, "kaibiaotime": opening})
-        assert reply.status_code == 201, reply.text
-        return str(reply.json()["id"])
-
-    def apply(self, section: str, bzj: str = "80000.00") -> str:
-        """A bidder applies on ``section`` with the institution's offer; the applyno. Each application is
-        another bidder's (one offer per bidder and product), all holding the same certificate."""
-        code = f"{BIDDER_CODE[:-4]}{next(_codes):04d}"
-        offer = self.platform.post(
-            f"/sections/{section}/quotes",
-            json={
-                "bidder_code": code,
-                "institution_id": self.institution_id,
-                "product": "投标保函",
-                "rate": "0.0150",
-                "bzj_amount": bzj,
-            },
-        )
-        assert offer.status_code == 201, offer.text
-        submitted = self.platform.post(
-            "/applications",
-            json={
-                "section_id": section,
-                "quote_id": offer.json()["id"],
-                "bidder_name": BIDDER_NAME,
-                "bidder_code": code,
-                "bzj_amount": bzj,
-                "certificate": self.bidder.certificate.to_pem(),
-            },
-        )
-        assert submitted.status_code == 202, submitted.text
-        return str(submitted.json()["applyno"])
-
-    def redirect(self, applyno: str) -> str:
-        return wait_for(
-            lambda: self.platform.get(f"/applications/{applyno}/redirect").json().get("redirecturl"),
-            "the institution's redirecturl",
-        )
+    def section(self, fields: dict[str, str] = SECTION, opens_in: timedelta = timedelta(days=1)) -> str:
+        return super().section(fields, opens_in)
 
     def bidder_opens_and_signs(self, applyno: str) -> None:
-        """The bidder's page: read the sealed application, open it with ``baohan bidder open``, hand K in,
-        sign the agreement with ``baohan bidder sign``, hand the signature in."""
-        url = self.redirect(applyno)
-        page = httpx.get(url, timeout=10)
-        assert page.status_code == 200, page.text
-        files = self.workdir / applyno
-        files.mkdir()
-        for name, element in (("applydata", "applydata-text"), ("envelope", "envelope-text")):
-            found = re.search(rf'<pre id="{element}">([^<]*)</pre>', page.text)
-            assert found, page.text
-            (files / name).write_text(html.unescape(found.group(1)))
-        (files / "key.pem").write_text(self.bidder.key.to_pem())
-        opened = baohan(
-            "bidder", "open", "--applydata", str(files / "applydata"), "--envelope", str(files / "envelope"),
-            "--key", str(files / "key.pem"),
-        )  # fmt: skip
-        assert opened.returncode == 0, opened.stderr
-        key = opened.stdout.splitlines()[0]
-        accepted = httpx.post(f"{url}/key", json={"key": key}, timeout=10)
-        assert accepted.status_code == 200 and accepted.json()["state"] == "opened", accepted.text
-        agreement = httpx.get(f"{url}/agreement", timeout=10)
-        assert agreement.status_code == 200, agreement.text
-        (files / "agreement.txt").write_bytes(agreement.content)
-        signed = baohan(
-            "bidder", "sign", "--agreement", str(files / "agreement.txt"), "--key", str(files / "key.pem")
-        )
-        assert signed.returncode == 0, signed.stderr
-        done = httpx.post(
-            f"{url}/signature",
-            json={"certificate": self.bidder.certificate.to_pem(), "signature": signed.stdout.strip()},
-            timeout=10,
-        )
-        assert done.status_code == 200 and done.json()["state"] == "signed", done.text
+        """The bidder of ``applyno`` at the page its ``redirecturl`` names opens the envelope and signs the
+        agreement (:attr:`bidder_steps`)."""
+        self.bidder_steps(self, applyno, self.redirect(applyno))
 
     def stage(self, side: str, applyno: str) -> str:
         admin = self.issuer if side == "issuer" else self.platform
         return str(admin.get(f"/applications/{applyno}").json()["stage"])
 
-    def reaches(self, side: str, applyno: str, stage: str) -> dict[str, Any]:
-        admin = self.issuer if side == "issuer" else self.platform
-        return wait_for(
-            lambda: (app := admin.get(f"/applications/{applyno}").json()).get("stage") == stage and app,
-            f"the {side}'s {applyno} {stage}",
-        )
-
     def issued(self, applyno: str) -> dict[str, Any]:
         """Approved, paid and issued by the issuer's operator; the platform's copy once complete."""
-        approved = self.issuer.post(f"/applications/{applyno}/approve", json={"rate": "0.0150"})
-        assert approved.status_code == 200, approved.text
-        self.reaches("platform", applyno, "approved")
-        paid = self.issuer.post(f"/applications/{applyno}/payments", json={"amount": approved.json()["cost"]})
-        assert paid.status_code == 200, paid.text
-        issued = self.issuer.post(f"/applications/{applyno}/issue")
-        assert issued.status_code == 202, issued.text
-        return self.reaches("platform", applyno, "sealed_completed")
+        return self.issue(applyno)
 
     def agreed(self, section: str) -> str:
         """A new application the bidder opened and signed; its applyno."""
@@ -175,6 +136,60 @@ class Flow:
         self.reaches("platform", applyno, "restored")
         return applyno
 
+    def guarantee(self, applyno: str, filetype: FileType, side: str = "platform") -> bytes:
+        """The ``filetype`` guarantee OFD of ``applyno`` as ``side`` keeps it (the platform: as received)."""
+        with self.runtime.sessions() as session:
+            file_id = session.scalar(
+                select(TenderGuaranteeFile.file_id)
+                .join(TenderApplication, TenderApplication.id == TenderGuaranteeFile.application_pk)
+                .where(
+                    TenderApplication.applyno == applyno,
+                    TenderApplication.side == side,
+                    TenderGuaranteeFile.filetype == filetype,
+                    TenderGuaranteeFile.state == "completed",
+                )
+            )
+            assert file_id is not None, f"the {side} holds no completed {filetype} guarantee of {applyno}"
+            return self.runtime.ground.files.get(session, file_id)
+
+    def invoice_url(self, applyno: str) -> str | None:
+        """The ``invoiceurl`` the platform was sent for ``applyno``, once it was."""
+        with self.runtime.sessions() as session:
+            return session.scalar(
+                select(TenderInvoice.invoice_url)
+                .join(TenderApplication, TenderApplication.id == TenderInvoice.application_pk)
+                .where(TenderApplication.applyno == applyno, TenderApplication.side == "platform")
+            )
+
+    def invoiced_then_claim_paid(self, applyno: str) -> None:
+        """After restore: the bidder asks for an invoice, the issuer's operator issues it (a PDF served at
+        ``invoiceurl``), the tenderer claims and, nobody stopping it within the claim wait, it is paid."""
+        asked = self.platform.post(f"/applications/{applyno}/invoice", json={"type": "0"})
+        assert asked.status_code == 202, asked.text
+        self.reaches("issuer", applyno, "invoice_requested")
+        issued = self.issuer.post(f"/applications/{applyno}/invoice")
+        assert issued.status_code == 200 and issued.json()["stage"] == "invoiced", issued.text
+        self.reaches("platform", applyno, "invoiced")
+        url = wait_for(lambda: self.invoice_url(applyno), "the invoiceurl kept by the platform")
+        assert url.startswith(f"{self.base}/invoices/")
+        pdf = httpx.get(url, timeout=10)
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        assert pdf.content.startswith(b"%PDF")
+        claimed = self.platform.post(
+            f"/applications/{applyno}/claims",
+            json={
+                "applyusername": SECTION["zbr"],
+                "applyuserphone": "13800000000",
+                "payeramount": "80000.00",
+            },
+        )
+        assert claimed.status_code == 202, claimed.text
+        self.reaches("issuer", applyno, "claimed")
+        self.reaches("issuer", applyno, "claim_paid")
+        records = self.issuer.get(f"/applications/{applyno}/aftercare").json()
+        assert [i["status"] for i in records["invoices"]] == ["issued"]
+        assert [c["status"] for c in records["claims"]] == ["paid"]
+
     def answered(self, interface: str) -> float:
         """Requests to ``interface`` this process answered with code 1 so far (its /metrics)."""
         text = httpx.get(f"{self.admin_url}/metrics", timeout=10).text
@@ -187,8 +202,11 @@ class Flow:
 
 
 @contextmanager
-def serving(db_url: str, workdir: Path, **profile: Any) -> Iterator[Flow]:
-    """Both roles served on a free loopback port until the block ends."""
+def serving(
+    db_url: str, workdir: Path, *, bidder_steps: BidderSteps = cli_bidder, **profile: Any
+) -> Iterator[Flow]:
+    """Both roles served on a free loopback port until the block ends; ``profile`` sets the wire profile
+    both use, ``bidder_steps`` how the bidder opens and signs (:func:`cli_bidder` by default)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     bidder = make_bidder()
@@ -248,7 +266,17 @@ def serving(db_url: str, workdir: Path, **profile: Any) -> Iterator[Flow]:
     )
     try:
         yield Flow(
-            runtime, base, admin_issuer, admin_platform, bidder, institution.id, workdir, server.admin_url
+            issuer=admin_issuer,
+            platform=admin_platform,
+            bidder_key=bidder.key,
+            bidder_certificate=bidder.certificate,
+            institution_id=institution.id,
+            runtime=runtime,
+            base=base,
+            workdir=workdir,
+            admin_url=server.admin_url,
+            bidder=bidder,
+            bidder_steps=bidder_steps,
         )
     finally:
         admin_issuer.close()

@@ -47,7 +47,8 @@ from baohan.web.serving import BackgroundServer, free_port
 from tests.documents.ofd.conftest import INSTITUTION, KIT
 from tests.tender.wire_peer import Recorder
 
-BOX = SecretBox("tender platform test passphrase")
+PASSPHRASE = "tender platform test passphrase"
+BOX = SecretBox(PASSPHRASE)
 PLATFORM_KEY, INSTITUTION_KEY = SM2PrivateKey.generate(), SM2PrivateKey.generate()
 PLATFORMCODE = "P-0001"
 APPKEY = "INST-1"

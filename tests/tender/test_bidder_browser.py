@@ -1,8 +1,9 @@
 """The bidder page in real Chromium: the envelope opened and the agreement signed in the browser.
 
-Playwright (Python) drives Debian's chromium (/usr/bin/chromium, never a downloaded browser) against the
-bidder router served by uvicorn on loopback over the issuer role's real bidder desk and store (StoreDesk,
-on SQLite). Every request the page makes is captured: the private key must appear in none of them.
+Playwright (Python) drives Debian's chromium (tests/tender/browser_kit.py: one browser for the module, a
+fresh context for each test) against the bidder router served by uvicorn on loopback over the issuer
+role's real bidder desk and store (StoreDesk, on SQLite). Every request the page makes is captured: the
+private key must appear in none of them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import BrowserContext, Page, Playwright, Request, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
 
 from baohan.protocols.tender import sealing
 from baohan.services.tender.bidder_desk import DeskState
@@ -23,31 +24,9 @@ from baohan.web.bidder import bidder_router
 from baohan.web.serving import BackgroundServer, free_port
 from tests.cli.test_cli_errors import baohan
 from tests.tender.bidder_kit import Bidder, SealedApplication, StoreDesk, make_bidder, seal_application
+from tests.tender.browser_kit import RequestLog, Sent, browser, chromium, key_secrets, playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "chromium is not installed at /usr/bin/chromium; `make test` installs it (scripts/install-peers.sh)"
-        )
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture
-def browser(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
-    """Headless chromium with a fresh profile (its --user-data-dir) for each test."""
-    context = playwright.chromium.launch_persistent_context(
-        str(tmp_path / "chromium-profile"),
-        executable_path=str(CHROMIUM),
-        headless=True,
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-    )
-    yield context
-    context.close()
+__all__ = ["browser", "chromium", "playwright"]
 
 
 class Served:
@@ -59,28 +38,25 @@ class Served:
         app = FastAPI()
         app.include_router(bidder_router(self.desk))
         self.server = BackgroundServer(app, free_port(), lifespan="off")
-        self.requests: list[Request] = []
+        self.log: RequestLog | None = None
 
     @property
     def page_url(self) -> str:
         return f"{self.server.url}/bidder/{self.desk.token}"
 
     def open_page(self, browser: BrowserContext) -> Page:
-        browser.on("request", lambda request: self.requests.append(request))
+        self.log = RequestLog(browser)
         page = browser.new_page()
         page.goto(self.page_url)
         return page
 
-    def assert_key_never_sent(self, *secrets: str) -> None:
-        assert self.requests, "no request captured"
-        for request in self.requests:
-            sent = [request.url, request.post_data_buffer or b"", *request.all_headers().values()]
-            blob = " ".join(part.decode("latin-1") if isinstance(part, bytes) else part for part in sent)
-            for secret in secrets:
-                assert secret.lower() not in blob.lower(), f"the private key left the page in {request.url}"
+    def assert_key_never_sent(self, *bidders: Bidder) -> None:
+        assert self.log is not None, "the page was not opened"
+        self.log.assert_never_sent(*(secret for b in bidders for secret in key_secrets(b.key)))
 
-    def posts(self) -> list[Request]:
-        return [r for r in self.requests if r.method == "POST"]
+    def posts(self) -> list[Sent]:
+        assert self.log is not None, "the page was not opened"
+        return self.log.posts()
 
 
 @pytest.fixture
@@ -89,13 +65,6 @@ def served(tmp_path: Path) -> Iterator[Served]:
     yield box
     box.server.stop()
     box.desk.close()
-
-
-def _key_secrets(bidder: Bidder) -> list[str]:
-    hex_key = bidder.key.to_hex()
-    pem_body = "".join(bidder.key.to_pem().splitlines()[1:-1])
-    sec1_body = "".join(bidder.key.to_pem("sec1").splitlines()[1:-1])
-    return [hex_key, base64.b64encode(bidder.key.to_bytes()).decode(), pem_body[:40], sec1_body[:40]]
 
 
 def test_open_then_sign_with_the_key_never_leaving_the_browser(
@@ -116,7 +85,7 @@ def test_open_then_sign_with_the_key_never_leaving_the_browser(
     expect(page.locator("#step-done")).to_be_visible()
     assert served.desk.state is DeskState.SIGNED and served.desk.signer == served.bidder.certificate
     assert [re.sub(r".*/", "", r.url) for r in served.posts()] == ["key", "signature"]
-    served.assert_key_never_sent(*_key_secrets(served.bidder))
+    served.assert_key_never_sent(served.bidder)
 
 
 @pytest.mark.parametrize("fmt", ["pkcs8", "sec1"])
@@ -131,7 +100,7 @@ def test_a_pem_key_file_opens_it_too(
     page.click("#open")
     expect(page.locator("#agreement")).to_contain_text("保函申请协议")
     assert served.desk.state is DeskState.OPENED
-    served.assert_key_never_sent(*_key_secrets(served.bidder))
+    served.assert_key_never_sent(served.bidder)
 
 
 def test_a_wrong_private_key_shows_the_error_and_changes_nothing(
@@ -144,7 +113,7 @@ def test_a_wrong_private_key_shows_the_error_and_changes_nothing(
     expect(page.locator("#open-error")).to_contain_text("does not open the envelope")
     expect(page.locator("#step-sign")).to_be_hidden()
     assert served.desk.state is DeskState.SEALED and served.posts() == []
-    served.assert_key_never_sent(*_key_secrets(stranger), *_key_secrets(served.bidder))
+    served.assert_key_never_sent(stranger, served.bidder)
 
 
 def test_a_signature_the_server_refuses_is_shown_in_the_page(browser: BrowserContext, served: Served) -> None:
@@ -157,7 +126,7 @@ def test_a_signature_the_server_refuses_is_shown_in_the_page(browser: BrowserCon
     page.click("#sign")
     expect(page.locator("#sign-error")).to_contain_text("certificate: is not issued by a trusted bidder CA")
     assert served.desk.state is DeskState.OPENED
-    served.assert_key_never_sent(*_key_secrets(served.bidder))
+    served.assert_key_never_sent(served.bidder)
 
 
 def test_garbage_in_the_key_box_is_explained(browser: BrowserContext, served: Served) -> None:
@@ -200,7 +169,7 @@ def test_a_bidder_on_the_command_line_pastes_k_and_the_signature(
     page.click("#submit-signature")
     expect(page.locator("#step-done")).to_be_visible()
     assert served.desk.state is DeskState.SIGNED and served.desk.signer == served.bidder.certificate
-    served.assert_key_never_sent(*_key_secrets(served.bidder))
+    served.assert_key_never_sent(served.bidder)
 
 
 def test_a_pasted_wrong_k_is_refused_in_the_page(browser: BrowserContext, served: Served) -> None:
@@ -250,3 +219,26 @@ def test_the_page_opens_the_envelopes_other_platforms_send(browser: BrowserConte
         finally:
             box.server.stop()
             box.desk.close()
+
+
+def test_the_watch_sees_the_key_in_every_form_a_page_could_send(
+    browser: BrowserContext, served: Served
+) -> None:
+    """The check the other tests end with is not vacuous: a page sending the key in any form is caught."""
+    key = served.bidder.key
+    page = served.open_page(browser)
+    sends = {
+        "hex in JSON": ("key", f'JSON.stringify({{key: "{key.to_hex()}"}})'),
+        "HEX in the query": (f"key?k={key.to_hex().upper()}", '"{}"'),
+        "Base64 of the scalar": ("key", f'"{base64.b64encode(key.to_bytes()).decode()}"'),
+        "PKCS#8 PEM in JSON": ("key", f"JSON.stringify({{pem: {key.to_pem()!r}}})"),
+        "SEC1 PEM form-encoded": ("key", f"new URLSearchParams({{pem: {key.to_pem('sec1')!r}}}).toString()"),
+    }
+    for name, (path, body) in sends.items():
+        log = RequestLog(browser)
+        page.evaluate(
+            f"fetch('{served.page_url}/{path}', {{method: 'POST', body: {body}}}).then(r => r.text())"
+        )
+        assert log.posts(), name
+        with pytest.raises(AssertionError, match="the private key left the page"):
+            log.assert_never_sent(*key_secrets(key))

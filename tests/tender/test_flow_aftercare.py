@@ -8,10 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from baohan.adapters.db.tables import TenderApplication, TenderInvoice
-from tests.procurement.harness import wait_for
 from tests.tender.flow_kit import Flow, serving
 
 
@@ -21,44 +18,10 @@ def flow(db_url: str, tmp_path: Path) -> Iterator[Flow]:
         yield served
 
 
-def _invoice_url(flow: Flow, applyno: str) -> str | None:
-    with flow.runtime.sessions() as session:
-        return session.scalar(
-            select(TenderInvoice.invoice_url)
-            .join(TenderApplication, TenderApplication.id == TenderInvoice.application_pk)
-            .where(TenderApplication.applyno == applyno, TenderApplication.side == "platform")
-        )
-
-
 def test_an_invoice_then_a_claim_paid_on_first_demand(flow: Flow) -> None:
     applyno = flow.restored(flow.section())
-    asked = flow.platform.post(f"/applications/{applyno}/invoice", json={"type": "0"})
-    assert asked.status_code == 202, asked.text
-    flow.reaches("issuer", applyno, "invoice_requested")
-    issued = flow.issuer.post(f"/applications/{applyno}/invoice")
-    assert issued.status_code == 200 and issued.json()["stage"] == "invoiced", issued.text
-    flow.reaches("platform", applyno, "invoiced")
-    url = wait_for(lambda: _invoice_url(flow, applyno), "the invoiceurl kept by the platform")
-    assert url.startswith(f"{flow.base}/invoices/")
-    pdf = httpx.get(url, timeout=10)
-    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
-    assert pdf.content.startswith(b"%PDF")
+    flow.invoiced_then_claim_paid(applyno)
     assert httpx.get(f"{flow.base}/invoices/{'x' * 43}", timeout=10).status_code == 404
-
-    claimed = flow.platform.post(
-        f"/applications/{applyno}/claims",
-        json={
-            "applyusername": "某市水务投资集团有限公司",
-            "applyuserphone": "13800000000",
-            "payeramount": "80000.00",
-        },
-    )
-    assert claimed.status_code == 202, claimed.text
-    flow.reaches("issuer", applyno, "claimed")
-    flow.reaches("issuer", applyno, "claim_paid")  # nobody stopped it within the claim wait
-    records = flow.issuer.get(f"/applications/{applyno}/aftercare").json()
-    assert [i["status"] for i in records["invoices"]] == ["issued"]
-    assert [c["status"] for c in records["claims"]] == ["paid"]
     assert flow.issuer.get("/claim-documents/nope").status_code == 404
 
 

@@ -1,85 +1,32 @@
-"""``baohan demo procurement``: a platform and an issuer on loopback, every procurement flow over real HTTP."""
+"""``baohan demo``: procurement here (a platform and an issuer on loopback, every flow over real HTTP); the
+tender tour in :mod:`baohan.cli.demo_tender`."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import secrets
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from baohan.adapters.documents.letter import LetterTemplateError, check_letter_setup
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
+from baohan.cli import demo_tender
+from baohan.cli.demo_kit import recorded, wait
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.protocols.procurement.samples import sample_application
 from baohan.services.procurement.pairing import AppCredentials, pair
 from baohan.services.procurement.runtime import open_runtime
-from baohan.web.host import HostedApp
 from baohan.web.procurement import create_app
 from baohan.web.serving import BackgroundServer, free_port
 
 app = typer.Typer(help="Demonstrations on loopback.", no_args_is_help=True)
 PREFIX = "/zcdservice/v1/lg/ELYApi"
-
-
-class Transcript:
-    """ASGI middleware keeping every protocol request and answer exactly as they crossed the wire."""
-
-    def __init__(self, inner: ASGIApp, side: str, lines: list[dict[str, Any]]) -> None:
-        self.inner, self.side, self.lines = inner, side, lines
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/zcdservice/"):
-            await self.inner(scope, receive, send)
-            return
-        body, answer = b"", b""
-
-        async def recv() -> Message:
-            nonlocal body
-            message = await receive()
-            body += message.get("body", b"")
-            return message
-
-        async def snd(message: Message) -> None:
-            nonlocal answer
-            if message["type"] == "http.response.body":
-                answer += message.get("body", b"")
-            await send(message)
-
-        await self.inner(scope, recv, snd)
-        request = json.loads(body or b"{}")
-        self.lines.append(
-            {
-                "to": self.side,
-                "transcode": request.get("transcode"),
-                "msgcode": request.get("msgcode"),
-                "request": request,
-                "answer": json.loads(answer or b"{}"),
-            }
-        )
-
-
-def _recorded(hosted: HostedApp, side: str, lines: list[dict[str, Any]]) -> HostedApp:
-    """``hosted`` with its protocol listener's traffic kept in ``lines``."""
-    return dataclasses.replace(hosted, protocol=Transcript(hosted.protocol, side, lines))
-
-
-def _wait(probe: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise CLIError(f"the demo stalled waiting for {what}")
+app.command("tender")(demo_tender.tender)
 
 
 @app.command("procurement")
@@ -117,8 +64,8 @@ def procurement(
     token = secrets.token_urlsafe(16)
     wire: list[dict[str, Any]] = []
     servers = [
-        BackgroundServer(_recorded(create_app(issuer, admin_token=token), "issuer", wire), ip),
-        BackgroundServer(_recorded(create_app(platform, admin_token=token), "platform", wire), pp),
+        BackgroundServer(recorded(create_app(issuer, admin_token=token), "issuer", wire, PREFIX), ip),
+        BackgroundServer(recorded(create_app(platform, admin_token=token), "platform", wire, PREFIX), pp),
     ]
     auth = {"Authorization": f"Bearer {token}"}
     report: list[tuple[str, str]] = []
@@ -133,6 +80,16 @@ def procurement(
             server.stop()
         issuer.stop()
         platform.stop()
+    # One endpoint serves every transcode: each line names the one its request carries.
+    wire = [
+        {
+            "to": line["to"],
+            "transcode": line["request"].get("transcode"),
+            "msgcode": line["request"].get("msgcode"),
+        }
+        | line
+        for line in wire
+    ]
     with open(out / "transcript.jsonl", "w", encoding="utf-8") as handle:
         for line in wire:
             handle.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -173,14 +130,14 @@ def _flows(
 
     def issue(app_id: str) -> dict[str, Any]:
         submit(app_id)
-        _wait(lambda: both(app_id, "approved"), f"{app_id} approved")
+        wait(lambda: both(app_id, "approved"), f"{app_id} approved")
         premium = bank.get(f"/applications/{app_id}").json()["premium"]
         bank.post(
             f"/applications/{app_id}/payments",
             json={"amount": premium, "paid_at": "2026-11-23T10:00:00+08:00", "pay_type": "01"},
         ).raise_for_status()
         return dict(
-            _wait(
+            wait(
                 lambda: (a := platform.get(f"/applications/{app_id}").json()).get("verification") and a,
                 f"{app_id} verified",
             )
@@ -210,30 +167,30 @@ def _flows(
             "contract_cert_code": "110101198501011234",
         },
     ).raise_for_status()
-    claims = _wait(lambda: bank.get("/claims", params={"status": "open"}).json()["items"], "the claim")
+    claims = wait(lambda: bank.get("/claims", params={"status": "open"}).json()["items"], "the claim")
     bank.post(
         f"/claims/{claims[0]['id']}/decision", json={"pay": True, "reason": "见索即付"}
     ).raise_for_status()
-    _wait(lambda: both("DEMO-001", "paid_out"), "the claim paid")
+    wait(lambda: both("DEMO-001", "paid_out"), "the claim paid")
     report.append(("ELY105 claim → ELY106 00, 01", "claim of 50000.00 paid on first demand"))
 
     issue("DEMO-002")
     platform.post("/applications/DEMO-002/invalidate", json={"invalid_type": "0"}).raise_for_status()
-    _wait(lambda: both("DEMO-002", "discharged"), "the invalidation")
+    wait(lambda: both("DEMO-002", "discharged"), "the invalidation")
     report.append(("ELY107 invalidate → ELY108", "contract fulfilled; the guarantee is cancelled (注销)"))
 
     issue("DEMO-003")
     platform.post("/applications/DEMO-003/surrender", json={"reason": "项目终止"}).raise_for_status()
-    _wait(lambda: both("DEMO-003", "surrendered"), "the surrender")
+    wait(lambda: both("DEMO-003", "surrendered"), "the surrender")
     report.append(("ELY109 surrender → ELY102 08", "surrendered (退保)"))
 
     submit("DEMO-004")
-    _wait(lambda: both("DEMO-004", "approved"), "DEMO-004 approved")
+    wait(lambda: both("DEMO-004", "approved"), "DEMO-004 approved")
     platform.post("/applications/DEMO-004/cancel", json={"reason": "不再需要"}).raise_for_status()
-    _wait(lambda: both("DEMO-004", "cancelled"), "the cancellation")
+    wait(lambda: both("DEMO-004", "cancelled"), "the cancellation")
     report.append(("ELY109 cancel → ELY102 07", "order cancelled before issue"))
 
     submit("DEMO-005", guaranteeDate="120")
-    _wait(lambda: both("DEMO-005", "rejected"), "the refusal")
+    wait(lambda: both("DEMO-005", "rejected"), "the refusal")
     reason = platform.get("/applications/DEMO-005").json()["fail_reason"]
     report.append(("ELY101 → ELY102 02", f"refused: {reason}"))

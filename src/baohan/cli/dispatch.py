@@ -1,8 +1,12 @@
-"""``baohan dispatch procurement``: deliver a role's outbox in a process of its own, beside the servers.
+"""``baohan dispatch procurement|tender``: deliver a role's outbox in a process of its own, beside the servers.
 
 Any number of these (and of servers with dispatching on) compete for one database's outbox; on PostgreSQL
 each claim skips the rows another holds. SIGTERM or SIGINT stops claiming and waits for the deliveries in
 flight to be recorded.
+
+A dispatcher hosts the roles the servers beside it host (``--also`` as ``serve`` has it), with the same
+settings: one that lacked a protocol would find its notices in the shared outbox and, knowing no handler
+for them, bury them as dead letters.
 """
 
 from __future__ import annotations
@@ -11,59 +15,71 @@ import logging
 import logging.config
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Annotated
 
 import typer
 
+from baohan.adapters.keystore import SecretBox
 from baohan.adapters.logs import log_config
 from baohan.adapters.metrics import OutboxCollector, serve_metrics
+from baohan.cli.hosting import (
+    Also,
+    CreditCode,
+    Db,
+    FilesDir,
+    InstitutionName,
+    LogLevel,
+    Migrate,
+    PublicUrl,
+    Role,
+    check_settings,
+    checked_level,
+    checked_url,
+    open_roles,
+    protocols,
+)
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.cli.roles import check_role, prepare_database, secret_box, where
-from baohan.services.procurement.runtime import open_runtime
+from baohan.services.hosting import PROTOCOLS, RoleSettings
+from baohan.services.runtime import Runtime
 
 log = logging.getLogger("baohan.dispatch")
 app = typer.Typer(help="Deliver a role's outbox without serving it.", no_args_is_help=True)
 
+Concurrency = Annotated[int, typer.Option(min=1, help="Deliveries in flight at once.")]
+IdleSleep = Annotated[
+    float, typer.Option(min=0.01, help="Seconds between looks at the outbox when nothing is due.")
+]
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=65535,
+        envvar="BAOHAN_METRICS_PORT",
+        help="Serve /metrics (delivery attempts, outbox backlog) on this port; none by default.",
+    ),
+]
+MetricsHost = Annotated[
+    str, typer.Option(envvar="BAOHAN_METRICS_HOST", help="Interface /metrics listens on.")
+]
 
-@app.command("procurement")
-@one_line_errors
-def procurement(
-    role: Annotated[str, typer.Option(help="issuer or platform.")],
-    db: Annotated[str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL.")],
-    concurrency: Annotated[int, typer.Option(min=1, help="Deliveries in flight at once.")] = 32,
-    idle_sleep: Annotated[
-        float, typer.Option(min=0.01, help="Seconds between looks at the outbox when nothing is due.")
-    ] = 0.2,
-    metrics_port: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            max=65535,
-            envvar="BAOHAN_METRICS_PORT",
-            help="Serve /metrics (delivery attempts, outbox backlog) on this port; none by default.",
-        ),
-    ] = None,
-    metrics_host: Annotated[
-        str, typer.Option(envvar="BAOHAN_METRICS_HOST", help="Interface /metrics listens on.")
-    ] = "127.0.0.1",
-    log_level: Annotated[
-        str,
-        typer.Option(envvar="BAOHAN_LOG_LEVEL", help="debug, info, warning or error (JSON lines on stderr)."),
-    ] = "info",
-    migrate: Annotated[
-        bool, typer.Option("--migrate", help="Upgrade an out-of-date schema first (else refuse to start).")
-    ] = False,
+
+def deliver(
+    what: str,
+    db: str,
+    opener: Callable[[SecretBox], Runtime],
+    *,
+    idle_sleep: float,
+    metrics: tuple[str, int] | None,
+    level: str,
+    migrate: bool,
+    concurrency: int,
 ) -> None:
-    """Deliver the procurement ``role``'s outbox at ``--db`` until SIGTERM or SIGINT.
-
-    Needs $BAOHAN_KEY_PASSPHRASE (the keys that sign the notices).
-    """
-    check_role(role)
-    if log_level.lower() not in ("debug", "info", "warning", "error"):
-        raise CLIError(f"--log-level must be debug, info, warning or error, not {log_level!r}")
-    box = secret_box()
-    prepare_database(db, box, "migrate" if migrate else "current")
+    """Deliver the outbox at ``db`` of the runtime ``opener`` opens (``what`` it hosts, for the log) until
+    SIGTERM or SIGINT; the schema checked first (upgraded if ``migrate``), /metrics on ``metrics`` if given."""
+    box = prepare_database(db, secret_box(), "migrate" if migrate else "current")
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -71,21 +87,75 @@ def procurement(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    runtime = open_runtime(role, db, box, migrate=False, delivery_concurrency=concurrency)
-    if metrics_port is not None:
+    runtime = opener(box)
+    if metrics is not None:
+        host, port = metrics
         try:
-            serve_metrics(metrics_host, metrics_port, [OutboxCollector(runtime.runtime.backlog)])
+            serve_metrics(host, port, [OutboxCollector(runtime.backlog)])
         except OSError as exc:
             runtime.stop()
-            raise CLIError(
-                f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}: {exc.strerror or exc}"
-            ) from None
-    logging.config.dictConfig(log_config(log_level))
+            raise CLIError(f"--metrics-port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    logging.config.dictConfig(log_config(level))
     runtime.start(idle_sleep)
-    log.info("dispatching the %s outbox of %s, %d at once", role, where(db), concurrency)
+    log.info("dispatching the %s outbox of %s, %d at once", what, where(db), concurrency)
     try:
         while not stop.wait(1.0):
             pass
     finally:
         runtime.stop()  # stops claiming, waits for the deliveries in flight, records them
     log.info("dispatcher stopped")
+
+
+def _command(protocol: str) -> Callable[..., None]:
+    """The ``dispatch PROTOCOL`` command: the same options for each protocol, and the role settings
+    ``serve`` takes."""
+
+    def dispatch(
+        role: Role,
+        db: Db,
+        concurrency: Concurrency = 32,
+        idle_sleep: IdleSleep = 0.2,
+        metrics_port: MetricsPort = None,
+        metrics_host: MetricsHost = "127.0.0.1",
+        log_level: LogLevel = "info",
+        migrate: Migrate = False,
+        also: Also = None,
+        institution_name: InstitutionName = None,
+        public_url: PublicUrl = None,
+        credit_code: CreditCode = "",
+        files_dir: FilesDir = None,
+    ) -> None:
+        settings = RoleSettings(
+            role=check_role(role),
+            db=db,
+            protocols=protocols(protocol, also),
+            institution_name=institution_name,
+            files_dir=files_dir.resolve() if files_dir else None,
+            delivery_concurrency=concurrency,
+            public_url=checked_url(public_url),
+            credit_code=credit_code.strip(),
+        )
+        level = checked_level(log_level)
+        check_settings(settings)
+        deliver(
+            f"{' and '.join(settings.protocols)} {role}",
+            db,
+            lambda box: open_roles(settings, box),
+            idle_sleep=idle_sleep,
+            metrics=None if metrics_port is None else (metrics_host, metrics_port),
+            level=level,
+            migrate=migrate,
+            concurrency=concurrency,
+        )
+
+    dispatch.__doc__ = f"""Deliver the {protocol} ``role``'s outbox (and ``--also`` another protocol's) at
+    ``--db`` until SIGTERM or SIGINT.
+
+    Needs $BAOHAN_KEY_PASSPHRASE (the keys that sign the notices), and the role settings its servers have
+    (the tender issuer's --institution-name and --credit-code, --files-dir).
+    """
+    return one_line_errors(dispatch)
+
+
+for _name in PROTOCOLS:
+    app.command(_name)(_command(_name))

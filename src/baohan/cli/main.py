@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("baohan.cli.demo", "app"),
     "db": ("baohan.cli.db", "app"),
     "bidder": ("baohan.cli.bidder", "app"),
+    "tender-platform": ("baohan.cli.tender_platform", "app"),
+    "tender-issuer": ("baohan.cli.tender_issuer", "app"),
 }
 
 

@@ -23,20 +23,27 @@ from uvicorn.supervisors import Multiprocess
 
 from baohan.adapters.logs import log_config
 from baohan.adapters.metrics import MULTIPROC_ENV
-from baohan.cli.inputs import CLIError, http_url, one_line_errors
-from baohan.cli.roles import backend, check_role, env_token, prepare_database, secret_box
-from baohan.services.procurement.role import OperatorError
-from baohan.web.serving import listen
-from baohan.web.worker import (
-    ADMIN_TOKEN_ENV,
-    FACTORY,
-    PROTOCOLS,
-    ServeSettings,
-    check_hosting,
-    load_bidder_cas,
-    load_rules,
-    open_hosted,
+from baohan.cli.hosting import (
+    Also,
+    CreditCode,
+    Db,
+    FilesDir,
+    InstitutionName,
+    LogLevel,
+    Migrate,
+    PublicUrl,
+    Role,
+    check_settings,
+    checked_level,
+    checked_url,
+    open_roles,
+    protocols,
 )
+from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.cli.roles import backend, check_role, env_token, prepare_database, secret_box
+from baohan.services.hosting import PROTOCOLS, load_bidder_cas, load_rules
+from baohan.web.serving import listen
+from baohan.web.worker import ADMIN_TOKEN_ENV, FACTORY, ServeSettings, check_hosting
 
 log = logging.getLogger("baohan.serve")
 
@@ -48,8 +55,8 @@ def _command(protocol: str) -> Callable[..., None]:
     other protocol's role in the same process."""
 
     def serve(
-        role: Annotated[str, typer.Option(help="issuer or platform.")],
-        db: Annotated[str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL.")],
+        role: Role,
+        db: Db,
         port: Annotated[
             int, typer.Option(min=1, max=65535, envvar="BAOHAN_PORT", help="Port of the protocol endpoints.")
         ] = 8600,
@@ -66,39 +73,14 @@ def _command(protocol: str) -> Callable[..., None]:
                 help="Interface the admin API (and /metrics) listens on; keep it internal.",
             ),
         ] = "127.0.0.1",
-        also: Annotated[
-            list[str] | None,
-            typer.Option(
-                help="Host this protocol's role too, in the same process, on the same database and "
-                "dispatcher (procurement or tender)."
-            ),
-        ] = None,
-        log_level: Annotated[
-            str,
-            typer.Option(
-                envvar="BAOHAN_LOG_LEVEL", help="debug, info, warning or error (JSON lines on stderr)."
-            ),
-        ] = "info",
+        also: Also = None,
+        log_level: LogLevel = "info",
         rules: Annotated[
             Path | None,
             typer.Option(envvar="BAOHAN_RULES", help="Procurement issuer: underwriting rules (JSON)."),
         ] = None,
-        institution_name: Annotated[
-            str | None,
-            typer.Option(
-                help="Procurement issuer: refuse to start unless our signing certificate gives this name "
-                "(the letters carry the certificate's name). Tender issuer (required): the name its "
-                "agreements and guarantees carry."
-            ),
-        ] = None,
-        public_url: Annotated[
-            str | None,
-            typer.Option(
-                envvar="BAOHAN_PUBLIC_URL",
-                help="Tender issuer: the protocol listener's URL as bidders reach it (the bidder page "
-                "and invoice links); http://HOST:PORT by default.",
-            ),
-        ] = None,
+        institution_name: InstitutionName = None,
+        public_url: PublicUrl = None,
         bidder_ca: Annotated[
             list[Path] | None,
             typer.Option(
@@ -106,18 +88,8 @@ def _command(protocol: str) -> Callable[..., None]:
                 "repeat for several. Without one, no bidder can sign the application agreement."
             ),
         ] = None,
-        credit_code: Annotated[
-            str,
-            typer.Option(
-                help="Tender issuer: our unified social credit code (统一社会信用代码), the seller on invoices."
-            ),
-        ] = "",
-        files_dir: Annotated[
-            Path | None,
-            typer.Option(
-                envvar="BAOHAN_FILES_DIR", help="Keep files in this directory instead of the database."
-            ),
-        ] = None,
+        credit_code: CreditCode = "",
+        files_dir: FilesDir = None,
         workers: Annotated[
             int,
             typer.Option(
@@ -140,19 +112,15 @@ def _command(protocol: str) -> Callable[..., None]:
                 min=1, help="Deliveries in flight per dispatcher (half at most to one destination)."
             ),
         ] = 32,
-        migrate: Annotated[
-            bool,
-            typer.Option("--migrate", help="Upgrade an out-of-date schema first (else refuse to start)."),
-        ] = False,
+        migrate: Migrate = False,
     ) -> None:
-        protocols = _protocols(protocol, also or [])
+        hosted = protocols(protocol, also)
         check_role(role)
-        if public_url is not None:
-            public_url = http_url(public_url, "--public-url").rstrip("/")
+        public_url = checked_url(public_url)
         settings = ServeSettings(
             role=role,
             db=db,
-            protocols=protocols,
+            protocols=hosted,
             rules=rules.resolve() if rules else None,
             institution_name=institution_name,
             files_dir=files_dir.resolve() if files_dir else None,
@@ -176,15 +144,6 @@ def _command(protocol: str) -> Callable[..., None]:
     return one_line_errors(serve)
 
 
-def _protocols(protocol: str, also: list[str]) -> tuple[str, ...]:
-    for name in also:
-        if name not in PROTOCOLS:
-            raise CLIError(f"--also must be {' or '.join(PROTOCOLS)}, not {name!r}")
-        if name == protocol:
-            raise CLIError(f"--also {name}: {protocol} is served already")
-    return tuple(dict.fromkeys([protocol, *also]))
-
-
 def _serve(
     settings: ServeSettings,
     host: str,
@@ -195,12 +154,8 @@ def _serve(
     migrate: bool,
 ) -> None:
     role, db = settings.role, settings.db
-    try:  # what a role needs of this machine (a font, sm-crypto) is said now, not at the first request
-        check_hosting(settings)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-    if log_level.lower() not in ("debug", "info", "warning", "error"):
-        raise CLIError(f"--log-level must be debug, info, warning or error, not {log_level!r}")
+    check_settings(settings, check_hosting)  # and what it needs of this machine (a font, sm-crypto): now
+    log_level = checked_level(log_level)
     if settings.admin_port == port:
         raise CLIError(
             f"--admin-port must differ from --port ({port}): the admin API has a listener of its own"
@@ -220,10 +175,7 @@ def _serve(
     if workers > 1 and backend(db) == "sqlite":
         raise CLIError("--workers > 1 needs PostgreSQL: SQLite lets one process write at a time")
     bound = prepare_database(db, box, "migrate" if migrate else "current")
-    try:  # every role once, here: a setting a role refuses is one line, not a traceback in each worker
-        open_hosted(settings, bound).stop()
-    except (OperatorError, ValueError) as exc:
-        raise CLIError(str(exc)) from None
+    open_roles(settings, bound).stop()  # every role once, here: not a traceback in each worker
     sockets = [_listen(host, port, "--port"), _listen(admin_host, settings.admin_port, "--admin-port")]
     os.environ.update(settings.to_env())  # read back by every worker process's factory
     logging.config.dictConfig(log_config(log_level))

@@ -3,9 +3,10 @@ filtered listings both show."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ from baohan.services.registry import Listing
 # What operators read: Beijing time, the zone of the wire and of the letter (a fixed offset, so every time
 # shows +08:00 whatever the host's zone database says).
 OPERATOR_ZONE = timezone(timedelta(hours=8), "Asia/Shanghai")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 MAX_LIMIT = 1000
 
 
@@ -63,6 +65,12 @@ class Period:
             if value is not None and value.utcoffset() is None:
                 raise ValueError(f"{name} must carry a time zone")
 
+    @classmethod
+    def parse(cls, created_from: str | None, created_to: str | None) -> Period:
+        """The period operators give as text (admin API and CLI alike): each end a date (a whole Beijing
+        day) or an ISO 8601 time with zone; ValueError naming the end otherwise."""
+        return cls(_moment("created_from", created_from, False), _moment("created_to", created_to, True))
+
     def where(self, column: Any) -> list[ColumnElement[bool]]:
         """The conditions on ``column`` that keep this period."""
         conditions: list[ColumnElement[bool]] = []
@@ -71,6 +79,21 @@ class Period:
         if self.until is not None:
             conditions.append(column < self.until)
         return conditions
+
+
+def _moment(name: str, text: str | None, end_of_day: bool) -> datetime | None:
+    if text is None:
+        return None
+    try:  # a NUL, full-width digits or any other stray character fails both parses
+        if _DAY.fullmatch(text):
+            day = date.fromisoformat(text) + timedelta(days=1 if end_of_day else 0)
+            return datetime(day.year, day.month, day.day, tzinfo=OPERATOR_ZONE)
+        moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{name}: {text!r} is neither a date nor an ISO 8601 time") from None
+    if moment.utcoffset() is None:
+        raise ValueError(f"{name}: a time needs its zone, e.g. 2026-11-30T09:00:00+08:00")
+    return moment
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from baohan.services.tender.aftercare import Aftercare
 from baohan.services.tender.invoices import INVOICE_PATH
 from baohan.services.tender.issuer import BIDDER_PATH, IssuerService
 from baohan.services.tender.platform import TenderPlatform
-from baohan.services.tender.registry import PROTOCOL
+from baohan.services.tender.registry import APPSECRET_MAX, APPSECRET_MIN, PROTOCOL
 from baohan.services.tender.roles import TenderRoleBase
 from baohan.services.views import Period, Window, counterparty_view, plain
 from baohan.web.admin import NO_NUL, Page, Time, operator, period, window
@@ -66,29 +66,7 @@ def act(call: Callable[[], T]) -> T:
 
 def find(role: TenderRoleBase, key: str) -> Any:
     """This side's application ``key``: our id, or an applyno or baohanno of one counterparty."""
-    context = role.context
-    # Read before the session: on SQLite a second session in this thread would wait on the first's lock.
-    peers = context.registry.listing()
-    with context.sessions() as session:
-        try:
-            return context.store.get(session, key)
-        except LookupError:
-            pass
-        found = [
-            app
-            for peer in peers
-            for app in (
-                context.store.by_applyno(session, peer.id, key),
-                context.store.by_baohanno(session, peer.id, key),
-            )
-            if app is not None
-        ]
-    ids = {app.id for app in found}
-    if not ids:
-        raise LookupError(f"no tender application {key}")
-    if len(ids) > 1:
-        raise ValueError(f"{key} names applications of several counterparties: use our id")
-    return found[0]
+    return role.find(key)
 
 
 def shown(app: Any) -> TenderApplicationOut:
@@ -142,7 +120,7 @@ class CounterpartyIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     appkey: str = Field(min_length=1, max_length=50, pattern=NO_NUL)
-    appsecret: str = Field(min_length=8, max_length=128, pattern=NO_NUL)
+    appsecret: str = Field(min_length=APPSECRET_MIN, max_length=APPSECRET_MAX, pattern=NO_NUL)
     public_key: str = Field(description="SM2 public key: 04‖X‖Y hex, Base64 or PEM")
     endpoint_url: str = Field(min_length=1, max_length=500, description="its prefix, e.g. https://…/tender")
     profile: dict[str, Any] = Field(default_factory=dict, description="PRODUCT.md's tender wire settings")

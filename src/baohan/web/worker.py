@@ -11,7 +11,6 @@ dispatcher thread) on the already-migrated database, hosting the role of each pr
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,17 +20,9 @@ from starlette.types import ASGIApp
 
 from baohan.adapters.documents.letter import check_letter_setup
 from baohan.adapters.keystore import SecretBox
-from baohan.domain.underwriting import Rules, rules_from_dict
-from baohan.gm import CertificateError, SM2Certificate
 from baohan.services import runtime as shared
-from baohan.services.procurement.issuer import IssuerSettings
-from baohan.services.procurement.runtime import DEFAULT_RULES, RoleRuntime
-from baohan.services.procurement.runtime import build_issuer as procurement_issuer
-from baohan.services.procurement.runtime import build_platform as procurement_platform
-from baohan.services.tender.aftercare import AftercareSettings
-from baohan.services.tender.issuer import IssuerSettings as TenderIssuerSettings
-from baohan.services.tender.platform_runtime import build_platform as tender_platform
-from baohan.services.tender.runtime import build_issuer as tender_issuer
+from baohan.services.hosting import RoleSettings, check_roles, open_roles
+from baohan.services.procurement.runtime import RoleRuntime
 from baohan.web import procurement, tender
 from baohan.web.bidder import SmCryptoMissing, sm_crypto_dir
 from baohan.web.host import Mount, host_app
@@ -56,29 +47,13 @@ _ROLE, _RULES, _NAME, _FILES, _DISPATCH, _CONCURRENCY, _ADMIN_PORT = (
 )
 
 
-def load_rules(path: Path | None) -> Rules:
-    """Underwriting rules from a JSON file, or the default ones; ValueError/OSError naming what is wrong."""
-    if path is None:
-        return DEFAULT_RULES
-    return rules_from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
 @dataclass(frozen=True)
-class ServeSettings:
-    """What one server process needs besides the passphrase and the admin token (already in the environment)."""
+class ServeSettings(RoleSettings):
+    """What one server process needs besides the passphrase and the admin token (already in the
+    environment): the roles it hosts, and how it serves them."""
 
-    role: str
-    db: str
-    protocols: tuple[str, ...] = ("procurement",)  # each one's ``role`` is hosted, on one runtime
-    rules: Path | None = None
-    institution_name: str | None = None  # checked against our certificate, whose name the letters carry
-    files_dir: Path | None = None
     dispatch: bool = True
-    delivery_concurrency: int = 32
     admin_port: int = 8601  # the admin listener's port: connections to it get the admin API
-    public_url: str | None = None  # where bidders reach the protocol listener (tender issuer's links)
-    bidder_cas: tuple[Path, ...] = ()  # tender issuer: the CAs a bidder's certificate must chain to
-    credit_code: str = ""  # tender issuer: our unified social credit code, the invoices' seller
 
     def to_env(self) -> dict[str, str]:
         """The environment variables :meth:`from_env` reads back."""
@@ -121,91 +96,44 @@ def _procurement_check(settings: ServeSettings) -> None:
         check_letter_setup()  # an issuer signs letters: a missing font or a bad template is said now
 
 
-def _procurement_role(settings: ServeSettings) -> tuple[shared.RoleBuilder, object]:
-    if settings.role == "issuer":
-        return procurement_issuer, IssuerSettings(settings.institution_name, load_rules(settings.rules))
-    return procurement_platform, None
-
-
 def _procurement_mount(runtime: shared.Runtime, settings: ServeSettings) -> Mount:
     return procurement.mount(RoleRuntime(runtime, runtime.role("procurement", settings.role)))
-
-
-def load_bidder_cas(paths: tuple[Path, ...]) -> list[SM2Certificate]:
-    """The CA certificates (PEM or DER files) bidders' certificates must chain to; ValueError/OSError
-    naming the file otherwise."""
-    found = []
-    for path in paths:
-        try:
-            found.append(SM2Certificate.load(path.read_bytes()))
-        except (CertificateError, ValueError) as exc:
-            raise ValueError(f"{path}: not an SM2 certificate ({exc})") from None
-    return found
 
 
 def _tender_check(settings: ServeSettings) -> None:
     if settings.role == "platform":
         return
-    if not settings.institution_name:
-        raise ValueError("the tender issuer needs --institution-name: the name its guarantees carry")
-    if not settings.credit_code:
-        raise ValueError("the tender issuer needs --credit-code: its invoices name the seller by it")
     try:  # the bidder page needs sm-crypto's browser build: said now, not when the first bidder comes
         sm_crypto_dir()
     except SmCryptoMissing as exc:
         raise ValueError(str(exc)) from None
 
 
-def _tender_role(settings: ServeSettings) -> tuple[shared.RoleBuilder, object]:
-    if settings.role == "platform":
-        return tender_platform, None
-    return tender_issuer, TenderIssuerSettings(
-        public_url=settings.public_url or "http://127.0.0.1",
-        institution_name=settings.institution_name or "",
-        trusted_bidder_cas=load_bidder_cas(settings.bidder_cas),
-        aftercare=AftercareSettings(seller_code=settings.credit_code),
-    )
-
-
 def _tender_mount(runtime: shared.Runtime, settings: ServeSettings) -> Mount:
     return tender.role_mount(runtime.role("tender", settings.role))
 
 
-# Each protocol served: what its role needs before a worker starts (ValueError naming what is missing),
-# the builder of its role with the role's settings, and the role's mount.
-_HOSTING = {
-    "procurement": (_procurement_check, _procurement_role, _procurement_mount),
-    "tender": (_tender_check, _tender_role, _tender_mount),
+# Each protocol served: what its role needs to answer requests (ValueError naming what is missing), and
+# the role's mount.
+_SERVING = {
+    "procurement": (_procurement_check, _procurement_mount),
+    "tender": (_tender_check, _tender_mount),
 }
-PROTOCOLS = tuple(_HOSTING)  # what `baohan serve` offers
 
 
 def check_hosting(settings: ServeSettings) -> None:
-    """What each served protocol's role needs from this machine and its settings, checked before anything
-    else; ValueError naming what is missing."""
+    """What each served protocol's role needs of its settings and, to answer requests, of this machine
+    (the letters' font, the bidder page's sm-crypto), checked before anything else; ValueError naming what
+    is missing."""
+    check_roles(settings)
     for name in settings.protocols:
-        if name in _HOSTING:
-            _HOSTING[name][0](settings)
-
-
-def open_hosted(settings: ServeSettings, box: SecretBox, *, migrate: bool = False) -> shared.Runtime:
-    """One runtime hosting ``settings.role`` of every protocol in ``settings.protocols``."""
-    unknown = sorted(set(settings.protocols) - set(_HOSTING))
-    if unknown or not settings.protocols:
-        raise ValueError(f"protocols must be among {', '.join(_HOSTING)}, not {', '.join(unknown) or 'none'}")
-    return shared.open_runtime(
-        settings.db,
-        box,
-        [_HOSTING[name][1](settings) for name in settings.protocols],
-        shared.RuntimeSettings(
-            files_dir=settings.files_dir, migrate=migrate, delivery_concurrency=settings.delivery_concurrency
-        ),
-    )
+        if name in _SERVING:
+            _SERVING[name][0](settings)
 
 
 def hosted_mounts(runtime: shared.Runtime, settings: ServeSettings) -> list[Mount]:
     """The mount of each protocol's role hosted on ``runtime``."""
-    return [_HOSTING[name][2](runtime, settings) for name in settings.protocols]
+    return [_SERVING[name][1](runtime, settings) for name in settings.protocols]
 
 
 def hosted_app() -> ASGIApp:
@@ -215,7 +143,7 @@ def hosted_app() -> ASGIApp:
     except KeyError as exc:
         raise RuntimeError(f"{FACTORY} reads ${exc.args[0]}: start it with `baohan serve`") from None
     # The parent migrated once, before starting the workers.
-    runtime = open_hosted(settings, SecretBox.from_env())
+    runtime = open_roles(settings, SecretBox.from_env())
     hosted = host_app(
         runtime,
         hosted_mounts(runtime, settings),

@@ -291,6 +291,7 @@ class Aftercare:
         config = _config(self.ctx)
         with transaction(self.ctx.sessions) as session:
             app = self._locked(session, application_pk)
+            self.requests.requested_invoice(session, app)  # nothing asked for: said so, before who sells
             seller = Seller(app.inst_name or "", config.aftercare.seller_code)
             invoices = Invoices(self.requests, self.ctx.files, seller, config.public_url)
             invoice = invoices.issue(session, app, now=self.ctx.clock(), actor=actor)

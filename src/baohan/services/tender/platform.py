@@ -69,6 +69,16 @@ class Quote:
     chosen: bool
 
 
+def _section_row(row: TenderBidSection) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "biaoduanno": row.code,
+        "kaibiaotime": row.kaibiaotime,
+        "opened_at": row.opened_at,
+        "created_at": row.created_at,
+    }
+
+
 def premium(rate: Decimal, bzj_amount: Decimal) -> Decimal:
     """The premium of ``rate`` on the bid bond ``bzj_amount``, in cents (half up)."""
     check_rate("rate", rate)
@@ -175,6 +185,29 @@ class TenderPlatform(TenderRoleBase):
             for q in rows
         ]
 
+    def offer_of(
+        self, section_id: str, bidder_code: str, institution_id: str, product: str | None = None
+    ) -> Quote:
+        """The offer ``institution_id`` made the bidder on the section (its ``product`` when it offers
+        several): what the bidder chooses by institution. PlatformError when there is none, or several."""
+        peer = self._institution(institution_id)
+        with self.context.sessions() as session:
+            self._section(session, section_id)
+        offers = [
+            q
+            for q in self.quotes(section_id, bidder_code)
+            if q.counterparty_id == peer.id and product in (None, q.product)
+        ]
+        if not offers:
+            wanted = f" of product {product}" if product is not None else ""
+            raise PlatformError(
+                f"institution: {peer.name} made bidder {bidder_code} no offer{wanted} on this section"
+            )
+        if len(offers) > 1:
+            products = ", ".join(q.product for q in offers)
+            raise PlatformError(f"product: {peer.name} offers several ({products}); name one")
+        return offers[0]
+
     def submit(
         self,
         section_id: str,
@@ -279,16 +312,12 @@ class TenderPlatform(TenderRoleBase):
         plain project fields stay sealed at rest)."""
         with self.context.sessions() as session:
             rows = session.scalars(select(TenderBidSection).order_by(TenderBidSection.kaibiaotime))
-            return [
-                {
-                    "id": row.id,
-                    "biaoduanno": row.code,
-                    "kaibiaotime": row.kaibiaotime,
-                    "opened_at": row.opened_at,
-                    "created_at": row.created_at,
-                }
-                for row in rows
-            ]
+            return [_section_row(row) for row in rows]
+
+    def section(self, section_id: str) -> dict[str, Any]:
+        """The bid section ``section_id`` as :meth:`sections_list` shows it; PlatformError if there is none."""
+        with self.context.sessions() as session:
+            return _section_row(self._section(session, section_id))
 
     # -- the operator's requests -------------------------------------------------------------------------------
 

@@ -18,9 +18,22 @@ from baohan.services.switches import Switches
 
 PROTOCOL = "tender"
 APPKEY_MAX = 50  # spec 004: appkey string(50)
+APPSECRET_MIN, APPSECRET_MAX = 8, 128  # what operators may register (the admin API and the CLI)
 Peer = generic.Peer[TenderChannel]
 
-__all__ = ["PROTOCOL", "Identity", "Peer", "Registry", "SessionFactory", "channel", "profile_settings"]
+__all__ = [
+    "APPKEY_MAX",
+    "APPSECRET_MAX",
+    "APPSECRET_MIN",
+    "PROTOCOL",
+    "Identity",
+    "Peer",
+    "Registry",
+    "SessionFactory",
+    "channel",
+    "check_appsecret",
+    "profile_settings",
+]
 
 
 def channel(credentials: Credentials) -> TenderChannel:
@@ -32,6 +45,13 @@ def channel(credentials: Credentials) -> TenderChannel:
         peer_key=credentials.peer_key,
         profile=TenderProfile.from_dict(credentials.profile),
     )
+
+
+def check_appsecret(appsecret: str) -> str:
+    """``appsecret`` if it is fit to register (8 to 128 characters, no NUL); ValueError naming it."""
+    if not APPSECRET_MIN <= len(appsecret) <= APPSECRET_MAX or "\0" in appsecret:
+        raise ValueError(f"appsecret: {APPSECRET_MIN} to {APPSECRET_MAX} characters (no NUL)")
+    return appsecret
 
 
 def profile_settings(profile: Any) -> dict[str, Any]:

@@ -165,6 +165,33 @@ class TenderRoleBase:
         """The interfaces this role answers (what the router mounts)."""
         return frozenset(self._handlers)
 
+    def find(self, key: str) -> TenderApplication:
+        """This side's application ``key``: our id, or an applyno or baohanno of one counterparty.
+        LookupError when there is none; ValueError when ``key`` names several counterparties' ones."""
+        context = self.context
+        # Read before the session: on SQLite a second session in this thread would wait on the first's lock.
+        peers = context.registry.listing()
+        with context.sessions() as session:
+            try:
+                return context.store.get(session, key)
+            except LookupError:
+                pass
+            found = [
+                app
+                for peer in peers
+                for app in (
+                    context.store.by_applyno(session, peer.id, key),
+                    context.store.by_baohanno(session, peer.id, key),
+                )
+                if app is not None
+            ]
+        ids = {app.id for app in found}
+        if not ids:
+            raise LookupError(f"no tender application {key}")
+        if len(ids) > 1:
+            raise ValueError(f"{key} names applications of several counterparties: use our id")
+        return found[0]
+
     # -- the router's Endpoint --------------------------------------------------------------------------
 
     def channel(self, appkey: str) -> TenderChannel | None:
