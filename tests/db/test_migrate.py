@@ -219,9 +219,9 @@ def test_check_reads_and_never_changes_the_schema(empty_db_url: str) -> None:
     assert migrate.current(empty_db_url) == "9999"
 
 
-def test_0017_drops_the_slices_sm3_and_gives_it_back(empty_db_url: str) -> None:
+def test_0016_drops_the_slices_sm3_and_gives_it_back(empty_db_url: str) -> None:
     below = (
-        ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0017_slice_digest").down_revision
+        ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0016_slice_digest").down_revision
     )
     assert isinstance(below, str)
     migrate.upgrade(empty_db_url, below)
@@ -239,7 +239,7 @@ def test_0017_drops_the_slices_sm3_and_gives_it_back(empty_db_url: str) -> None:
                 ),
                 {"sm3": sm3_hex(b"abc"), "data": b"abc"},
             )
-        migrate.upgrade(empty_db_url, "0017_slice_digest")
+        migrate.upgrade(empty_db_url, "0016_slice_digest")
         columns = {c["name"] for c in inspect(engine).get_columns("file_upload_slices")}
         assert "sm3" not in columns and "data" in columns
         command.downgrade(migrate.alembic_config(empty_db_url), below)

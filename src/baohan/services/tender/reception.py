@@ -25,7 +25,7 @@ from baohan.adapters.files import FileStore
 from baohan.adapters.uploads import IncompleteUpload, SliceConflict, Uploads
 from baohan.gm import DecryptionError, SM2Certificate, sm3_hex
 from baohan.protocols.tender.endpoint import TenderChannel
-from baohan.protocols.tender.files import FileDecryptor, FileDigestMismatch, FileKey
+from baohan.protocols.tender.files import FileDigestMismatch, FileKey, decrypt_file
 from baohan.protocols.tender.sealing import SealingError, open_file_secret
 from baohan.protocols.tender.wire import TenderError
 from baohan.services.tender.files import DIGESTS, FileType, GuaranteeFiles
@@ -118,12 +118,7 @@ class Reception:
         count = self._check_slices(session, row.upload_id, profile.slice_size)
 
         def decrypt(slices: Iterator[bytes]) -> Iterable[bytes]:
-            decryptor = FileDecryptor(file_key, digest=profile.file_digest, expected=digest)
-            for piece in slices:
-                if out := decryptor.update(piece):
-                    yield out
-            if tail := decryptor.finalize():
-                yield tail
+            return decrypt_file(slices, file_key, digest=profile.file_digest, expected=digest)
 
         try:
             file_id = self.uploads.commit(session, row.upload_id, slices=count, transform=decrypt)

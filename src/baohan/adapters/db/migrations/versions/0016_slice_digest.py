@@ -1,7 +1,7 @@
 """Upload slices without their SM3: a repeated slice is compared byte for byte with the one held (repeats
 are rare), and hashing every slice cost the receiver about a tenth of its CPU per MB (0006).
 
-Revision ID: 0017_slice_digest
+Revision ID: 0016_slice_digest
 Revises: 0015_tender_aftercare
 Create Date: 2026-11-30
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 from baohan.gm import sm3_hex
 
-revision = "0017_slice_digest"
+revision = "0016_slice_digest"
 down_revision: str | None = "0015_tender_aftercare"
 branch_labels: str | None = None
 depends_on: str | None = None
