@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from baohan.adapters.db.engine import make_engine, make_session_factory
-from baohan.cli.inputs import CLIError, one_line_errors, public_key
+from baohan.cli.inputs import CLIError, Db, one_line_errors, public_key
 from baohan.cli.roles import prepare_database, secret_box
 from baohan.services.registry import Credentials, Registry
 from baohan.services.views import counterparty_view
@@ -23,9 +23,6 @@ app = typer.Typer(
 )
 PROTOCOLS = ("procurement", "tender")
 
-Db = Annotated[
-    str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL (sqlite:///… or postgresql://…).")
-]
 Protocol = Annotated[str, typer.Option(help=f"One of: {', '.join(PROTOCOLS)}.")]
 
 

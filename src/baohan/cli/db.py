@@ -15,14 +15,10 @@ from sqlalchemy.exc import DBAPIError
 
 from baohan.adapters.db import migrate
 from baohan.adapters.keystore import KeyStoreError
-from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.cli.inputs import CLIError, Db, one_line_errors
 from baohan.cli.roles import first_line, where
 
 app = typer.Typer(help="The database schema: status, upgrade (or its SQL).", no_args_is_help=True)
-
-Db = Annotated[
-    str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL (sqlite:///… or postgresql://…).")
-]
 
 
 @app.command("upgrade")

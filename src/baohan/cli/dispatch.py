@@ -27,7 +27,6 @@ from baohan.adapters.metrics import OutboxCollector, serve_metrics
 from baohan.cli.hosting import (
     Also,
     CreditCode,
-    Db,
     FilesDir,
     InstitutionName,
     LogLevel,
@@ -40,7 +39,7 @@ from baohan.cli.hosting import (
     open_roles,
     protocols,
 )
-from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.cli.inputs import CLIError, Db, one_line_errors
 from baohan.cli.roles import check_role, prepare_database, secret_box, where
 from baohan.services.hosting import PROTOCOLS, RoleSettings
 from baohan.services.runtime import Runtime

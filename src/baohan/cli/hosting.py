@@ -26,7 +26,6 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 S = TypeVar("S", bound=RoleSettings)
 
 Role = Annotated[str, typer.Option(help="issuer or platform.")]
-Db = Annotated[str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL.")]
 Also = Annotated[
     list[str] | None,
     typer.Option(

@@ -6,13 +6,21 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, ParamSpec, TypeVar
+from typing import Annotated, Literal, ParamSpec, TypeVar
 
 import typer
 
 from baohan.gm import SM2PrivateKey, SM2PublicKey
 from baohan.gm.codec import decode
 from baohan.gm.errors import GMError
+
+# The options and arguments every operator command spells the same way.
+Db = Annotated[
+    str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL (sqlite:///… or postgresql://…).")
+]
+Limit = Annotated[int, typer.Option(min=1, max=1000, help="Show at most this many.")]
+Offset = Annotated[int, typer.Option(min=0, help="Skip this many first.")]
+TenderKey = Annotated[str, typer.Argument(help="The application: our id, its applyno or its baohanno.")]
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -9,21 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
 
 import typer
 
 from baohan.adapters.db.engine import make_engine, make_session_factory
-from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.cli.inputs import CLIError, Db, one_line_errors
 from baohan.cli.roles import prepare_database, secret_box
 from baohan.services.operators import Operators
 from baohan.services.views import plain
 
 app = typer.Typer(help="Admin API operators: add, list, revoke their tokens.", no_args_is_help=True)
-
-Db = Annotated[
-    str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL (sqlite:///… or postgresql://…).")
-]
 
 
 @contextmanager

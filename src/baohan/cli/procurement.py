@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.cli.inputs import CLIError, Db, Limit, Offset, one_line_errors
 from baohan.cli.roles import Schema, prepare_database, secret_box
 from baohan.domain.lifecycle import Stage
 from baohan.gm import SM2PublicKey
@@ -42,9 +42,6 @@ platform_app = typer.Typer(
     help="Operate the platform role of the procurement protocol.", no_args_is_help=True
 )
 
-Db = Annotated[
-    str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL (sqlite:///… or postgresql://…).")
-]
 Reveal = Annotated[
     bool,
     typer.Option("--reveal", help="Show identity numbers in clear (recorded in the audit trail)."),
@@ -83,10 +80,8 @@ def _run(role: str, db: str, action: Any, schema: Schema = "current") -> Any:
         runtime.stop()
 
 
-Limit = Annotated[int, typer.Option(min=1, max=1000, help="Show at most this many.")]
 AppId = Annotated[str | None, typer.Option("--application-id", help="Only this applicationId.")]
 GuaranteeId = Annotated[str | None, typer.Option("--guarantee-id", help="Only this guaranteeId.")]
-Offset = Annotated[int, typer.Option(min=0, help="Skip this many first.")]
 
 
 def _one_of(option: str, value: str | None, allowed: tuple[str, ...]) -> str | None:

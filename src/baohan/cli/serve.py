@@ -26,7 +26,6 @@ from baohan.adapters.metrics import MULTIPROC_ENV
 from baohan.cli.hosting import (
     Also,
     CreditCode,
-    Db,
     FilesDir,
     InstitutionName,
     LogLevel,
@@ -39,7 +38,7 @@ from baohan.cli.hosting import (
     open_roles,
     protocols,
 )
-from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.cli.inputs import CLIError, Db, one_line_errors
 from baohan.cli.roles import backend, check_role, env_token, prepare_database, secret_box
 from baohan.services.hosting import PROTOCOLS, load_bidder_cas, load_rules
 from baohan.web.serving import listen

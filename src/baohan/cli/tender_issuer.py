@@ -28,7 +28,8 @@ from baohan.cli.hosting import (
     checked_url,
     open_roles,
 )
-from baohan.cli.inputs import CLIError, one_line_errors
+from baohan.cli.inputs import CLIError, Db, Limit, Offset, one_line_errors
+from baohan.cli.inputs import TenderKey as Key
 from baohan.cli.roles import prepare_database, secret_box
 from baohan.services.hosting import RoleSettings
 from baohan.services.tender import views
@@ -45,13 +46,7 @@ app = typer.Typer(
 )
 T = TypeVar("T")
 
-Db = Annotated[
-    str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL (sqlite:///… or postgresql://…).")
-]
 Actor = Annotated[str, typer.Option(help="Who acts (kept in the history).")]
-Limit = Annotated[int, typer.Option(min=1, max=1000, help="Show at most this many.")]
-Offset = Annotated[int, typer.Option(min=0, help="Skip this many first.")]
-Key = Annotated[str, typer.Argument(help="The application: our id, its applyno or its baohanno.")]
 Reason = Annotated[str, typer.Option(help="Why (kept in the history; sent where the spec has a field).")]
 
 

@@ -19,7 +19,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
-from baohan.cli.inputs import CLIError, file_or_text, http_url, one_line_errors, public_key
+from baohan.cli.inputs import CLIError, Db, Limit, Offset, file_or_text, http_url, one_line_errors, public_key
+from baohan.cli.inputs import TenderKey as Key
 from baohan.cli.roles import Schema, prepare_database, secret_box
 from baohan.domain.tender import check_money, check_rate
 from baohan.gm.errors import GMError
@@ -38,13 +39,7 @@ app = typer.Typer(
 )
 T = TypeVar("T")
 
-Db = Annotated[
-    str, typer.Option("--db", envvar="BAOHAN_DB", help="Database URL (sqlite:///… or postgresql://…).")
-]
 Actor = Annotated[str, typer.Option(help="Who asks (kept in the history).")]
-Limit = Annotated[int, typer.Option(min=1, max=1000, help="Show at most this many.")]
-Offset = Annotated[int, typer.Option(min=0, help="Skip this many first.")]
-Key = Annotated[str, typer.Argument(help="The application: our id, its applyno or its baohanno.")]
 Section = Annotated[str, typer.Argument(help="The bid section's id (`sections` lists them).")]
 BidderCode = Annotated[str, typer.Option(help="The bidder's unified social credit code (biddercode).")]
 BZJ_EXAMPLE, RATE_EXAMPLE = "80000.00", "0.0150"
