@@ -277,6 +277,37 @@ def test_an_expired_lease_is_claimed_again(sessions: Sessions) -> None:
     assert second.ok is True and second.number == 2
 
 
+def test_a_dispatcher_claims_only_the_kinds_it_delivers_and_leaves_the_rest_pending(
+    sessions: Sessions,
+) -> None:
+    # A procurement-only dispatcher on a database a tender role also writes to: the tender notice must wait
+    # for a process that hosts its role, not become a dead letter here ("no handler").
+    clock = FakeClock()
+    ours = put(sessions, clock)
+    theirs = put(sessions, clock, kind="tender.baohannotice", destination="platform-tender")
+    receiver = Receiver()
+    courier = Courier({"ELY102": receiver})
+    procurement_only = Dispatcher(sessions, courier, clock=clock, kinds=courier.kinds())
+    assert procurement_only.run_once() == 1
+    assert receiver.accepted == {ours: 1}
+    left = load(sessions, theirs)
+    assert left.status is OutboxStatus.PENDING and left.attempts == 0
+    # Nor does it take over a foreign kind whose lease ran out in the process that hosts it.
+    lease = timedelta(seconds=30)
+
+    def die(message: OutboxMessage) -> None:
+        raise DispatcherDied
+
+    with pytest.raises(DispatcherDied):
+        Dispatcher(sessions, die, lease=lease, clock=clock, kinds={"tender.baohannotice"}).run_once()
+    clock.advance(lease)
+    assert procurement_only.run_once() == 0
+    assert load(sessions, theirs).status is OutboxStatus.DELIVERING
+    tender = Receiver()
+    assert Dispatcher(sessions, tender, clock=clock, kinds={"tender.baohannotice"}).run_once() == 1
+    assert tender.accepted == {theirs: 1}
+
+
 def test_a_late_failure_does_not_undo_the_delivery_of_whoever_took_over(sessions: Sessions) -> None:
     clock = FakeClock()
     lease = timedelta(seconds=10)

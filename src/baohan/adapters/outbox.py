@@ -23,7 +23,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -371,7 +371,11 @@ _HEAD_OF_LINE = or_(
 
 
 def _expired_query(
-    now: datetime, limit: int, exclude: Sequence[str], busy: Sequence[str]
+    now: datetime,
+    limit: int,
+    exclude: Sequence[str],
+    busy: Sequence[str],
+    kinds: Collection[str] | None = None,
 ) -> Select[str, str]:
     """Messages whose delivery lease ran out: their dispatcher died or hung."""
     pick = select(OutboxMessage.id, OutboxMessage.destination).where(
@@ -381,13 +385,20 @@ def _expired_query(
         pick = pick.where(OutboxMessage.id.not_in(exclude))
     if busy:
         pick = pick.where(OutboxMessage.destination.not_in(busy))
+    if kinds is not None:
+        pick = pick.where(OutboxMessage.kind.in_(sorted(kinds)))
     return pick.order_by(OutboxMessage.lease_until).limit(limit)
 
 
 def claim_query(
-    now: datetime, limit: int, exclude: Sequence[str] = (), busy: Sequence[str] = ()
+    now: datetime,
+    limit: int,
+    exclude: Sequence[str] = (),
+    busy: Sequence[str] = (),
+    kinds: Collection[str] | None = None,
 ) -> Select[str, str]:
-    """The SELECT that picks up to ``limit`` due pending messages at the head of their aggregate's line."""
+    """The SELECT that picks up to ``limit`` due pending messages at the head of their aggregate's line
+    (of ``kinds`` only, when given)."""
     pick = select(OutboxMessage.id, OutboxMessage.destination).where(
         OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now, _HEAD_OF_LINE
     )
@@ -395,6 +406,8 @@ def claim_query(
         pick = pick.where(OutboxMessage.id.not_in(exclude))
     if busy:
         pick = pick.where(OutboxMessage.destination.not_in(busy))
+    if kinds is not None:
+        pick = pick.where(OutboxMessage.kind.in_(sorted(kinds)))
     return pick.order_by(OutboxMessage.next_attempt_at).limit(limit)
 
 
@@ -438,7 +451,8 @@ class Dispatcher:
     ``concurrency`` deliveries run at once (threads; SM2 and the network release the GIL), at most
     ``per_destination`` of them to one destination, so a counterparty that hangs holds only its share of
     the workers and the others' notices keep flowing. ``chores`` (housekeeping such as purging expired
-    replay records) run every ``chore_interval`` in :meth:`run_forever`.
+    replay records) run every ``chore_interval`` in :meth:`run_forever`. With ``kinds``, only messages of
+    those kinds are claimed: the rest wait for a process that can deliver them.
     """
 
     def __init__(
@@ -455,6 +469,7 @@ class Dispatcher:
         chores: Sequence[Chore] = (),
         chore_interval: timedelta = timedelta(minutes=1),
         gather: float = 0.005,
+        kinds: Collection[str] | None = None,
     ) -> None:
         if lease <= timedelta(0):
             raise ValueError("lease must be positive")
@@ -462,6 +477,9 @@ class Dispatcher:
             raise ValueError("concurrency must be at least 1")
         self._session_factory = session_factory
         self._deliver = deliver
+        # Only the kinds this process can deliver are claimed: another kind stays pending for a process that
+        # hosts its role, instead of being buried as a dead letter here.
+        self._kinds = None if kinds is None else frozenset(kinds)
         self._policy = policy or RetryPolicy()
         self._lease = lease
         self._clock = clock
@@ -625,7 +643,9 @@ class Dispatcher:
         taken: Counter[str] = Counter(in_flight)
         ids: list[str] = []
         reclaimed: set[str] = set()
-        queries: list[Callable[[datetime, int, Sequence[str], Sequence[str]], Select[str, str]]]
+        queries: list[
+            Callable[[datetime, int, Sequence[str], Sequence[str], Collection[str] | None], Select[str, str]]
+        ]
         queries = [claim_query]
         if expired:
             queries.insert(0, _expired_query)
@@ -635,7 +655,7 @@ class Dispatcher:
                 if want <= 0:
                     return ids, reclaimed
                 busy = sorted(d for d, n in taken.items() if n >= self._per_destination)
-                pick = query(now, want, [*exclude, *ids], busy)
+                pick = query(now, want, [*exclude, *ids], busy, self._kinds)
                 if postgres:
                     # Lock the rows and skip those other workers hold. On SQLite the transaction holds the
                     # database-wide write lock from BEGIN, so the SELECT and the UPDATE after it are atomic.

@@ -4,9 +4,9 @@ Any number of these (and of servers with dispatching on) compete for one databas
 each claim skips the rows another holds. SIGTERM or SIGINT stops claiming and waits for the deliveries in
 flight to be recorded.
 
-A dispatcher hosts the roles the servers beside it host (``--also`` as ``serve`` has it), with the same
-settings: one that lacked a protocol would find its notices in the shared outbox and, knowing no handler
-for them, bury them as dead letters.
+A dispatcher claims only the notices of the roles it hosts; give it the roles the servers beside it host
+(``--also`` as ``serve`` has it), with the same settings, or another protocol's notices wait for a process
+that hosts that protocol.
 """
 
 from __future__ import annotations

@@ -47,6 +47,10 @@ class Courier:
         for kind, handler in handlers.items():
             self.register(kind, handler)
 
+    def kinds(self) -> frozenset[str]:
+        """The kinds this courier has a handler for: the ones its dispatcher should claim."""
+        return frozenset(self._handlers)
+
     def on_close(self, close: Callable[[], None]) -> None:
         """Run ``close`` (an HTTP pool's, say) when the courier closes."""
         self._closers.append(close)

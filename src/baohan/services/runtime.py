@@ -261,5 +261,6 @@ def open_runtime(
         lease=settings.lease,
         concurrency=concurrency,
         chores=[purge],
+        kinds=courier.kinds(),
     )
     return Runtime(ground, dispatcher, courier, hosted)
