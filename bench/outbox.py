@@ -14,11 +14,13 @@ run). Required: at least 500 notices/s with 2 dispatchers. Exits 1 when missed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 from sqlalchemy import delete, insert
@@ -63,8 +65,14 @@ def deliver(target: Issuer, count: int, dispatchers: int, concurrency: int) -> t
         for proc in procs:
             assert proc.stderr is not None
             line = proc.stderr.readline()
-            if not line.startswith("dispatching"):
-                raise SystemExit(f"baohan dispatch did not start: {line}{proc.stderr.read()}")
+            try:  # its log is JSON lines; the first says it is dispatching
+                started = str(json.loads(line).get("message", "")).startswith("dispatching")
+            except (ValueError, AttributeError):
+                started = False
+            if not started:
+                raise SystemExit(f"baohan dispatch did not start: {line.strip() or '(no output)'}")
+            # Keep reading its log (a line per delivery): a full pipe would stop the dispatcher mid-round.
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
         began, already = time.monotonic(), target.delivered()
         finished = wait_delivered(target, count)
     finally:
