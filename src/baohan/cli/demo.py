@@ -16,7 +16,7 @@ from baohan.adapters.documents.letter import LetterTemplateError, check_letter_s
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import RetryPolicy
 from baohan.cli import demo_tender
-from baohan.cli.demo_kit import recorded, wait
+from baohan.cli.demo_kit import fresh_folder, recorded, wait
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.protocols.procurement.samples import sample_application
 from baohan.services.procurement.pairing import AppCredentials, pair
@@ -41,10 +41,7 @@ def procurement(
         check_letter_setup()
     except LetterTemplateError as exc:
         raise CLIError(str(exc)) from None
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*"):
-        if old.is_file():
-            old.unlink()
+    fresh_folder(out)
     box = SecretBox(secrets.token_urlsafe(24))
     fast = RetryPolicy(base=timedelta(milliseconds=100), max_delay=timedelta(seconds=2))
     issuer = open_runtime("issuer", f"sqlite:///{out}/issuer.db", box, policy=fast)

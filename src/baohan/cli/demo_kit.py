@@ -7,6 +7,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -68,3 +69,11 @@ def wait(probe: Callable[[], Any], what: str, timeout: float = 30) -> Any:
             return value
         time.sleep(0.05)
     raise CLIError(f"the demo stalled waiting for {what}")
+
+
+def fresh_folder(out: Path) -> None:
+    """Make ``out`` and remove the files an earlier run left in it (its subfolders stay)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*"):
+        if old.is_file():
+            old.unlink()

@@ -30,7 +30,7 @@ from baohan.adapters.documents.ofd import read_attachments, verify_ofd
 from baohan.adapters.documents.tender_guarantee import SEALED_FILE
 from baohan.adapters.keystore import SecretBox
 from baohan.adapters.outbox import OutboxMessage, OutboxStatus, RetryPolicy
-from baohan.cli.demo_kit import recorded, wait
+from baohan.cli.demo_kit import fresh_folder, recorded, wait
 from baohan.cli.inputs import CLIError, one_line_errors
 from baohan.cli.tender_tour import BIDDER_NAME, TenderDriver
 from baohan.gm import SM2Certificate, SM2PrivateKey, issue_certificate, make_ca
@@ -144,10 +144,7 @@ def tender(
         )
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*"):
-        if old.is_file():
-            old.unlink()
+    fresh_folder(out)
     ca_key, issuer_key, platform_key, bidder_key = (SM2PrivateKey.generate() for _ in range(4))
     ca = make_ca("CN=baohan Demo CA,O=baohan,C=CN", ca_key)
     issuer_certificate = issue_certificate(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Literal, ParamSpec, TypeVar
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
 
@@ -115,4 +117,20 @@ def http_url(value: str, option: str) -> str:
         raise CLIError(f"{option}: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise CLIError(f"{option} must be an http:// or https:// URL, not {value!r}")
+    return value
+
+
+def print_json(value: Any) -> None:
+    """``value`` as indented JSON on stdout, Chinese as is (what every operator command prints)."""
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def decimal_option(option: str, text: str, example: str) -> Decimal:
+    """``text`` as a finite Decimal; CLIError naming ``option`` and showing ``example`` otherwise."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise CLIError(f"{option} {text!r} is not a decimal number like {example}")
     return value

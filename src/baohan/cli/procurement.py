@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from baohan.cli.inputs import CLIError, Db, Limit, Offset, one_line_errors
+from baohan.cli.inputs import CLIError, Db, Limit, Offset, one_line_errors, print_json
 from baohan.cli.roles import Schema, prepare_database, secret_box
 from baohan.domain.lifecycle import Stage
 from baohan.gm import SM2PublicKey
@@ -54,10 +54,6 @@ def _runtime(role: str, db: str, schema: Schema) -> RoleRuntime:
     # operator action never creates a database nor migrates one; `baohan db upgrade` does.
     box = prepare_database(db, secret_box(), schema)
     return open_runtime(role, db, box, migrate=False)
-
-
-def _print(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
 def _amount(text: str) -> Decimal:
@@ -165,7 +161,7 @@ def _register(
         )
     except ValueError as exc:  # an appid already registered
         raise CLIError(str(exc)) from None
-    _print({"id": peer.id, "name": peer.name, "appid": appid})
+    print_json({"id": peer.id, "name": peer.name, "appid": appid})
 
 
 def _common(app: typer.Typer, role: str) -> None:
@@ -185,7 +181,7 @@ def _common(app: typer.Typer, role: str) -> None:
             application_id=application_id,
             guarantee_id=guarantee_id,
         )
-        _print(
+        print_json(
             _run(
                 role,
                 db,
@@ -210,7 +206,7 @@ def _common(app: typer.Typer, role: str) -> None:
                 "history": [event_view(e) for e in rt.service.history(key)],
             }
 
-        _print(_run(role, db, shown))
+        print_json(_run(role, db, shown))
 
     @app.command("file")
     @one_line_errors
@@ -233,7 +229,7 @@ def _common(app: typer.Typer, role: str) -> None:
     @one_line_errors
     def dead_letters(db: Db, limit: Limit = 100, offset: Offset = 0) -> None:
         """Messages that kept failing past their deadline, oldest first."""
-        _print(
+        print_json(
             _run(role, db, lambda rt: _listed(dead_letter_page(rt.runtime.sessions, Window(limit, offset))))
         )
 
@@ -263,7 +259,7 @@ _common(platform_app, "platform")
 @one_line_errors
 def approve(key: str, db: Db, actor: Annotated[str, typer.Option(help="Who decides.")] = "cli") -> None:
     """Approve an application in manual review (sends ELY102 01)."""
-    _print(
+    print_json(
         _run(
             "issuer",
             db,
@@ -281,7 +277,7 @@ def reject(
     actor: Annotated[str, typer.Option(help="Who decides.")] = "cli",
 ) -> None:
     """Refuse an application in manual review (sends ELY102 02)."""
-    _print(
+    print_json(
         _run(
             "issuer",
             db,
@@ -304,7 +300,7 @@ def pay(
     when = datetime.now().astimezone() if not paid_at else datetime.fromisoformat(paid_at)
     if when.tzinfo is None:
         raise CLIError("--paid-at must carry a time zone, e.g. 2026-11-23T10:00:00+08:00")
-    _print(
+    print_json(
         _run(
             "issuer",
             db,
@@ -321,7 +317,7 @@ def pay(
 @one_line_errors
 def issue(key: str, db: Db, actor: Annotated[str, typer.Option(help="Who issues.")] = "cli") -> None:
     """Issue again after a failed issue."""
-    _print(
+    print_json(
         _run(
             "issuer",
             db,
@@ -360,7 +356,7 @@ def claims(
             )
         return _listed(page)
 
-    _print(_run("issuer", db, listed))
+    print_json(_run("issuer", db, listed))
 
 
 @issuer_app.command("decide-claim")
@@ -375,7 +371,7 @@ def decide_claim(
 ) -> None:
     """Pay (ELY106 01) or refuse (ELY106 02) an open claim."""
     value = _amount(amount) if amount is not None else None
-    _print(
+    print_json(
         _run(
             "issuer",
             db,
@@ -402,7 +398,7 @@ def refunds(
         application_id=application_id,
         guarantee_id=guarantee_id,
     )
-    _print(
+    print_json(
         _run(
             "issuer",
             db,
@@ -421,7 +417,7 @@ def decide_refund(
     actor: Annotated[str, typer.Option(help="Who decides.")] = "cli",
 ) -> None:
     """Accept (ELY102 07/08) or refuse (ELY102 06/09) a waiting cancellation or surrender."""
-    _print(
+    print_json(
         _run(
             "issuer",
             db,
@@ -469,7 +465,7 @@ def submit(
             ) from None
         return application_view(_platform(runtime).submit(institution, body, actor))
 
-    _print(_run("platform", db, send))
+    print_json(_run("platform", db, send))
 
 
 @platform_app.command("claim")
@@ -482,7 +478,7 @@ def claim(
 ) -> None:
     """Raise a claim (ELY105) on a live guarantee."""
     body = _read_json(fields)
-    _print(_run("platform", db, lambda rt: _claim(rt, _platform(rt).claim(key, body, actor))))
+    print_json(_run("platform", db, lambda rt: _claim(rt, _platform(rt).claim(key, body, actor))))
 
 
 @platform_app.command("invalidate")
@@ -495,7 +491,7 @@ def invalidate(
     actor: Annotated[str, typer.Option(help="Who.")] = "cli",
 ) -> None:
     """Invalidate a live guarantee (ELY107); the institution confirms with ELY108."""
-    _print(
+    print_json(
         _run(
             "platform",
             db,
@@ -505,7 +501,7 @@ def invalidate(
 
 
 def _refund(key: str, db: str, *, surrender: bool, reason: str | None, actor: str) -> None:
-    _print(
+    print_json(
         _run(
             "platform",
             db,
@@ -577,7 +573,7 @@ def _identity(
             f"{exc}: pass --replace to sign with the new one (the old one is kept, retired, and letters "
             "it signed still verify)"
         ) from None
-    _print(
+    print_json(
         {
             "public_key": own.public_key.to_hex(),
             "certificate_serial": certificate.info().serial if certificate else None,

@@ -10,10 +10,8 @@ exit status 2.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -28,7 +26,7 @@ from baohan.cli.hosting import (
     checked_url,
     open_roles,
 )
-from baohan.cli.inputs import CLIError, Db, Limit, Offset, one_line_errors
+from baohan.cli.inputs import CLIError, Db, Limit, Offset, decimal_option, one_line_errors, print_json
 from baohan.cli.inputs import TenderKey as Key
 from baohan.cli.roles import prepare_database, secret_box
 from baohan.services.hosting import RoleSettings
@@ -111,22 +109,7 @@ def _act(ctx: typer.Context, db: str, key: str, action: Callable[[IssuerService,
         done = action(rt.service, found)
         return done if isinstance(done, dict) else views.application_view(done)
 
-    _print(_run(ctx, db, acted))
-
-
-def _print(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
-
-
-def _decimal(option: str, text: str, example: str) -> Decimal:
-    """``text`` as a Decimal (the services check its range and decimals)."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise CLIError(f"{option} {text!r} is not a decimal number like {example}") from None
-    if not value.is_finite():
-        raise CLIError(f"{option} {text!r} is not a decimal number like {example}")
-    return value
+    print_json(_run(ctx, db, acted))
 
 
 @app.command("applications")
@@ -151,7 +134,9 @@ def applications(
     except ValueError as exc:  # each names its field first, whose option is --field
         field, _, rest = str(exc).partition(" ")
         raise CLIError(f"--{field.replace('_', '-')} {rest}") from None
-    _print(_run(ctx, db, lambda rt: views.applications(rt.sessions, Window(limit, offset), filters).plain()))
+    print_json(
+        _run(ctx, db, lambda rt: views.applications(rt.sessions, Window(limit, offset), filters).plain())
+    )
 
 
 @app.command("show")
@@ -164,14 +149,14 @@ def show(ctx: typer.Context, key: Key, db: Db) -> None:
         found = rt.service.find(key)
         return {**views.application_view(found), "aftercare": Aftercare(rt.context).records(found.id)}
 
-    _print(_run(ctx, db, shown))
+    print_json(_run(ctx, db, shown))
 
 
 @app.command("history")
 @one_line_errors
 def history(ctx: typer.Context, key: Key, db: Db) -> None:
     """An application's history, oldest first: what happened, who did it, when."""
-    _print(_run(ctx, db, lambda rt: views.history(rt.sessions, rt.service.find(key).id)))
+    print_json(_run(ctx, db, lambda rt: views.history(rt.sessions, rt.service.find(key).id)))
 
 
 @app.command("approve")
@@ -186,8 +171,8 @@ def approve(
     actor: Actor = "cli",
 ) -> None:
     """Underwrite: baohannotice applystatus 1 with the guarantee number, rate and premium."""
-    chosen_rate = _decimal("--rate", rate, "0.0150")
-    chosen_cost = None if cost is None else _decimal("--cost", cost, "1200.00")
+    chosen_rate = decimal_option("--rate", rate, "0.0150")
+    chosen_cost = None if cost is None else decimal_option("--cost", cost, "1200.00")
     _act(
         ctx,
         db,
@@ -220,7 +205,7 @@ def payment(
     actor: Actor = "cli",
 ) -> None:
     """Record the premium paid (the approved premium, no other amount)."""
-    paid = _decimal("--amount", amount, "1200.00")
+    paid = decimal_option("--amount", amount, "1200.00")
     _act(
         ctx,
         db,
@@ -297,7 +282,7 @@ def give_up(ctx: typer.Context, key: Key, db: Db, actor: Actor = "cli") -> None:
 @one_line_errors
 def dead_letters(ctx: typer.Context, db: Db, limit: Limit = 100, offset: Offset = 0) -> None:
     """Messages that kept failing past their deadline, or were refused for good, oldest first."""
-    _print(_run(ctx, db, lambda rt: dead_letter_page(rt.sessions, Window(limit, offset)).plain()))
+    print_json(_run(ctx, db, lambda rt: dead_letter_page(rt.sessions, Window(limit, offset)).plain()))
 
 
 @app.command("retry")
@@ -305,7 +290,7 @@ def dead_letters(ctx: typer.Context, db: Db, limit: Limit = 100, offset: Offset 
 def retry(ctx: typer.Context, message_id: str, db: Db) -> None:
     """Put a dead letter back in the queue."""
     _run(ctx, db, lambda rt: rt.retry_dead(message_id))
-    _print({"retried": message_id})
+    print_json({"retried": message_id})
 
 
 @app.command("pause")
@@ -315,4 +300,4 @@ def pause(
 ) -> None:
     """Pause the issuer's tender endpoints (every request answered "paused") or, with --off, resume them."""
     _run(ctx, db, lambda rt: rt.service.pause(not off))
-    _print({"paused": not off})
+    print_json({"paused": not off})

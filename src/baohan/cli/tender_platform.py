@@ -13,13 +13,24 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
-from baohan.cli.inputs import CLIError, Db, Limit, Offset, file_or_text, http_url, one_line_errors, public_key
+from baohan.cli.inputs import (
+    CLIError,
+    Db,
+    Limit,
+    Offset,
+    decimal_option,
+    file_or_text,
+    http_url,
+    one_line_errors,
+    print_json,
+    public_key,
+)
 from baohan.cli.inputs import TenderKey as Key
 from baohan.cli.roles import Schema, prepare_database, secret_box
 from baohan.domain.tender import check_money, check_rate
@@ -60,16 +71,9 @@ def _run(db: str, action: Callable[[PlatformRuntime], T], schema: Schema = "curr
         runtime.stop()
 
 
-def _print(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
-
-
 def _decimal(option: str, text: str, check: Callable[[str, Decimal], Decimal], example: str) -> Decimal:
     """``text`` as the Decimal ``option`` takes, checked by the domain's ``check``."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise CLIError(f"{option} {text!r} is not a decimal number like {example}") from None
+    value = decimal_option(option, text, example)
     try:
         return check(option, value)
     except ValueError as exc:
@@ -168,7 +172,7 @@ def add_institution(
         )
         return counterparty_view(next(item for item in rt.registry.listing() if item.id == peer.id))
 
-    _print(_run(db, register, schema="create"))
+    print_json(_run(db, register, schema="create"))
 
 
 @app.command("add-section")
@@ -195,7 +199,7 @@ def add_section(
         "zbr": zbr,
         "zbrorgnum": zbrorgnum or "",
     }
-    _print(_run(db, lambda rt: {"id": rt.service.add_section(fields, opening, key_text=text)}))
+    print_json(_run(db, lambda rt: {"id": rt.service.add_section(fields, opening, key_text=text)}))
 
 
 @app.command("sections")
@@ -204,7 +208,7 @@ def sections(db: Db, limit: Limit = 100, offset: Offset = 0) -> None:
     """The bid sections by bid opening: number, opening time, whether opened (fields stay sealed)."""
     found = _run(db, lambda rt: rt.service.sections_list())
     rows = [{k: plain(v) for k, v in row.items()} for row in found[offset : offset + limit]]
-    _print(Page(rows, len(found), limit, offset).plain())
+    print_json(Page(rows, len(found), limit, offset).plain())
 
 
 @app.command("offer")
@@ -221,7 +225,7 @@ def offer(
     """Record an institution's offer to a bidder on the section (premium = rate × bid bond)."""
     chosen_rate = _decimal("--rate", rate, check_rate, RATE_EXAMPLE)
     bond = _decimal("--bzj-amount", bzj_amount, check_money, BZJ_EXAMPLE)
-    _print(
+    print_json(
         _run(
             db,
             lambda rt: _quote(
@@ -240,7 +244,7 @@ def quotes(section: Section, db: Db, bidder_code: BidderCode) -> None:
         rt.service.section(section)  # an unknown section is an error here, not an empty list
         return [_quote(q) for q in rt.service.quotes(section, bidder_code)]
 
-    _print(_run(db, listed))
+    print_json(_run(db, listed))
 
 
 @app.command("submit")
@@ -289,7 +293,7 @@ def submit(
         return {**views.application_view(sent), "redirecturl": url}
 
     shown = _run(db, send)
-    _print(shown)
+    print_json(shown)
     if shown["redirecturl"] is None:
         typer.echo(
             f"no redirecturl yet: `baohan tender-platform redirect {shown['id']}` once baohanapply is "
@@ -302,7 +306,7 @@ def submit(
 @one_line_errors
 def redirect(key: Key, db: Db) -> None:
     """Where the bidder opens the application (the institution's redirecturl), once it answered."""
-    _print(_run(db, lambda rt: {"redirecturl": rt.service.redirect_url(rt.service.find(key).id)}))
+    print_json(_run(db, lambda rt: {"redirecturl": rt.service.redirect_url(rt.service.find(key).id)}))
 
 
 @app.command("applications")
@@ -319,7 +323,7 @@ def applications(
         filters = views.Filters("platform", stage, counterparty)
     except ValueError as exc:
         raise CLIError(f"--{exc}") from None
-    _print(
+    print_json(
         _run(db, lambda rt: views.applications(rt.context.sessions, Window(limit, offset), filters).plain())
     )
 
@@ -328,21 +332,21 @@ def applications(
 @one_line_errors
 def show(key: Key, db: Db) -> None:
     """One application by our id, its applyno or its baohanno."""
-    _print(_run(db, lambda rt: _application(rt.service, key)))
+    print_json(_run(db, lambda rt: _application(rt.service, key)))
 
 
 @app.command("history")
 @one_line_errors
 def history(key: Key, db: Db) -> None:
     """An application's history, oldest first: what happened, who did it, when."""
-    _print(_run(db, lambda rt: views.history(rt.context.sessions, rt.service.find(key).id)))
+    print_json(_run(db, lambda rt: views.history(rt.context.sessions, rt.service.find(key).id)))
 
 
 @app.command("open")
 @one_line_errors
 def open_(section: Section, db: Db) -> None:
     """Open the bid section now: baohanrestore is scheduled for every issued guarantee of it."""
-    _print(_run(db, lambda rt: {"restoring": rt.service.open_section_now(section)}))
+    print_json(_run(db, lambda rt: {"restoring": rt.service.open_section_now(section)}))
 
 
 def _request(db: str, key: str, ask: Callable[[TenderPlatform, str], object]) -> None:
@@ -353,7 +357,7 @@ def _request(db: str, key: str, ask: Callable[[TenderPlatform, str], object]) ->
         ask(rt.service, pk)
         return _application(rt.service, pk)
 
-    _print(_run(db, asked))
+    print_json(_run(db, asked))
 
 
 @app.command("quit")
@@ -413,7 +417,7 @@ def claim(
 @one_line_errors
 def give_up(key: Key, db: Db, actor: Actor = "bidder") -> None:
     """The bidder gives the application up (giveupapply); the institution decides. Prints the give-up's id."""
-    _print(_run(db, lambda rt: {"id": rt.service.give_up(rt.service.find(key).id, actor=actor)}))
+    print_json(_run(db, lambda rt: {"id": rt.service.give_up(rt.service.find(key).id, actor=actor)}))
 
 
 @app.command("invoice")
